@@ -1,0 +1,116 @@
+"""The gateway <-> media server control protocol: message names, fields and msgpack framing.
+
+Both sides import this module and nothing else of each other, so the protocol is defined in one place.
+
+Framing: every message is a 4-byte big-endian length followed by a msgpack map.
+  request  {"id": int, "method": str, "params": {...}}
+  response {"id": int, "result": {...}}  or  {"id": int, "error": {"code": str, "message": str}}
+  event    {"event": str, "params": {...}}     (media server -> gateway, unsolicited)
+
+Methods (params -> result):
+  create_room        {room_id}                                   -> {}
+  join               {room_id, participant_id, name}             -> {}
+  publisher_offer    {room_id, participant_id, sdp}              -> {sdp}       (answer to the browser's offer)
+  subscriber_offer   {room_id, participant_id}                   -> {sdp}       (server's offer; error "busy"
+                                                                                  while an earlier one is unanswered)
+  subscriber_answer  {room_id, participant_id, sdp}              -> {}
+  leave              {room_id, participant_id}                   -> {}
+  close_room         {room_id}                                   -> {}
+  stats              {room_id?}                                  -> {rooms: {...}, counters: {...}}
+
+Events:
+  renegotiation_needed {room_id, participant_id}   the participant's subscriber connection must get a new offer:
+                                                    call subscriber_offer and relay it to the client
+  track_published      {room_id, participant_id, track_id, kind}
+  participant_left     {room_id, participant_id, reason}   (also sent when the transport dies: consent lost)
+
+Track ids: in every subscriber offer a forwarded track carries `a=msid:<publisher participant_id> <track_id>`,
+so a browser maps an incoming track to its tile by the stream id.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Final
+
+import msgpack
+
+MAX_FRAME: Final = 4 * 1024 * 1024
+_LEN = struct.Struct("!I")
+
+# Method names
+CREATE_ROOM: Final = "create_room"
+JOIN: Final = "join"
+PUBLISHER_OFFER: Final = "publisher_offer"
+SUBSCRIBER_OFFER: Final = "subscriber_offer"
+SUBSCRIBER_ANSWER: Final = "subscriber_answer"
+LEAVE: Final = "leave"
+CLOSE_ROOM: Final = "close_room"
+STATS: Final = "stats"
+METHODS: Final = frozenset(
+    {CREATE_ROOM, JOIN, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS}
+)
+
+# Event names
+RENEGOTIATION_NEEDED: Final = "renegotiation_needed"
+TRACK_PUBLISHED: Final = "track_published"
+PARTICIPANT_LEFT: Final = "participant_left"
+
+# Error codes
+ERR_BAD_REQUEST: Final = "bad_request"
+ERR_NOT_FOUND: Final = "not_found"
+ERR_BAD_SDP: Final = "bad_sdp"
+ERR_BUSY: Final = "busy"
+ERR_INTERNAL: Final = "internal"
+
+
+class ProtocolError(Exception):
+    """A frame that is not a well-formed control message."""
+
+
+class ControlError(Exception):
+    """An error response from the media server, raised on the gateway side."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    body = msgpack.packb(message, use_bin_type=True)
+    if len(body) > MAX_FRAME:
+        raise ProtocolError(f"frame of {len(body)} bytes exceeds {MAX_FRAME}")
+    return _LEN.pack(len(body)) + body
+
+
+def request(msg_id: int, method: str, params: dict[str, Any]) -> bytes:
+    return encode({"id": msg_id, "method": method, "params": params})
+
+
+def response(msg_id: int, result: dict[str, Any]) -> bytes:
+    return encode({"id": msg_id, "result": result})
+
+
+def error(msg_id: int | None, code: str, message: str) -> bytes:
+    return encode({"id": msg_id, "error": {"code": code, "message": message}})
+
+
+def event(name: str, params: dict[str, Any]) -> bytes:
+    return encode({"event": name, "params": params})
+
+
+async def read_message(reader: Any) -> dict[str, Any]:
+    """Read one frame from an asyncio StreamReader; raises ProtocolError on a bad frame, EOF as IncompleteRead."""
+    header = await reader.readexactly(_LEN.size)
+    (length,) = _LEN.unpack(header)
+    if length > MAX_FRAME:
+        raise ProtocolError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+    body = await reader.readexactly(length)
+    try:
+        message = msgpack.unpackb(body, raw=False)
+    except Exception as exc:  # msgpack raises several unrelated types for garbage
+        raise ProtocolError(f"undecodable frame: {exc}") from exc
+    if not isinstance(message, dict):
+        raise ProtocolError("frame is not a map")
+    return message

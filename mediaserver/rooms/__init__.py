@@ -1,0 +1,1 @@
+"""Room model: rooms, participants, publications, subscriptions and the forwarding between them."""

@@ -1,0 +1,1 @@
+"""Session descriptions: parse offers and answers, build answers for publishers and offers for subscribers."""

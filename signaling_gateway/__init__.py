@@ -1,0 +1,1 @@
+"""Signaling gateway: pages, REST API, WebSocket signaling, host auth and meeting state."""
