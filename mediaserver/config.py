@@ -1,0 +1,46 @@
+"""Media server settings from the command line and environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    bind: str = "0.0.0.0"
+    public_ip: str = "127.0.0.1"
+    udp_port: int = 7882
+    control_host: str = "127.0.0.1"
+    control_port: int = 7881
+    metrics_port: int = 0
+    remb_bps: int = 2_500_000
+    consent_timeout: float = 30.0
+    log_level: str = "info"
+
+    @classmethod
+    def from_args(cls, argv: list[str] | None = None) -> Config:
+        env = os.environ
+        parser = argparse.ArgumentParser(prog="python -m mediaserver", description=__doc__)
+        parser.add_argument("--bind", default=env.get("MEDIA_BIND", cls.bind), help="UDP bind address")
+        parser.add_argument("--public-ip", default=env.get("MEDIA_PUBLIC_IP", cls.public_ip),
+                            help="address announced in ICE candidates")
+        parser.add_argument("--udp-port", type=int, default=int(env.get("MEDIA_UDP_PORT", cls.udp_port)))
+        parser.add_argument("--control-host", default=env.get("MEDIA_CONTROL_HOST", cls.control_host))
+        parser.add_argument("--control-port", type=int,
+                            default=int(env.get("MEDIA_CONTROL_PORT", cls.control_port)))
+        parser.add_argument("--metrics-port", type=int,
+                            default=int(env.get("MEDIA_METRICS_PORT", cls.metrics_port)),
+                            help="HTTP /metrics and /healthz; 0 disables")
+        parser.add_argument("--remb-bps", type=int, default=int(env.get("MEDIA_REMB_BPS", cls.remb_bps)),
+                            help="uplink bandwidth granted to each publisher")
+        parser.add_argument("--consent-timeout", type=float,
+                            default=float(env.get("MEDIA_CONSENT_TIMEOUT", cls.consent_timeout)))
+        parser.add_argument("--log-level", default=env.get("LOG_LEVEL", cls.log_level))
+        ns = parser.parse_args(argv)
+        return cls(
+            bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
+            control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,
+            consent_timeout=ns.consent_timeout, log_level=ns.log_level,
+        )

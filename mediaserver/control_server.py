@@ -1,0 +1,83 @@
+"""TCP control server: msgpack-framed requests from gateways in, responses and room events out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+
+from mediaserver import control_protocol as proto
+from mediaserver.rooms.room import RoomError
+
+from .sfu import Sfu
+
+log = structlog.get_logger(__name__)
+
+
+class ControlServer:
+    def __init__(self) -> None:
+        self.sfu: Sfu | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self, sfu: Sfu, host: str, port: int) -> None:
+        self.sfu = sfu
+        self._server = await asyncio.start_server(self._serve, host, port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("control_listening", host=host, port=self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def emit(self, name: str, params: dict[str, Any]) -> None:
+        """Push an event to every connected gateway; a slow or dead one must not block the media path."""
+        frame = proto.event(name, params)
+        for writer in list(self._writers):
+            if writer.is_closing():
+                self._writers.discard(writer)
+                continue
+            writer.write(frame)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        self._writers.add(writer)
+        log.info("control_client_connected", peer=peer)
+        try:
+            while True:
+                try:
+                    message = await proto.read_message(reader)
+                except proto.ProtocolError as exc:
+                    writer.write(proto.error(None, proto.ERR_BAD_REQUEST, str(exc)))
+                    break  # framing is lost after a bad frame: close and let the client reconnect
+                writer.write(self._dispatch(message))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+            log.info("control_client_disconnected", peer=peer)
+
+    def _dispatch(self, message: dict[str, Any]) -> bytes:
+        msg_id = message.get("id")
+        method = message.get("method")
+        params = message.get("params", {})
+        if not isinstance(msg_id, int) or not isinstance(method, str) or not isinstance(params, dict):
+            return proto.error(msg_id if isinstance(msg_id, int) else None, proto.ERR_BAD_REQUEST,
+                               "a request needs an integer id, a string method and a params map")
+        assert self.sfu is not None
+        try:
+            result = self.sfu.handle(method, params)
+        except RoomError as exc:
+            return proto.error(msg_id, exc.code, str(exc))
+        except Exception as exc:
+            log.exception("control_request_failed", method=method)
+            return proto.error(msg_id, proto.ERR_INTERNAL, f"{type(exc).__name__}: {exc}")
+        return proto.response(msg_id, result)

@@ -1,0 +1,125 @@
+"""Room: one meeting on this media server; wires publications to every other participant's subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from OpenSSL import SSL
+
+from mediaserver import control_protocol as proto
+from mediaserver.transport.udp_mux import UdpMux
+
+from .participant import Participant
+from .publication import Publication
+
+log = structlog.get_logger(__name__)
+
+EventSink = Callable[[str, dict[str, Any]], None]
+RTCP_INTERVAL_S = 1.0
+
+
+class RoomError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Room:
+    def __init__(
+        self,
+        room_id: str,
+        mux: UdpMux,
+        ssl_context: SSL.Context,
+        fingerprint: str,
+        public_ip: str,
+        public_port: int,
+        emit: EventSink,
+        remb_bps: int,
+    ) -> None:
+        self.id = room_id
+        self.mux = mux
+        self.ssl_context = ssl_context
+        self.fingerprint = fingerprint
+        self.public_ip = public_ip
+        self.public_port = public_port
+        self.remb_bps = remb_bps
+        self._emit = emit
+        self.participants: dict[str, Participant] = {}
+        self._rtcp_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            RTCP_INTERVAL_S, self._send_reports
+        )
+
+    def get(self, participant_id: str) -> Participant:
+        participant = self.participants.get(participant_id)
+        if participant is None:
+            raise RoomError(proto.ERR_NOT_FOUND, f"participant {participant_id!r} is not in room {self.id!r}")
+        return participant
+
+    def join(self, participant_id: str, name: str) -> Participant:
+        if participant_id in self.participants:
+            # A reconnecting client replaces its stale session rather than being refused.
+            self.leave(participant_id, "replaced by a new session")
+        participant = Participant(self, participant_id, name)
+        self.participants[participant_id] = participant
+        for other in self.participants.values():
+            if other is participant:
+                continue
+            for pub in other.publications.values():
+                participant.subscribe(pub)
+        log.info("participant_joined", room=self.id, participant=participant_id)
+        return participant
+
+    def publish(self, participant: Participant, offer_sdp: str) -> str:
+        answer, created = participant.answer_publisher(offer_sdp)
+        for pub in created:
+            self._announce(participant, pub)
+        return answer
+
+    def _announce(self, publisher: Participant, pub: Publication) -> None:
+        for other in self.participants.values():
+            if other is not publisher:
+                other.subscribe(pub)
+        self._emit(proto.TRACK_PUBLISHED, {
+            "room_id": self.id, "participant_id": publisher.id, "track_id": pub.id, "kind": pub.kind,
+        })
+
+    def leave(self, participant_id: str, reason: str) -> bool:
+        participant = self.participants.pop(participant_id, None)
+        if participant is None:
+            return False
+        participant.close()
+        for other in self.participants.values():
+            for pub in participant.publications.values():
+                other.unsubscribe(pub)
+        log.info("participant_left", room=self.id, participant=participant_id, reason=reason)
+        return True
+
+    def transport_lost(self, participant: Participant, reason: str) -> None:
+        """A transport died (consent expired, DTLS failure): the participant is gone for everyone."""
+        if self.leave(participant.id, reason):
+            self._emit(proto.PARTICIPANT_LEFT, {"room_id": self.id, "participant_id": participant.id,
+                                                "reason": reason})
+
+    def renegotiation_needed(self, participant: Participant) -> None:
+        self._emit(proto.RENEGOTIATION_NEEDED, {"room_id": self.id, "participant_id": participant.id})
+
+    def _send_reports(self) -> None:
+        self._rtcp_timer = asyncio.get_running_loop().call_later(RTCP_INTERVAL_S, self._send_reports)
+        for participant in list(self.participants.values()):
+            try:
+                participant.send_reports()
+            except Exception:
+                log.exception("rtcp_report_failed", room=self.id, participant=participant.id)
+
+    def close(self) -> None:
+        if self._rtcp_timer is not None:
+            self._rtcp_timer.cancel()
+            self._rtcp_timer = None
+        for participant_id in list(self.participants):
+            self.leave(participant_id, "room closed")
+
+    def stats(self) -> dict[str, Any]:
+        return {pid: p.stats() for pid, p in self.participants.items()}

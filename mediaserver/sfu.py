@@ -1,0 +1,131 @@
+"""The media server's service object: rooms on one UDP mux, and the control methods the gateway calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from mediaserver import control_protocol as proto
+from mediaserver.rooms.participant import NegotiationBusy
+from mediaserver.rooms.room import Room, RoomError
+from mediaserver.sdp.model import SdpError
+from mediaserver.transport.certificate import Certificate
+from mediaserver.transport.udp_mux import UdpMux
+
+from .config import Config
+
+log = structlog.get_logger(__name__)
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def _require_str(params: dict[str, Any], key: str, limit: int = 256) -> str:
+    value = params.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise RoomError(proto.ERR_BAD_REQUEST, f"param {key!r} must be a non-empty string of at most {limit} chars")
+    return value
+
+
+class Sfu:
+    def __init__(self, config: Config, emit: EventSink) -> None:
+        self.config = config
+        self.emit = emit
+        self.mux = UdpMux(consent_timeout=config.consent_timeout)
+        self.certificate = Certificate.generate()
+        self.ssl_context = self.certificate.ssl_context()
+        self.rooms: dict[str, Room] = {}
+        self.udp_port = config.udp_port
+
+    async def start(self) -> None:
+        _, self.udp_port = await self.mux.start(self.config.bind, self.config.udp_port)
+        log.info("udp_listening", bind=self.config.bind, port=self.udp_port, public_ip=self.config.public_ip)
+
+    def close(self) -> None:
+        for room in list(self.rooms.values()):
+            room.close()
+        self.rooms.clear()
+        self.mux.close()
+
+    # --- control methods ---------------------------------------------------------------------
+
+    def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one control request; raises RoomError with a protocol error code for bad requests."""
+        handler = self._handlers.get(method)
+        if handler is None:
+            raise RoomError(proto.ERR_BAD_REQUEST, f"unknown method {method!r}")
+        try:
+            return handler(self, params)
+        except SdpError as exc:
+            raise RoomError(proto.ERR_BAD_SDP, str(exc)) from exc
+        except NegotiationBusy as exc:
+            raise RoomError(proto.ERR_BUSY, str(exc)) from exc
+
+    def _room(self, params: dict[str, Any]) -> Room:
+        room_id = _require_str(params, "room_id")
+        room = self.rooms.get(room_id)
+        if room is None:
+            raise RoomError(proto.ERR_NOT_FOUND, f"room {room_id!r} does not exist")
+        return room
+
+    def create_room(self, params: dict[str, Any]) -> dict[str, Any]:
+        room_id = _require_str(params, "room_id")
+        if room_id not in self.rooms:
+            self.rooms[room_id] = Room(
+                room_id, self.mux, self.ssl_context, self.certificate.fingerprint, self.config.public_ip,
+                self.udp_port, self.emit, self.config.remb_bps,
+            )
+        return {}
+
+    def join(self, params: dict[str, Any]) -> dict[str, Any]:
+        room = self._room(params)
+        room.join(_require_str(params, "participant_id"), _require_str(params, "name", 200))
+        return {}
+
+    def publisher_offer(self, params: dict[str, Any]) -> dict[str, Any]:
+        room = self._room(params)
+        participant = room.get(_require_str(params, "participant_id"))
+        return {"sdp": room.publish(participant, _require_str(params, "sdp", 65536))}
+
+    def subscriber_offer(self, params: dict[str, Any]) -> dict[str, Any]:
+        participant = self._room(params).get(_require_str(params, "participant_id"))
+        return {"sdp": participant.create_subscriber_offer()}
+
+    def subscriber_answer(self, params: dict[str, Any]) -> dict[str, Any]:
+        participant = self._room(params).get(_require_str(params, "participant_id"))
+        try:
+            participant.apply_subscriber_answer(_require_str(params, "sdp", 65536))
+        except ValueError as exc:
+            if isinstance(exc, SdpError):
+                raise
+            raise RoomError(proto.ERR_BAD_REQUEST, str(exc)) from exc
+        return {}
+
+    def leave(self, params: dict[str, Any]) -> dict[str, Any]:
+        room = self._room(params)
+        room.leave(_require_str(params, "participant_id"), "left")
+        return {}
+
+    def close_room(self, params: dict[str, Any]) -> dict[str, Any]:
+        room_id = _require_str(params, "room_id")
+        room = self.rooms.pop(room_id, None)
+        if room is not None:
+            room.close()
+        return {}
+
+    def stats(self, params: dict[str, Any]) -> dict[str, Any]:
+        room_id = params.get("room_id")
+        rooms = {rid: r.stats() for rid, r in self.rooms.items() if room_id in (None, rid)}
+        return {"rooms": rooms, "counters": self.mux.counters.as_dict(), "udp_port": self.udp_port}
+
+    _handlers: dict[str, Callable[[Sfu, dict[str, Any]], dict[str, Any]]] = {
+        proto.CREATE_ROOM: create_room,
+        proto.JOIN: join,
+        proto.PUBLISHER_OFFER: publisher_offer,
+        proto.SUBSCRIBER_OFFER: subscriber_offer,
+        proto.SUBSCRIBER_ANSWER: subscriber_answer,
+        proto.LEAVE: leave,
+        proto.CLOSE_ROOM: close_room,
+        proto.STATS: stats,
+    }
