@@ -1,0 +1,91 @@
+"""An aiortc participant driven over the media server's control protocol: the independent interop peer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from mediaserver import control_protocol as proto
+from signaling_gateway.media_client import MediaClient
+
+from .encoded_media import audio_track, video_track
+
+# Keep aiortc's candidates on loopback: tests send nothing beyond 127.0.0.1.
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+
+class AiortcParticipant:
+    def __init__(self, control: MediaClient, room_id: str, participant_id: str) -> None:
+        self.control = control
+        self.room_id = room_id
+        self.id = participant_id
+        self.publisher = RTCPeerConnection()
+        self.subscriber = RTCPeerConnection()
+        self.frames: Counter[tuple[str, str]] = Counter()  # (publisher participant id, kind) -> decoded frames
+        self.video_sizes: dict[str, tuple[int, int]] = {}
+        self._readers: list[asyncio.Task[None]] = []
+        self._negotiation = asyncio.Lock()
+        self._offer_sdp = ""
+        self.subscriber.on("track", self._on_track)
+        control.add_event_listener(self._on_event)
+
+    async def join(self, publish: bool = True) -> None:
+        await self.control.join(self.room_id, self.id, self.id)
+        if publish:
+            self.publisher.addTransceiver(video_track(), direction="sendonly")
+            self.publisher.addTransceiver(audio_track(), direction="sendonly")
+            await self.publisher.setLocalDescription(await self.publisher.createOffer())
+            answer = await self.control.publisher_offer(self.room_id, self.id, self.publisher.localDescription.sdp)
+            await self.publisher.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+
+    def _on_event(self, name: str, params: dict[str, Any]) -> None:
+        if name == proto.RENEGOTIATION_NEEDED and params.get("participant_id") == self.id:
+            asyncio.get_running_loop().create_task(self._renegotiate())
+
+    async def _renegotiate(self) -> None:
+        async with self._negotiation:
+            offer = await self.control.subscriber_offer(self.room_id, self.id)
+            self._offer_sdp = offer  # aiortc fires "track" before remoteDescription is set
+            await self.subscriber.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+            await self.control.subscriber_answer(self.room_id, self.id, self.subscriber.localDescription.sdp)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        # aiortc names a remote track by the track id of its a=msid; the stream id is the publisher.
+        publisher_id = stream_ids_by_track(self._offer_sdp)[track.id]
+        self._readers.append(asyncio.get_running_loop().create_task(self._read(track, publisher_id)))
+
+    async def _read(self, track: MediaStreamTrack, publisher_id: str) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                self.frames[(publisher_id, track.kind)] += 1
+                if track.kind == "video":
+                    self.video_sizes[publisher_id] = (frame.width, frame.height)  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        for task in self._readers:
+            task.cancel()
+        await self.publisher.close()
+        await self.subscriber.close()
+
+
+def stream_ids_by_track(sdp: str) -> dict[str, str]:
+    pairs = (line[len("a=msid:") :].split() for line in sdp.splitlines() if line.startswith("a=msid:"))
+    return {p[1]: p[0] for p in pairs if len(p) == 2}
+
+
+async def wait_until(predicate: Any, timeout: float, message: str) -> None:
+    """Poll a condition on the event loop until it holds; fail with `message` after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message}")
+        await asyncio.sleep(0.05)
