@@ -82,7 +82,7 @@ def udp_sink() -> Iterator[tuple[asyncio.AbstractEventLoop, asyncio.DatagramTran
 
 def test_outbound_copy_rewrite_protect_send(benchmark, srtp_pair, udp_sink) -> None:  # type: ignore[no-untyped-def]
     server, _ = srtp_pair
-    loop, transport, addr = udp_sink
+    _, transport, addr = udp_sink
     pub = Publication("p", "1", "video", 96, 97, 90000, [])
     sendto = transport.sendto
 

@@ -46,14 +46,13 @@ class MediaServerProcess:
 
 def start_media_server(*extra: str, timeout: float = 20.0) -> MediaServerProcess:
     """`python -m mediaserver` on ephemeral ports; returns once it logs mediaserver_ready."""
-    log_file = tempfile.NamedTemporaryFile(prefix="mediaserver-", suffix=".log", delete=False)
-    log_path = Path(log_file.name)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mediaserver", "--bind", "127.0.0.1", "--public-ip", "127.0.0.1",
-         "--udp-port", "0", "--control-port", "0", *extra],
-        stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ),
-    )
-    log_file.close()
+    with tempfile.NamedTemporaryFile(prefix="mediaserver-", suffix=".log", delete=False) as log_file:
+        log_path = Path(log_file.name)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mediaserver", "--bind", "127.0.0.1", "--public-ip", "127.0.0.1",
+             "--udp-port", "0", "--control-port", "0", *extra],
+            stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ),
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -285,7 +285,8 @@ class Participant:
         if not self.negotiating:
             raise ValueError("no subscriber offer is outstanding")
         peer = parse_subscriber_answer(answer_sdp, self._offered_mids)
-        self.subscriber.set_remote_fingerprint(peer.fingerprint[1])
+        if peer is not None:  # None: the offer had no m-lines, so there is no transport yet
+            self.subscriber.set_remote_fingerprint(peer.fingerprint[1])
         self.negotiating = False
         for sub in self._offered_subs:
             if sub.publication.id in self.subscriptions:
@@ -350,7 +351,7 @@ class Participant:
             reports = [sr for sub in self.subscriptions.values() if sub.active
                        and (sr := sub.sender_report(now_ntp, now)) is not None]
             for i in range(0, len(reports), 16):  # keep each compound well under the MTU
-                self.subscriber.send_rtcp(build_compound(reports[i : i + 16]))  # type: ignore[arg-type]
+                self.subscriber.send_rtcp(build_compound(reports[i : i + 16]))
 
     # --- lifecycle ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ class Subscription:
     """Forwards packets of the publication's chosen layer, rewritten into this subscriber's stream."""
 
     __slots__ = (
+        "_started",
         "active",
         "cache",
         "fraction_lost",
@@ -52,7 +53,6 @@ class Subscription:
         "ssrc",
         "ts_offset",
         "waiting_keyframe",
-        "_started",
     )
 
     def __init__(
