@@ -1,0 +1,43 @@
+"""Offer/answer negotiation API: one import point for the publisher answer and subscriber offer code."""
+
+from __future__ import annotations
+
+from mediaserver.sdp.grammar import SdpError
+from mediaserver.sdp.identity import (
+    PeerIdentity,
+    ServerIdentity,
+    random_ice_credentials,
+    sha256_fingerprint,
+)
+from mediaserver.sdp.publisher import (
+    ACCEPTED_EXTENSIONS,
+    ACCEPTED_FEEDBACK,
+    NegotiatedMedia,
+    answer_publisher_offer,
+)
+from mediaserver.sdp.subscriber import (
+    InactiveSlot,
+    OutboundTrack,
+    Slot,
+    build_subscriber_offer,
+    check_slot_order,
+    parse_subscriber_answer,
+)
+
+__all__ = [
+    "ACCEPTED_EXTENSIONS",
+    "ACCEPTED_FEEDBACK",
+    "InactiveSlot",
+    "NegotiatedMedia",
+    "OutboundTrack",
+    "PeerIdentity",
+    "SdpError",
+    "ServerIdentity",
+    "Slot",
+    "answer_publisher_offer",
+    "build_subscriber_offer",
+    "check_slot_order",
+    "parse_subscriber_answer",
+    "random_ice_credentials",
+    "sha256_fingerprint",
+]
