@@ -15,9 +15,10 @@ class Config:
     control_host: str = "127.0.0.1"
     control_port: int = 7881
     metrics_port: int = 0
-    remb_bps: int = 2_500_000
+    remb_bps: int = 3_000_000
     consent_timeout: float = 30.0
     log_level: str = "info"
+    fault_injection: bool = False
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> Config:
@@ -38,9 +39,12 @@ class Config:
         parser.add_argument("--consent-timeout", type=float,
                             default=float(env.get("MEDIA_CONSENT_TIMEOUT", cls.consent_timeout)))
         parser.add_argument("--log-level", default=env.get("LOG_LEVEL", cls.log_level))
+        parser.add_argument("--enable-fault-injection", action="store_true",
+                            default=env.get("MEDIA_FAULT_INJECTION") == "1",
+                            help="allow the simulate_loss control method (tests and load generators only)")
         ns = parser.parse_args(argv)
         return cls(
             bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
             control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,
-            consent_timeout=ns.consent_timeout, log_level=ns.log_level,
+            consent_timeout=ns.consent_timeout, log_level=ns.log_level, fault_injection=ns.enable_fault_injection,
         )

@@ -17,12 +17,18 @@ Methods (params -> result):
   leave              {room_id, participant_id}                   -> {}
   close_room         {room_id}                                   -> {}
   stats              {room_id?}                                  -> {rooms: {...}, counters: {...}}
+  set_video_prefs    {room_id, participant_id, prefs: [{track_id, width, height, visible}]} -> {}
+                     the subscriber's rendered tile sizes (device pixels); the server picks simulcast layers
+  simulate_loss      {room_id, participant_id, downlink_loss}     -> {}   (only with --enable-fault-injection:
+                     drop this share (0..1) of the packets sent to the participant's subscriber connection)
 
 Events:
   renegotiation_needed {room_id, participant_id}   the participant's subscriber connection must get a new offer:
                                                     call subscriber_offer and relay it to the client
   track_published      {room_id, participant_id, track_id, kind}
   participant_left     {room_id, participant_id, reason}   (also sent when the transport dies: consent lost)
+  layers_needed        {room_id, participant_id, track_id, rids}   dynacast: the simulcast layers (rids) some
+                                                    subscriber needs; the publisher should pause the others
 
 Track ids: in every subscriber offer a forwarded track carries `a=msid:<publisher participant_id> <track_id>`,
 so a browser maps an incoming track to its tile by the stream id.
@@ -47,14 +53,18 @@ SUBSCRIBER_ANSWER: Final = "subscriber_answer"
 LEAVE: Final = "leave"
 CLOSE_ROOM: Final = "close_room"
 STATS: Final = "stats"
+SET_VIDEO_PREFS: Final = "set_video_prefs"
+SIMULATE_LOSS: Final = "simulate_loss"
 METHODS: Final = frozenset(
-    {CREATE_ROOM, JOIN, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS}
+    {CREATE_ROOM, JOIN, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS,
+     SET_VIDEO_PREFS, SIMULATE_LOSS}
 )
 
 # Event names
 RENEGOTIATION_NEEDED: Final = "renegotiation_needed"
 TRACK_PUBLISHED: Final = "track_published"
 PARTICIPANT_LEFT: Final = "participant_left"
+LAYERS_NEEDED: Final = "layers_needed"
 
 # Error codes
 ERR_BAD_REQUEST: Final = "bad_request"

@@ -16,7 +16,7 @@ def render_metrics(sfu: Sfu) -> str:
         lines.append(f"# TYPE mediaserver_udp_{name}_total counter")
         lines.append(f"mediaserver_udp_{name}_total {value}")
     participants = sum(len(r.participants) for r in sfu.rooms.values())
-    subscriptions = sum(len(p.subscriptions) for r in sfu.rooms.values() for p in r.participants.values())
+    subscriptions = sum(len(p.subscribing.subscriptions) for r in sfu.rooms.values() for p in r.participants.values())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     for name, value in (
         ("rooms", len(sfu.rooms)),

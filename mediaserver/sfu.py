@@ -119,6 +119,25 @@ class Sfu:
         rooms = {rid: r.stats() for rid, r in self.rooms.items() if room_id in (None, rid)}
         return {"rooms": rooms, "counters": self.mux.counters.as_dict(), "udp_port": self.udp_port}
 
+    def set_video_prefs(self, params: dict[str, Any]) -> dict[str, Any]:
+        room = self._room(params)
+        participant = room.get(_require_str(params, "participant_id"))
+        prefs = params.get("prefs")
+        if not isinstance(prefs, list) or len(prefs) > 100 or not all(isinstance(p, dict) for p in prefs):
+            raise RoomError(proto.ERR_BAD_REQUEST, "prefs must be a list of at most 100 maps")
+        room.set_video_prefs(participant, prefs)
+        return {}
+
+    def simulate_loss(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self.config.fault_injection:
+            raise RoomError(proto.ERR_BAD_REQUEST, "fault injection is disabled (--enable-fault-injection)")
+        participant = self._room(params).get(_require_str(params, "participant_id"))
+        loss = params.get("downlink_loss")
+        if not isinstance(loss, int | float) or not 0 <= loss <= 1:
+            raise RoomError(proto.ERR_BAD_REQUEST, "downlink_loss must be a number from 0 to 1")
+        participant.subscriber_transport.loss = float(loss)
+        return {}
+
     _handlers: dict[str, Callable[[Sfu, dict[str, Any]], dict[str, Any]]] = {
         proto.CREATE_ROOM: create_room,
         proto.JOIN: join,
@@ -128,4 +147,6 @@ class Sfu:
         proto.LEAVE: leave,
         proto.CLOSE_ROOM: close_room,
         proto.STATS: stats,
+        proto.SET_VIDEO_PREFS: set_video_prefs,
+        proto.SIMULATE_LOSS: simulate_loss,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,13 +12,78 @@ from .receive_stats import ReceiveStats
 if TYPE_CHECKING:
     from .subscription import Subscription
 
+# Keyframe requests per layer are throttled as LiveKit does: the low layer's keyframes are cheap.
+PLI_INTERVAL_LOW_S = 0.5
+PLI_INTERVAL_HIGH_S = 1.0
+# A layer with no packet for this long is considered stopped (the encoder dropped it or was paused).
+LAYER_TIMEOUT_S = 1.5
 
-def _no_keyframe_source() -> None:
+
+class Layer:
+    """One simulcast encoding (or the only encoding) of a video track, as seen from the server."""
+
+    __slots__ = (
+        "_bytes_mark",
+        "_frames",
+        "_frames_mark",
+        "_mark_at",
+        "bitrate_bps",
+        "fps",
+        "height",
+        "index",
+        "last_packet_at",
+        "last_pli",
+        "rid",
+        "ssrc",
+        "stats",
+        "width",
+    )
+
+    def __init__(self, index: int, rid: str | None) -> None:
+        self.index = index
+        self.rid = rid
+        self.ssrc: int | None = None
+        self.stats: ReceiveStats | None = None
+        self.width = 0
+        self.height = 0
+        self.last_packet_at = 0.0
+        self.last_pli = -1e9
+        self.bitrate_bps = 0
+        self.fps = 0.0
+        self._frames = 0
+        self._bytes_mark = 0
+        self._frames_mark = 0
+        self._mark_at = 0.0
+
+    def live(self, now: float) -> bool:
+        return self.ssrc is not None and now - self.last_packet_at < LAYER_TIMEOUT_S
+
+    def count_frame(self) -> None:
+        self._frames += 1
+
+    def measure(self, now: float) -> None:
+        """Once a second: bitrate and frame rate since the previous measurement."""
+        elapsed = now - self._mark_at
+        if self.stats is None or elapsed <= 0:
+            self._mark_at = now
+            return
+        received = self.stats.bitrate_bytes
+        self.bitrate_bps = int((received - self._bytes_mark) * 8 / elapsed)
+        self.fps = (self._frames - self._frames_mark) / elapsed
+        self._bytes_mark, self._frames_mark, self._mark_at = received, self._frames, now
+
+    def describe(self, now: float) -> dict[str, object]:
+        return {"rid": self.rid, "ssrc": self.ssrc, "live": self.live(now), "width": self.width,
+                "height": self.height, "bitrate_bps": self.bitrate_bps, "fps": round(self.fps, 1),
+                "received": 0 if self.stats is None else self.stats.received}
+
+
+def _no_keyframe_source(ssrc: int) -> None:
     pass
 
 
 class Publication:
-    """Maps inbound SSRCs to this track and holds the subscriptions its packets fan out to."""
+    """Maps inbound SSRCs to layers and holds, per layer, the subscriptions its packets fan out to."""
 
     def __init__(
         self,
@@ -33,29 +99,91 @@ class Publication:
         self.participant_id = participant_id
         self.mid = mid
         self.kind = kind
+        self.is_video = kind == "video"
         self.payload_type = payload_type
         self.rtx_payload_type = rtx_payload_type
         self.clock_rate = clock_rate
         self.rids = rids
-        # Inbound media SSRC -> its reception statistics; one entry per live layer.
-        self.layers: dict[int, ReceiveStats] = {}
-        self.rid_by_ssrc: dict[int, str] = {}
+        # Rids are offered lowest first (q, h, f): the index is the spatial rank.
+        self.layers = [Layer(i, rid) for i, rid in enumerate(rids)] if rids else [Layer(0, None)]
+        self.fanout: list[list[Subscription]] = [[] for _ in self.layers]
         self.subscriptions: list[Subscription] = []
         self.packets_in = 0
-        self.last_pli = -1e9
-        # The layer forwarded to subscribers: the first one seen, until per-subscriber selection exists.
-        self.forward_ssrc: int | None = None
-        # Set by the owning participant: asks the publisher for a keyframe (throttled there).
-        self.request_keyframe: Callable[[], None] = _no_keyframe_source
+        self.muted = False
+        # Set by the owning participant: sends a PLI for one SSRC to the publisher.
+        self.send_pli: Callable[[int], None] = _no_keyframe_source
 
     @property
-    def is_video(self) -> bool:
-        return self.kind == "video"
+    def simulcast(self) -> bool:
+        return len(self.layers) > 1
 
-    def add_layer(self, ssrc: int, rid: str | None) -> ReceiveStats:
-        stats = self.layers.get(ssrc)
-        if stats is None:
-            stats = self.layers[ssrc] = ReceiveStats(ssrc, self.clock_rate)
-        if rid:
-            self.rid_by_ssrc[ssrc] = rid
-        return stats
+    def layer_for(self, ssrc: int, rid: str | None) -> Layer | None:
+        """Bind an SSRC to its layer (by rid, or the single layer); None if the rid is unknown."""
+        if rid is not None and self.rids:
+            if rid not in self.rids:
+                return None
+            layer = self.layers[self.rids.index(rid)]
+        elif self.rids and rid is None:
+            return None  # a simulcast stream without its rid cannot be placed yet
+        else:
+            layer = self.layers[0]
+        layer.ssrc = ssrc
+        layer.stats = ReceiveStats(ssrc, self.clock_rate)
+        return layer
+
+    def highest_live(self, now: float) -> int:
+        best = -1
+        for layer in self.layers:
+            if layer.live(now):
+                best = layer.index
+        return best
+
+    # --- fan-out membership ------------------------------------------------------------------
+
+    def subscribe(self, sub: Subscription) -> None:
+        self.subscriptions.append(sub)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.detach(sub)
+        if sub in self.subscriptions:
+            self.subscriptions.remove(sub)
+
+    def attach(self, sub: Subscription, layer: int) -> None:
+        self.attach_layer(sub, min(max(layer, 0), len(self.layers) - 1))
+
+    def attach_layer(self, sub: Subscription, layer: int) -> None:
+        if 0 <= layer < len(self.fanout) and sub not in self.fanout[layer]:
+            self.fanout[layer].append(sub)
+
+    def detach_layer(self, sub: Subscription, layer: int) -> None:
+        if 0 <= layer < len(self.fanout) and sub in self.fanout[layer]:
+            self.fanout[layer].remove(sub)
+
+    def detach(self, sub: Subscription) -> None:
+        for subs in self.fanout:
+            if sub in subs:
+                subs.remove(sub)
+
+    def needed_layers(self) -> set[int]:
+        """Layers some active subscription is on or heading to (dynacast pauses the others)."""
+        needed = set()
+        for sub in self.subscriptions:
+            if sub.active and not sub.paused:
+                needed.add(sub.target_layer)
+                if sub.current_layer >= 0:
+                    needed.add(sub.current_layer)
+        return needed
+
+    def request_keyframe(self, layer_index: int) -> None:
+        if not self.is_video:
+            return
+        index = min(max(layer_index, 0), len(self.layers) - 1)
+        layer = self.layers[index]
+        if layer.ssrc is None:
+            return  # not seen yet: its first packets start with a keyframe anyway
+        now = time.monotonic()
+        interval = PLI_INTERVAL_LOW_S if index == 0 else PLI_INTERVAL_HIGH_S
+        if now - layer.last_pli < interval:
+            return
+        layer.last_pli = now
+        self.send_pli(layer.ssrc)

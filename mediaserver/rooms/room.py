@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +14,7 @@ from OpenSSL import SSL
 from mediaserver import control_protocol as proto
 from mediaserver.transport.udp_mux import UdpMux
 
-from .participant import Participant
+from .participant import Participant, TilePrefs
 from .publication import Publication
 
 log = structlog.get_logger(__name__)
@@ -49,7 +51,7 @@ class Room:
         self._emit = emit
         self.participants: dict[str, Participant] = {}
         self._rtcp_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            RTCP_INTERVAL_S, self._send_reports
+            RTCP_INTERVAL_S, self._tick
         )
 
     def get(self, participant_id: str) -> Participant:
@@ -68,7 +70,7 @@ class Room:
             if other is participant:
                 continue
             for pub in other.publications.values():
-                participant.subscribe(pub)
+                participant.subscribing.subscribe(pub)
         log.info("participant_joined", room=self.id, participant=participant_id)
         return participant
 
@@ -81,7 +83,7 @@ class Room:
     def _announce(self, publisher: Participant, pub: Publication) -> None:
         for other in self.participants.values():
             if other is not publisher:
-                other.subscribe(pub)
+                other.subscribing.subscribe(pub)
         self._emit(proto.TRACK_PUBLISHED, {
             "room_id": self.id, "participant_id": publisher.id, "track_id": pub.id, "kind": pub.kind,
         })
@@ -93,7 +95,7 @@ class Room:
         participant.close()
         for other in self.participants.values():
             for pub in participant.publications.values():
-                other.unsubscribe(pub)
+                other.subscribing.unsubscribe(pub)
         log.info("participant_left", room=self.id, participant=participant_id, reason=reason)
         return True
 
@@ -106,13 +108,33 @@ class Room:
     def renegotiation_needed(self, participant: Participant) -> None:
         self._emit(proto.RENEGOTIATION_NEEDED, {"room_id": self.id, "participant_id": participant.id})
 
-    def _send_reports(self) -> None:
-        self._rtcp_timer = asyncio.get_running_loop().call_later(RTCP_INTERVAL_S, self._send_reports)
+    def _tick(self) -> None:
+        self._rtcp_timer = asyncio.get_running_loop().call_later(RTCP_INTERVAL_S, self._tick)
+        now = time.monotonic()
         for participant in list(self.participants.values()):
             try:
-                participant.send_reports()
+                participant.tick(now)
+                participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
-                log.exception("rtcp_report_failed", room=self.id, participant=participant.id)
+                log.exception("participant_tick_failed", room=self.id, participant=participant.id)
+
+    def _layers_needed(self, publisher: Participant, pub: Publication, rids: list[str]) -> None:
+        log.info("dynacast", room=self.id, participant=publisher.id, track=pub.id, rids=rids)
+        self._emit(proto.LAYERS_NEEDED, {"room_id": self.id, "participant_id": publisher.id,
+                                         "track_id": pub.id, "rids": rids})
+
+    def set_video_prefs(self, participant: Participant, prefs: list[dict[str, Any]]) -> None:
+        for item in prefs:
+            track_id = item.get("track_id")
+            if not isinstance(track_id, str):
+                raise RoomError(proto.ERR_BAD_REQUEST, "each video pref needs a string track_id")
+            try:
+                width = int(item.get("width", 0))
+                height = int(item.get("height", 0))
+            except (TypeError, ValueError) as exc:
+                raise RoomError(proto.ERR_BAD_REQUEST, "width and height must be integers") from exc
+            visible = bool(item.get("visible", True))
+            participant.subscribing.set_prefs(track_id, TilePrefs(max(width, 0), max(height, 0), visible))
 
     def close(self) -> None:
         if self._rtcp_timer is not None:

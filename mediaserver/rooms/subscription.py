@@ -1,4 +1,10 @@
-"""Subscription: one publication forwarded to one subscriber, with its own SSRC, sequence and timestamp space."""
+"""Subscription: one publication forwarded to one subscriber, with its own SSRC, sequence and timestamp space.
+
+Video subscriptions follow one simulcast layer at a time. A switch happens only on a keyframe of the
+target layer; at a switch the outgoing sequence numbers, timestamps, VP8 PictureID and TL0PICIDX are
+re-based so the subscriber sees one continuous stream. Temporal layers above `max_tid` are dropped and the
+gap is absorbed into the offsets.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,10 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.header import RtpHeader
 from mediaserver.rtp.ntp import ntp_middle32, rtt_seconds
 from mediaserver.rtp.rtcp import ReportBlock, SenderReport
-from mediaserver.rtp.vp8 import parse_vp8
+from mediaserver.rtp.vp8 import Vp8Descriptor
 
 from .packet_cache import PacketCache
 
@@ -19,40 +24,57 @@ if TYPE_CHECKING:
     from .publication import Publication
 
 _pack_header = struct.Struct("!BBHII").pack
+NO_LAYER = -1
+ALL_TEMPORAL = 2
+# A switch moves our timestamps forward by at least one frame at 30 fps, so they stay strictly monotonic.
+MIN_FRAME_STEP_S = 1 / 30
 
 
 class Subscription:
-    """Forwards packets of the publication's chosen layer, rewritten into this subscriber's stream."""
+    """Forwards packets of the chosen layer, rewritten into this subscriber's stream."""
 
     __slots__ = (
+        "_base_seq",
+        "_last_dropped_pic",
+        "_pending_tid",
         "_started",
         "active",
         "cache",
+        "current_layer",
         "fraction_lost",
+        "frames_dropped_temporal",
         "jitter",
         "keyframe_requests",
         "kind",
+        "last_pic",
         "last_seq",
         "last_sr_middle",
+        "last_tl0",
         "last_ts",
         "last_ts_at",
+        "layer_switches",
+        "max_tid",
         "mid",
         "nack_misses",
+        "nacked_packets",
         "nacks_received",
         "negotiated",
         "octets_sent",
         "packets_lost",
         "packets_sent",
+        "paused",
         "payload_type",
+        "pic_offset",
         "publication",
-        "request_keyframe",
         "retransmits",
         "rtt",
         "send",
         "seq_offset",
         "ssrc",
+        "subscriber_id",
+        "target_layer",
+        "tl0_offset",
         "ts_offset",
-        "waiting_keyframe",
     )
 
     def __init__(
@@ -61,71 +83,104 @@ class Subscription:
         mid: str,
         payload_type: int,
         send: Callable[[bytes], None],
-        request_keyframe: Callable[[], None],
+        subscriber_id: str = "",
     ) -> None:
         self.publication = publication
+        self.subscriber_id = subscriber_id
         self.kind = publication.kind
         self.mid = mid
         self.ssrc = secrets.randbits(32) or 1
         self.payload_type = payload_type
         self.send = send
-        self.request_keyframe = request_keyframe
         self.negotiated = False  # the subscriber's answer for this m-line has been applied
         self.active = False  # negotiated and the subscriber transport is connected
-        # A video decoder that starts mid-GOP shows garbage or freezes: begin on a keyframe.
-        self.waiting_keyframe = publication.is_video
+        self.paused = False  # the subscriber's tile is hidden: no video at all
+        self.current_layer = NO_LAYER
+        self.target_layer = 0
+        self.max_tid = ALL_TEMPORAL
+        self._pending_tid = ALL_TEMPORAL
         self._started = False
+        self._base_seq = 0
         self.seq_offset = 0
         self.ts_offset = 0
-        self.last_ts = secrets.randbits(32)
+        self.pic_offset = 0
+        self.tl0_offset = 0
+        self._last_dropped_pic = -1
         self.last_seq = secrets.randbits(16)
+        self.last_ts = secrets.randbits(32)
         self.last_ts_at = 0.0
+        self.last_pic = -1
+        self.last_tl0 = -1
         self.cache = PacketCache()
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmits = 0
         self.nacks_received = 0
+        self.nacked_packets = 0
         self.nack_misses = 0
         self.keyframe_requests = 0
+        self.layer_switches = 0
+        self.frames_dropped_temporal = 0
         self.last_sr_middle = 0
         self.fraction_lost = 0.0
         self.packets_lost = 0
         self.jitter = 0
         self.rtt: float | None = None
 
+    # --- control ---------------------------------------------------------------------------
+
     def activate(self) -> None:
         if self.active:
             return
         self.active = True
+        self.publication.attach(self, self.target_layer)
         if self.publication.is_video:
-            self.waiting_keyframe = True
-            self.request_keyframe()
+            # A decoder that starts mid-GOP shows garbage or freezes: begin on a fresh keyframe.
+            self.current_layer = NO_LAYER
+            self.publication.request_keyframe(self.target_layer)
 
     def deactivate(self) -> None:
         self.active = False
+        self.publication.detach(self)
+
+    def select(self, layer: int, max_tid: int) -> None:
+        """Aim at `layer` (switched on its next keyframe) with temporal layers up to `max_tid`."""
+        self._pending_tid = max_tid
+        if layer == self.target_layer:
+            return
+        old_target = self.target_layer
+        self.target_layer = layer
+        if not self.active:
+            return
+        if old_target != self.current_layer:
+            self.publication.detach_layer(self, old_target)
+        if layer != self.current_layer:
+            self.publication.attach_layer(self, layer)
+            self.publication.request_keyframe(layer)
 
     # --- the hot path ------------------------------------------------------------------------
 
-    def forward(self, data: bytes, hdr: RtpHeader, payload: bytes, now: float) -> None:
-        if not self.active:
-            return
-        if self.waiting_keyframe:
-            try:
-                keyframe = parse_vp8(data, hdr.payload_start).keyframe
-            except ParseError:
-                keyframe = False
-            if not keyframe:
+    def forward(self, data: bytes, hdr: RtpHeader, payload: bytes, desc: Vp8Descriptor | None,
+                layer: int, now: float) -> None:
+        if layer != self.current_layer:
+            if desc is not None and not (layer == self.target_layer and desc.keyframe):
+                return  # still on another layer, or waiting for the target's keyframe
+            self._switch(layer, hdr, desc, now)
+        elif (hdr.sequence - self._base_seq) & 0xFFFF >= 0x8000:
+            return  # older than our switch point: its number is already taken by the previous layer
+        if desc is not None:
+            if desc.start_of_partition and desc.partition_id == 0:
+                self._apply_pending_tid(desc)
+            if desc.tid is not None and desc.tid > self.max_tid:
+                self._drop_temporal(desc)
                 return
-            self.waiting_keyframe = False
-            self._rebase(hdr, now)
-        elif not self._started:
-            self._rebase(hdr, now)
         seq = (hdr.sequence + self.seq_offset) & 0xFFFF
         ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
-        out = (
-            _pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
-            + payload
-        )
+        out = _pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
+        if desc is not None and desc.picture_id is not None:
+            out += self._munged_payload(payload, hdr, desc)
+        else:
+            out += payload
         self.cache.put(seq, out)
         self.packets_sent += 1
         self.octets_sent += len(payload)
@@ -134,23 +189,79 @@ class Subscription:
         self.last_ts_at = now
         self.send(out)
 
-    def _rebase(self, hdr: RtpHeader, now: float) -> None:
-        """Map the source's numbering into ours so our stream stays contiguous and monotonic."""
-        next_seq = (self.last_seq + 1) & 0xFFFF
-        self.seq_offset = (next_seq - hdr.sequence) & 0xFFFF
-        # Advance our timestamp by the wall time since the last packet (at least one 90 kHz frame step).
-        if self._started:
-            elapsed = int((now - self.last_ts_at) * self.publication.clock_rate)
-            target = (self.last_ts + max(elapsed, 1)) & 0xFFFFFFFF
+    def skip(self, hdr: RtpHeader, layer: int) -> None:
+        """A packet of our layer that is not forwarded: later numbers move down to close the gap."""
+        if layer == self.current_layer and (hdr.sequence - self._base_seq) & 0xFFFF < 0x8000:
+            self.seq_offset = (self.seq_offset - 1) & 0xFFFF
+
+    def _munged_payload(self, payload: bytes, hdr: RtpHeader, desc: Vp8Descriptor) -> bytes:
+        assert desc.picture_id is not None
+        mask = 0x7FFF if desc.picture_id_bits == 15 else 0x7F
+        pic = (desc.picture_id + self.pic_offset) & mask
+        self.last_pic = pic
+        tl0 = desc.tl0picidx
+        if tl0 is not None:
+            tl0 = (tl0 + self.tl0_offset) & 0xFF
+            self.last_tl0 = tl0
+        if not self.pic_offset and not self.tl0_offset:
+            return payload  # nothing to rewrite: skip the copy
+        buf = bytearray(payload)
+        at = desc.picture_id_offset - hdr.payload_start
+        if desc.picture_id_bits == 15:
+            buf[at] = 0x80 | (pic >> 8)
+            buf[at + 1] = pic & 0xFF
         else:
-            target = self.last_ts
-        self.ts_offset = (target - hdr.timestamp) & 0xFFFFFFFF
+            buf[at] = pic
+        if tl0 is not None:
+            buf[desc.tl0_offset - hdr.payload_start] = tl0
+        return bytes(buf)
+
+    def _apply_pending_tid(self, desc: Vp8Descriptor) -> None:
+        pending = self._pending_tid
+        if pending == self.max_tid:
+            return
+        # Down: at any frame start. Up: only at a base-layer frame, whose references we have forwarded.
+        if pending < self.max_tid or desc.tid in (None, 0):
+            self.max_tid = pending
+
+    def _drop_temporal(self, desc: Vp8Descriptor) -> None:
+        # Close the gaps the dropped frame leaves, so the subscriber sees neither loss nor a missing picture.
+        self.seq_offset = (self.seq_offset - 1) & 0xFFFF
+        if desc.picture_id is not None and desc.picture_id != self._last_dropped_pic:
+            self._last_dropped_pic = desc.picture_id
+            self.pic_offset -= 1
+            self.frames_dropped_temporal += 1
+
+    def _switch(self, layer: int, hdr: RtpHeader, desc: Vp8Descriptor | None, now: float) -> None:
+        """Re-base our numbering on the new source so the outgoing stream stays contiguous and monotonic."""
+        old = self.current_layer
+        self.seq_offset = (self.last_seq + 1 - hdr.sequence) & 0xFFFF
+        self._base_seq = hdr.sequence
+        if self._started:
+            step = max(now - self.last_ts_at, MIN_FRAME_STEP_S)
+            target_ts = self.last_ts + int(step * self.publication.clock_rate)
+        else:
+            target_ts = self.last_ts
+        self.ts_offset = (target_ts - hdr.timestamp) & 0xFFFFFFFF
+        if desc is not None and desc.picture_id is not None:
+            if self.last_pic >= 0:
+                self.pic_offset = self.last_pic + 1 - desc.picture_id
+            if desc.tl0picidx is not None and self.last_tl0 >= 0:
+                self.tl0_offset = (self.last_tl0 + 1 - desc.tl0picidx) & 0xFF
+        self._last_dropped_pic = -1
+        self.max_tid = self._pending_tid
+        self.current_layer = layer
+        if self._started and old != layer:
+            self.layer_switches += 1
         self._started = True
+        if old != NO_LAYER and old != layer:
+            self.publication.detach_layer(self, old)
 
     # --- feedback from the subscriber ----------------------------------------------------------
 
     def retransmit(self, lost: list[int]) -> None:
         self.nacks_received += 1
+        self.nacked_packets += len(lost)
         for seq in lost:
             packet = self.cache.get(seq)
             if packet is None:
@@ -185,13 +296,20 @@ class Subscription:
     def stats(self) -> dict[str, object]:
         return {
             "publication": self.publication.id,
+            "publisher": self.publication.participant_id,
             "kind": self.kind,
             "mid": self.mid,
             "ssrc": self.ssrc,
             "active": self.active,
+            "paused": self.paused,
+            "layer": self.current_layer,
+            "target_layer": self.target_layer,
+            "max_tid": self.max_tid,
+            "layer_switches": self.layer_switches,
             "packets_sent": self.packets_sent,
             "octets_sent": self.octets_sent,
             "retransmits": self.retransmits,
+            "nacked_packets": self.nacked_packets,
             "nack_misses": self.nack_misses,
             "fraction_lost": self.fraction_lost,
             "packets_lost": self.packets_lost,

@@ -5,7 +5,7 @@ from typing import NamedTuple
 from .buffer import BytesLike, WritableBuffer
 from .errors import ParseError
 
-__all__ = ["Vp8Descriptor", "parse_vp8", "rewrite_vp8"]
+__all__ = ["Vp8Descriptor", "keyframe_size", "parse_vp8", "rewrite_vp8"]
 
 _B0_EXTENDED = 0x80
 _B0_START = 0x10
@@ -121,3 +121,18 @@ def rewrite_vp8(
             buf[off] = picture_id & 0x7F
     if tl0picidx is not None and desc.tl0_offset >= 0:
         buf[desc.tl0_offset] = tl0picidx & 0xFF
+
+
+def keyframe_size(payload: BytesLike, desc: Vp8Descriptor, offset: int) -> tuple[int, int] | None:
+    """Width and height from a keyframe's VP8 header (RFC 6386 §9.1), or None if absent or truncated.
+
+    ``offset`` is where the descriptor starts (the RTP payload start); the frame header follows it.
+    """
+    start = offset + desc.header_len
+    if not desc.keyframe or start + 10 > len(payload):
+        return None
+    if payload[start + 3] != 0x9D or payload[start + 4] != 0x01 or payload[start + 5] != 0x2A:
+        return None
+    width = (payload[start + 6] | (payload[start + 7] << 8)) & 0x3FFF
+    height = (payload[start + 8] | (payload[start + 9] << 8)) & 0x3FFF
+    return width, height

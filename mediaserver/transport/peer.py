@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -50,6 +51,7 @@ class PeerTransport:
         self.on_connected: Callable[[PeerTransport], None] | None = None
         self.on_closed: Callable[[PeerTransport], None] | None = None
         self.srtp_errors = 0
+        self.loss = 0.0  # injected downlink loss (fault injection only): share of RTP packets dropped
         mux.register(self)
 
     # --- control path -------------------------------------------------------------------------
@@ -169,6 +171,9 @@ class PeerTransport:
         srtp = self.srtp
         addr = self.addr
         if srtp is None or addr is None:
+            return
+        if self.loss and random.random() < self.loss:
+            self.mux.counters.injected_drops += 1
             return
         try:
             protected = srtp.protect(plain)

@@ -38,6 +38,7 @@ class MuxCounters:
     unknown_first_byte: int = 0
     handler_errors: int = 0
     send_errors: int = 0
+    injected_drops: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

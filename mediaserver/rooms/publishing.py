@@ -1,0 +1,202 @@
+"""The publisher side of a participant: its publications, SSRC routing, the inbound packet path and uplink RTCP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+
+from mediaserver.rtp import extensions
+from mediaserver.rtp.errors import ParseError
+from mediaserver.rtp.header import RtpHeader, parse_rtp
+from mediaserver.rtp.rtcp import Pli, ReceiverReport, Remb, RtcpPacket, SenderReport, build_compound, parse_rtcp
+from mediaserver.rtp.vp8 import keyframe_size, parse_vp8
+from mediaserver.sdp.negotiation import NegotiatedMedia
+from mediaserver.transport.peer import PeerTransport
+
+from .publication import Layer, Publication
+
+log = structlog.get_logger(__name__)
+
+# How long a layer must be unneeded before the publisher is told to pause it (avoids flapping).
+DYNACAST_PAUSE_AFTER_S = 3.0
+
+Route = tuple[Publication, Layer]
+
+
+class PublisherSide:
+    def __init__(self, participant_id: str, transport: PeerTransport, rtcp_ssrc: int) -> None:
+        self.participant_id = participant_id
+        self.transport = transport
+        self.rtcp_ssrc = rtcp_ssrc
+        self.publications: dict[str, Publication] = {}  # by mid
+        self._route: dict[int, Route] = {}  # inbound SSRC -> (publication, layer)
+        self._ignored_ssrcs: set[int] = set()  # RTX and streams we cannot place
+        self._mid_ext_id = 0
+        self._rid_ext_id = 0
+        self._rrid_ext_id = 0
+        self.rtp_errors = 0
+        # Dynacast: the rids each publication was last told to send, and since when a layer is unneeded.
+        self._announced: dict[str, frozenset[str]] = {}
+        self._unneeded_since: dict[tuple[str, str], float] = {}
+        transport.on_rtp = self.on_rtp
+        transport.on_rtcp = self.on_rtcp
+
+    def publish(self, media: NegotiatedMedia) -> Publication:
+        pub = Publication(self.participant_id, media.mid, media.kind, media.payload_type,
+                          media.rtx_payload_type, media.clock_rate, list(media.rids))
+        pub.send_pli = self._send_pli
+        self.publications[media.mid] = pub
+        ids = media.ext_ids
+        self._mid_ext_id = ids.get(extensions.URI_MID, self._mid_ext_id)
+        self._rid_ext_id = ids.get(extensions.URI_RID, self._rid_ext_id)
+        self._rrid_ext_id = ids.get(extensions.URI_REPAIRED_RID, self._rrid_ext_id)
+        if not pub.simulcast:
+            for ssrc in media.ssrcs[:1]:
+                self._bind(pub, ssrc, None)
+        self._ignored_ssrcs.update(media.rtx_ssrcs.values())
+        return pub
+
+    def _send_pli(self, ssrc: int) -> None:
+        self.transport.send_rtcp(Pli(sender_ssrc=self.rtcp_ssrc, media_ssrc=ssrc).serialize())
+
+    def _bind(self, pub: Publication, ssrc: int, rid: str | None) -> Route | None:
+        layer = pub.layer_for(ssrc, rid)
+        if layer is None:
+            return None
+        route = (pub, layer)
+        self._route[ssrc] = route
+        log.info("ssrc_bound", participant=self.participant_id, mid=pub.mid, ssrc=ssrc, rid=rid)
+        if pub.fanout[layer.index]:
+            pub.request_keyframe(layer.index)  # subscribers were waiting for this layer
+        return route
+
+    # --- inbound packets (the hot path) ------------------------------------------------------
+
+    def on_rtp(self, data: bytes) -> None:
+        try:
+            hdr = parse_rtp(data)
+        except ParseError:
+            self.rtp_errors += 1
+            return
+        route = self._route.get(hdr.ssrc)
+        if route is None:
+            route = self._learn(data, hdr)
+            if route is None:
+                return
+        pub, layer = route
+        if hdr.payload_type != pub.payload_type:
+            return  # RTX retransmissions and padding probes: we do not NACK upstream
+        now = time.monotonic()
+        layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
+        layer.last_packet_at = now
+        pub.packets_in += 1
+        desc = None
+        if pub.is_video:
+            if hdr.payload_end <= hdr.payload_start:
+                for sub in pub.fanout[layer.index]:
+                    sub.skip(hdr, layer.index)  # padding-only probe: keep the subscriber's numbering gapless
+                return
+            try:
+                desc = parse_vp8(data, hdr.payload_start)
+            except ParseError:
+                self.rtp_errors += 1
+                return
+            if desc.start_of_partition and desc.partition_id == 0:
+                layer.count_frame()
+                if desc.keyframe:
+                    size = keyframe_size(data, desc, hdr.payload_start)
+                    if size is not None:
+                        layer.width, layer.height = size
+        subs = pub.fanout[layer.index]
+        if not subs or pub.muted:
+            return
+        payload = data[hdr.payload_start :]
+        index = layer.index
+        for sub in subs:
+            sub.forward(data, hdr, payload, desc, index, now)
+
+    def _learn(self, data: bytes, hdr: RtpHeader) -> Route | None:
+        """Bind an unknown SSRC by its mid/rid extensions (Chrome's simulcast offers list no SSRCs)."""
+        ssrc = hdr.ssrc
+        if ssrc in self._ignored_ssrcs:
+            return None
+        try:
+            mid_raw = extensions.find_extension(data, hdr, self._mid_ext_id) if self._mid_ext_id else None
+            rrid = extensions.find_extension(data, hdr, self._rrid_ext_id) if self._rrid_ext_id else None
+            rid_raw = extensions.find_extension(data, hdr, self._rid_ext_id) if self._rid_ext_id else None
+            mid = extensions.decode_sdes_item(mid_raw) if mid_raw else None
+            rid = extensions.decode_sdes_item(rid_raw) if rid_raw else None
+        except ParseError:
+            self.rtp_errors += 1
+            return None
+        if mid is not None:
+            pub = self.publications.get(mid)
+        else:
+            candidates = [p for p in self.publications.values()
+                          if hdr.payload_type in (p.payload_type, p.rtx_payload_type)]
+            pub = candidates[0] if len(candidates) == 1 else None
+        if pub is None:
+            return None  # a later packet may still carry the mid
+        if rrid is not None or hdr.payload_type == pub.rtx_payload_type:
+            self._ignored_ssrcs.add(ssrc)
+            return None
+        return self._bind(pub, ssrc, rid)
+
+    def on_rtcp(self, data: bytes) -> None:
+        try:
+            packets = parse_rtcp(data)
+        except ParseError:
+            self.rtp_errors += 1
+            return
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                route = self._route.get(packet.ssrc)
+                if route is not None and route[1].stats is not None:
+                    route[1].stats.on_sender_report(packet.ntp_timestamp)
+
+    # --- periodic work -------------------------------------------------------------------------
+
+    def send_reports(self, remb_bps: int) -> None:
+        """Receiver reports (loss drives the browser's estimate) and REMB (its ceiling)."""
+        if self.transport.state != "connected":
+            return
+        blocks = []
+        for pub in self.publications.values():
+            for layer in pub.layers:
+                if layer.stats is not None and (block := layer.stats.report_block()) is not None:
+                    blocks.append(block)
+        if not blocks:
+            return
+        packets: list[RtcpPacket] = [
+            ReceiverReport(ssrc=self.rtcp_ssrc, reports=blocks[:31]),
+            Remb(sender_ssrc=self.rtcp_ssrc, bitrate=remb_bps, ssrcs=[b.ssrc for b in blocks[:31]]),
+        ]
+        self.transport.send_rtcp(build_compound(packets))
+
+    def measure(self, now: float) -> None:
+        for pub in self.publications.values():
+            for layer in pub.layers:
+                layer.measure(now)
+
+    def dynacast(self, now: float, notify: Callable[[Publication, list[str]], None]) -> None:
+        """Tell the publisher which simulcast layers someone needs; the lowest always stays on for newcomers."""
+        for pub in self.publications.values():
+            if not pub.simulcast:
+                continue
+            needed = {0} | pub.needed_layers()
+            wanted: set[str] = set()
+            for layer in pub.layers:
+                key = (pub.id, layer.rid or "")
+                if layer.index in needed:
+                    self._unneeded_since.pop(key, None)
+                    wanted.add(layer.rid or "")
+                    continue
+                since = self._unneeded_since.setdefault(key, now)
+                if now - since < DYNACAST_PAUSE_AFTER_S:
+                    wanted.add(layer.rid or "")  # not unneeded for long enough yet
+            rids = frozenset(wanted)
+            if self._announced.get(pub.id, frozenset(pub.rids)) != rids:
+                self._announced[pub.id] = rids
+                notify(pub, [rid for rid in pub.rids if rid in rids])

@@ -1,0 +1,260 @@
+"""The subscriber side of a participant: its m-line slots, offer/answer, subscriptions, feedback and layer choice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mediaserver.rtp.errors import ParseError
+from mediaserver.rtp.ntp import ntp_now
+from mediaserver.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, RtcpPacket, SenderReport, build_compound, parse_rtcp
+from mediaserver.sdp.negotiation import (
+    InactiveSlot,
+    OutboundTrack,
+    ServerIdentity,
+    build_subscriber_offer,
+    parse_subscriber_answer,
+)
+from mediaserver.transport.peer import PeerTransport
+
+from . import layer_selector
+from .downlink import DownlinkController
+from .publication import Publication
+from .subscription import Subscription
+
+# Payload types of our subscriber offers (fixed: we write the offer).
+SUBSCRIBER_PT = {"audio": 111, "video": 96}
+SR_PER_COMPOUND = 16  # keeps each compound well under the MTU
+
+
+class NegotiationBusy(Exception):
+    """A subscriber offer is outstanding: its answer must arrive before the next offer."""
+
+
+@dataclass
+class Slot:
+    """One m-line of the subscriber connection; reused by a later track of the same kind when freed."""
+
+    mid: str
+    kind: str
+    subscription: Subscription | None = None
+
+
+@dataclass
+class TilePrefs:
+    """What the subscriber's client reported for one remote video: rendered size in device pixels, visibility."""
+
+    width: int
+    height: int
+    visible: bool = True
+
+
+class SubscriberSide:
+    def __init__(self, participant_id: str, transport: PeerTransport, cname: str,
+                 on_dirty: Callable[[], None]) -> None:
+        self.participant_id = participant_id
+        self.transport = transport
+        self.cname = cname
+        self._on_dirty = on_dirty
+        self.subscriptions: dict[str, Subscription] = {}  # by publication id
+        self._by_ssrc: dict[int, Subscription] = {}
+        self.slots: list[Slot] = []
+        self._offered_mids: list[str] = []
+        self._offered_subs: list[Subscription] = []
+        self.negotiating = False
+        self._dirty = False
+        self._announced = False
+        self._session_version = 0
+        self.prefs: dict[str, TilePrefs] = {}  # by publication id
+        self.downlink = DownlinkController(participant_id)
+        self._nacked_mark = 0
+        self._sent_mark = 0
+        self._rr_loss = 0.0
+        self._rr_fresh = False
+        self.rtp_errors = 0
+        transport.on_rtcp = self.on_rtcp
+        transport.on_connected = self._on_connected
+
+    # --- subscriptions and negotiation ------------------------------------------------------
+
+    def subscribe(self, pub: Publication) -> Subscription:
+        slot = next((s for s in self.slots if s.subscription is None and s.kind == pub.kind), None)
+        if slot is None:
+            slot = Slot(mid=str(len(self.slots)), kind=pub.kind)
+            self.slots.append(slot)
+        sub = Subscription(pub, slot.mid, SUBSCRIBER_PT[pub.kind], self.transport.send_rtp, self.participant_id)
+        slot.subscription = sub
+        self.subscriptions[pub.id] = sub
+        self._by_ssrc[sub.ssrc] = sub
+        pub.subscribe(sub)
+        self._choose(sub, time.monotonic())
+        self._mark_dirty()
+        return sub
+
+    def unsubscribe(self, pub: Publication) -> None:
+        sub = self.subscriptions.pop(pub.id, None)
+        if sub is None:
+            return
+        sub.deactivate()
+        pub.unsubscribe(sub)
+        self._by_ssrc.pop(sub.ssrc, None)
+        self.prefs.pop(pub.id, None)
+        for slot in self.slots:
+            if slot.subscription is sub:
+                slot.subscription = None
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        if not self.negotiating and not self._announced:
+            self._announced = True
+            self._on_dirty()
+
+    def create_offer(self, identity: ServerIdentity, session_id: int) -> str:
+        if self.negotiating:
+            raise NegotiationBusy("an offer is waiting for its answer")
+        entries: list[OutboundTrack | InactiveSlot] = []
+        for slot in self.slots:
+            sub = slot.subscription
+            if sub is None:
+                entries.append(InactiveSlot(mid=slot.mid, kind=slot.kind))
+            else:
+                entries.append(OutboundTrack(mid=slot.mid, kind=slot.kind, ssrc=sub.ssrc, rtx_ssrc=None,
+                                             stream_id=sub.publication.participant_id,
+                                             track_id=sub.publication.id, cname=self.cname))
+        self._session_version += 1
+        offer = build_subscriber_offer(entries, identity, self._session_version, session_id)
+        self._offered_mids = [slot.mid for slot in self.slots]
+        self._offered_subs = [s.subscription for s in self.slots if s.subscription is not None]
+        self.negotiating = True
+        self._dirty = False
+        self._announced = False
+        return offer
+
+    def apply_answer(self, answer_sdp: str) -> None:
+        if not self.negotiating:
+            raise ValueError("no subscriber offer is outstanding")
+        peer = parse_subscriber_answer(answer_sdp, self._offered_mids)
+        if peer is not None:  # None: the offer had no m-lines, so there is no transport yet
+            self.transport.set_remote_fingerprint(peer.fingerprint[1])
+        self.negotiating = False
+        for sub in self._offered_subs:
+            if sub.publication.id in self.subscriptions:
+                sub.negotiated = True
+                if self.transport.state == "connected" and not sub.paused:
+                    sub.activate()
+        self._offered_subs = []
+        if self._dirty:
+            self._announced = False
+            self._mark_dirty()
+
+    def _on_connected(self, _: PeerTransport) -> None:
+        for sub in self.subscriptions.values():
+            if sub.negotiated and not sub.paused:
+                sub.activate()
+
+    # --- layer choice ---------------------------------------------------------------------------
+
+    def set_prefs(self, track_id: str, prefs: TilePrefs) -> None:
+        sub = self.subscriptions.get(track_id)
+        if sub is None or sub.kind != "video":
+            return
+        self.prefs[track_id] = prefs
+        self._choose(sub, time.monotonic())
+
+    def wanted_layer(self, sub: Subscription) -> int:
+        """The tile's wish: without a report yet, the low layer (cheap, and what a grid tile needs)."""
+        prefs = self.prefs.get(sub.publication.id)
+        if prefs is None:
+            return 0
+        widths = layer_selector.layer_widths([layer.width for layer in sub.publication.layers])
+        return layer_selector.layer_for_tile(widths, prefs.width, prefs.height)
+
+    def _choose(self, sub: Subscription, now: float) -> None:
+        if sub.kind != "video":
+            return
+        prefs = self.prefs.get(sub.publication.id)
+        hidden = prefs is not None and not prefs.visible
+        if hidden != sub.paused:
+            sub.paused = hidden
+            if hidden:
+                sub.deactivate()
+            elif sub.negotiated and self.transport.state == "connected":
+                sub.activate()
+        pub = sub.publication
+        temporal = True  # Chrome's VP8 simulcast carries temporal layers; without them max_tid is moot
+        quality = layer_selector.choose(self.wanted_layer(sub), self.downlink.steps_down, temporal,
+                                        pub.highest_live(now))
+        sub.select(quality.layer, quality.max_tid)
+
+    def allocate(self, now: float) -> None:
+        for sub in self.subscriptions.values():
+            self._choose(sub, now)
+
+    def evaluate_downlink(self, now: float) -> None:
+        """Once a second: loss from the latest receiver reports and from the NACK rate drives the steps."""
+        video = [s for s in self.subscriptions.values() if s.kind == "video" and s.active]
+        sent = sum(s.packets_sent for s in video)
+        nacked = sum(s.nacked_packets for s in video)
+        sent_delta, nacked_delta = sent - self._sent_mark, nacked - self._nacked_mark
+        self._sent_mark, self._nacked_mark = sent, nacked
+        if sent_delta <= 0:
+            return
+        nack_loss = min(nacked_delta / sent_delta, 1.0)
+        if not self._rr_fresh and nack_loss == 0:
+            return  # no report since the last look: nothing new to judge
+        loss = max(self._rr_loss if self._rr_fresh else 0.0, nack_loss)
+        self._rr_fresh = False
+        if self.downlink.on_sample(loss, now):
+            self.allocate(now)
+
+    # --- feedback from the subscriber ----------------------------------------------------------
+
+    def on_rtcp(self, data: bytes) -> None:
+        try:
+            packets = parse_rtcp(data)
+        except ParseError:
+            self.rtp_errors += 1
+            return
+        now_ntp = 0
+        for packet in packets:
+            if isinstance(packet, ReceiverReport | SenderReport):
+                now_ntp = now_ntp or ntp_now()
+                worst = -1.0
+                for block in packet.reports:
+                    sub = self._by_ssrc.get(block.ssrc)
+                    if sub is not None:
+                        sub.on_report_block(block, now_ntp)
+                        if sub.kind == "video":
+                            worst = max(worst, sub.fraction_lost)
+                if worst >= 0:
+                    self._rr_loss = max(worst, self._rr_loss) if self._rr_fresh else worst
+                    self._rr_fresh = True
+            elif isinstance(packet, Nack):
+                sub = self._by_ssrc.get(packet.media_ssrc)
+                if sub is not None:
+                    sub.retransmit(packet.lost)
+            elif isinstance(packet, Pli):
+                self._keyframe_wanted(self._by_ssrc.get(packet.media_ssrc))
+            elif isinstance(packet, Fir):
+                for ssrc, _seq in packet.entries:
+                    self._keyframe_wanted(self._by_ssrc.get(ssrc))
+
+    @staticmethod
+    def _keyframe_wanted(sub: Subscription | None) -> None:
+        if sub is not None:
+            sub.keyframe_requests += 1
+            sub.publication.request_keyframe(max(sub.current_layer, sub.target_layer))
+
+    def send_reports(self, now: float) -> None:
+        if self.transport.state != "connected":
+            return
+        now_ntp = ntp_now()
+        reports: list[RtcpPacket] = [sr for sub in self.subscriptions.values() if sub.active
+                                     and (sr := sub.sender_report(now_ntp, now)) is not None]
+        for i in range(0, len(reports), SR_PER_COMPOUND):
+            self.transport.send_rtcp(build_compound(reports[i : i + SR_PER_COMPOUND]))
+
+    def stats(self) -> dict[str, object]:
+        return {"downlink": self.downlink.stats(), "subscriptions": [s.stats() for s in self.subscriptions.values()]}
