@@ -10,17 +10,21 @@ import pytest
 import uvloop
 
 from mediaserver.rooms.publication import Publication
+from mediaserver.rooms.publishing import PublisherSide
 from mediaserver.rooms.subscription import Subscription
-from mediaserver.rtp.extensions import find_extension
 from mediaserver.rtp.header import parse_rtp
+from mediaserver.rtp.vp8 import parse_vp8
+from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.certificate import Certificate
 from mediaserver.transport.dtls import DtlsSession
+from mediaserver.transport.peer import PeerTransport
 from mediaserver.transport.srtp import SrtpContext
+from mediaserver.transport.udp_mux import UdpMux
 
 # A Chrome-like 1200-byte VP8 packet: one-byte extensions (abs-send-time 2, transport-cc 3, mid 4, rid 10).
 EXTENSIONS = bytes([0x22, 1, 2, 3, 0x31, 0, 7, 0x40, ord("1"), 0xA0, ord("f"), 0, 0])
 HEADER = bytes([0x90, 96, 0x12, 0x34, 0, 0, 0x10, 0, 0xCA, 0xFE, 0xBA, 0xBE, 0xBE, 0xDE, 0, 4])
-VP8 = bytes([0x90, 0x80, 0x81, 0x23]) + b"\x9d\x01\x2a"
+VP8 = bytes([0x90, 0x80, 0x81, 0x23]) + b"\x00\x00\x00\x9d\x01\x2a"  # keyframe, PictureID 0x123
 PACKET = HEADER + EXTENSIONS[:16].ljust(16, b"\x00") + VP8
 PACKET = PACKET + bytes(1200 - len(PACKET))
 
@@ -36,28 +40,42 @@ def keyed_pair() -> tuple[SrtpContext, SrtpContext]:
     return server.srtp, client.srtp
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def srtp_pair() -> tuple[SrtpContext, SrtpContext]:
     return keyed_pair()
 
 
-def test_inbound_unprotect_and_parse(benchmark, srtp_pair: tuple[SrtpContext, SrtpContext]) -> None:  # type: ignore[no-untyped-def]
-    server, client = srtp_pair
+def publisher_side() -> PublisherSide:
+    """A publisher with one single-layer VP8 publication bound to the benchmark packet's SSRC."""
+    transport = PeerTransport(UdpMux(), Certificate.generate().ssl_context(), "bench/pub")
+    side = PublisherSide("bench", transport, rtcp_ssrc=1)
+    side.publish(NegotiatedMedia(mid="1", kind="video", payload_type=96, rtx_payload_type=97, clock_rate=90000,
+                                 ssrcs=[0xCAFEBABE]))
+    return side
+
+
+def protected_stream(client: SrtpContext, count: int) -> Iterator[bytes]:
     # Distinct sequence numbers: libsrtp's replay window rejects a packet it has already seen.
-    protected = []
-    for seq in range(20000):
+    packets = []
+    for seq in range(count):
         packet = bytearray(PACKET)
         packet[2:4] = seq.to_bytes(2, "big")
-        protected.append(client.protect(bytes(packet)))
-    it = iter(protected)
+        packets.append(client.protect(bytes(packet)))
+    return iter(packets)
+
+
+def test_inbound_unprotect_parse_route(benchmark, srtp_pair: tuple[SrtpContext, SrtpContext]) -> None:  # type: ignore[no-untyped-def]
+    """One inbound packet with nobody subscribed: SRTP unprotect, header + VP8 parse, stats, routing."""
+    server, client = srtp_pair
+    side = publisher_side()
+    it = protected_stream(client, 20000)
+    unprotect, on_rtp = server.unprotect, side.on_rtp
 
     def inbound() -> None:
-        plain = server.unprotect(next(it))
-        hdr = parse_rtp(plain)
-        find_extension(plain, hdr, 4)
-        find_extension(plain, hdr, 10)
+        on_rtp(unprotect(next(it)))
 
     benchmark.pedantic(inbound, rounds=15000, iterations=1)
+    assert side.publications["1"].packets_in >= 15000
 
 
 @pytest.fixture
@@ -84,22 +102,52 @@ def test_outbound_copy_rewrite_protect_send(benchmark, srtp_pair, udp_sink) -> N
     server, _ = srtp_pair
     _, transport, addr = udp_sink
     pub = Publication("p", "1", "video", 96, 97, 90000, [])
+    pub.layer_for(0xCAFEBABE, None)
     sendto = transport.sendto
 
     def send(plain: bytes) -> None:
         sendto(server.protect(plain), addr)
 
-    sub = Subscription(pub, "0", 96, send, lambda: None)
-    sub.active = True
-    sub.waiting_keyframe = False
+    sub = Subscription(pub, "0", 96, send)
+    pub.subscribe(sub)
+    sub.activate()
     hdr = parse_rtp(PACKET)
+    desc = parse_vp8(PACKET, hdr.payload_start)
+    assert desc.keyframe  # the first packet starts the stream
     payload = PACKET[hdr.payload_start :]
     state = {"seq": 0}
 
     def outbound() -> None:
         # Advance the source sequence so the SRTP replay window never sees a repeat.
         state["seq"] = (state["seq"] + 1) & 0xFFFF
-        sub.forward(PACKET, hdr._replace(sequence=state["seq"]), payload, 0.0)
+        sub.forward(PACKET, hdr._replace(sequence=state["seq"]), payload, desc, 0, 0.0)
 
     benchmark.pedantic(outbound, rounds=15000, iterations=1)
     assert sub.packets_sent >= 15000
+
+
+def test_fanout_to_19_subscribers(benchmark, srtp_pair, udp_sink) -> None:  # type: ignore[no-untyped-def]
+    """The whole path for one inbound packet in a 20-person room: unprotect once, 19 outbound copies.
+
+    Divide by 19 (plus the inbound share) to compare with the per-copy floor in DESIGN.md.
+    """
+    server, client = srtp_pair
+    _, transport, addr = udp_sink
+    side = publisher_side()
+    pub = side.publications["1"]
+    sendto = transport.sendto
+    subs = []
+    for i in range(19):
+        # Each subscriber has its own SRTP session in real life; one shared context costs the same per call.
+        sub = Subscription(pub, str(i), 96, lambda plain: sendto(server.protect(plain), addr))
+        pub.subscribe(sub)
+        sub.activate()
+        subs.append(sub)
+    it = protected_stream(client, 6000)
+    unprotect, on_rtp = server.unprotect, side.on_rtp
+
+    def one_packet() -> None:
+        on_rtp(unprotect(next(it)))
+
+    benchmark.pedantic(one_packet, rounds=5000, iterations=1)
+    assert all(s.packets_sent == 5000 for s in subs)
