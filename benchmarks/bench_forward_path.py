@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 import uvloop
@@ -86,9 +87,8 @@ def udp_sink() -> Iterator[tuple[asyncio.AbstractEventLoop, asyncio.DatagramTran
     receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sender.bind(("127.0.0.1", 0))
-    transport, _ = loop.run_until_complete(
-        loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=sender)
-    )
+    endpoint = loop.run_until_complete(loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=sender))
+    transport = cast(asyncio.DatagramTransport, endpoint[0])
     try:
         yield loop, transport, receiver.getsockname()
     finally:
