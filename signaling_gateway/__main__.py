@@ -1,0 +1,81 @@
+"""`python -m signaling_gateway`: run the gateway, with its own media server beside it unless told not to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+
+import structlog
+import uvloop
+from aiohttp import web
+
+from .app import create_app
+from .config import ConfigError, Settings
+from .media_client import MediaClient
+from .media_process import MediaProcess, MediaProcessError
+
+log = structlog.get_logger("signaling_gateway")
+
+
+async def serve(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    child: MediaProcess | None = None
+    if settings.spawn_media_server:
+        child = MediaProcess(settings)
+        try:
+            await child.start()
+        except (MediaProcessError, OSError) as exc:
+            log.error("media_process_failed", error=str(exc))
+            await child.stop()
+            return 2
+
+    endpoint = settings.media_endpoint
+    media = MediaClient(endpoint.host, endpoint.port)
+    app = create_app(settings, media=media)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    try:
+        await site.start()
+        if settings.host_password_generated:
+            # Printed once, on stdout rather than in the logs, so it is not shipped to a log store.
+            print(f"host login: {settings.host_username} / {settings.host_password}", flush=True)
+        log.info(
+            "gateway_started",
+            http=f"http://{settings.http_host}:{settings.http_port}",
+            media=f"tcp://{endpoint.host}:{endpoint.port}",
+            media_spawned=child is not None,
+        )
+        await stop.wait()
+        log.info("gateway_stopping")
+    finally:
+        await runner.cleanup()
+        if child is not None:
+            await child.stop()
+    return 0
+
+
+def main() -> int:
+    from .logs import configure_logging
+
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    uvloop.install()
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(serve(settings))
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

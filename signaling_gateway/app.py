@@ -1,0 +1,156 @@
+"""Builds the aiohttp application from its parts; the media client and the store are passed in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from .api import Api
+from .auth import Authenticator, HostCredentials
+from .config import Settings
+from .hub import Hub
+from .media_client import MediaApi
+from .meetings import Meetings
+from .metrics import Metrics
+from .pages import Pages
+from .signaling import Signaling
+from .signing import Signer
+from .static import StaticFiles
+from .store import MemoryStore, Store
+from .templates import Templates
+
+log = structlog.get_logger(__name__)
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+STORE_KEY = web.AppKey("store", Store)
+MEDIA_KEY = web.AppKey("media", MediaApi)
+HUB_KEY = web.AppKey("hub", Hub)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+AUTH_KEY = web.AppKey("auth", Authenticator)
+MEETINGS_KEY = web.AppKey("meetings", Meetings)
+
+STORE_SWEEP_INTERVAL = 60.0
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    ]
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        # Redirects are raised; they need the headers too (Set-Cookie responses must not be cached).
+        _harden(request, exc)
+        raise
+    _harden(request, response)
+    return response
+
+
+def _harden(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:  # a WebSocket: headers already went out
+        return
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Meeting ids in URLs are capabilities: never leak them in Referer headers.
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    media: MediaApi,
+    store: Store | None = None,
+    credentials: HostCredentials | None = None,
+    ping_interval: float = 30.0,
+) -> web.Application:
+    """The whole gateway; `media` is started with the app and closed with it."""
+    store = store if store is not None else MemoryStore()
+    credentials = credentials or HostCredentials(settings.host_username, settings.host_password)
+    auth = Authenticator(Signer(settings.secret_key), settings.host_username, settings.secure_cookies)
+    metrics = Metrics()
+    hub = Hub()
+    meetings = Meetings(store, media)
+    templates = Templates(settings.web_root / "pages")
+    signaling = Signaling(
+        auth=auth,
+        store=store,
+        media=media,
+        meetings=meetings,
+        hub=hub,
+        metrics=metrics,
+        public_url=settings.public_url,
+        ping_interval=ping_interval,
+    )
+
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[SETTINGS_KEY] = settings
+    app[STORE_KEY] = store
+    app[MEDIA_KEY] = media
+    app[HUB_KEY] = hub
+    app[METRICS_KEY] = metrics
+    app[AUTH_KEY] = auth
+    app[MEETINGS_KEY] = meetings
+
+    app.add_routes(Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings).routes())
+    app.add_routes(Api(settings=settings, auth=auth, meetings=meetings, media=media, hub=hub, metrics=metrics).routes())
+    app.add_routes(StaticFiles(settings.web_root).routes())
+    app.add_routes([web.get("/ws", signaling.handle), web.get("/metrics", metrics.handle)])
+
+    app.cleanup_ctx.append(_media_lifecycle)
+    app.cleanup_ctx.append(_store_lifecycle)
+    app.on_shutdown.append(_close_websockets)
+    return app
+
+
+async def _media_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    media = app[MEDIA_KEY]
+    await media.start()
+    yield
+    await media.close()
+
+
+async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE_KEY]
+    sweeper = asyncio.create_task(_sweep(store), name="store-sweep") if isinstance(store, MemoryStore) else None
+    yield
+    if sweeper is not None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+    await store.close()
+
+
+async def _sweep(store: MemoryStore) -> None:
+    while True:
+        await asyncio.sleep(STORE_SWEEP_INTERVAL)
+        removed = store.sweep()
+        if removed:
+            log.debug("store_swept", removed=removed)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    for session in app[HUB_KEY].all_sessions():
+        session.close(1001, "server shutting down")

@@ -1,0 +1,123 @@
+"""Gateway settings, read once from the environment into an immutable dataclass."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the gateway cannot use."""
+
+
+@dataclass(frozen=True)
+class MediaEndpoint:
+    """Where the media server's control port is."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    media_udp_port: int = 7882
+    media_control_port: int = 7881
+    media_public_ip: str = "127.0.0.1"
+    media_bind: str = "127.0.0.1"
+    # Only for a spawned media server; 0 keeps its /metrics off.
+    media_metrics_port: int = 0
+    # None means: spawn our own media server beside the gateway.
+    media_server_url: str | None = None
+    public_url: str | None = None
+    secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    host_username: str = "host"
+    host_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
+    host_password_generated: bool = False
+    web_root: Path = DEFAULT_WEB_ROOT
+
+    @property
+    def spawn_media_server(self) -> bool:
+        return self.media_server_url is None
+
+    @property
+    def media_endpoint(self) -> MediaEndpoint:
+        if self.media_server_url is None:
+            # MEDIA_BIND is the media UDP address; our own child's control port listens on loopback only.
+            return MediaEndpoint("127.0.0.1", self.media_control_port)
+        return parse_media_url(self.media_server_url)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    def absolute(self, path: str) -> str:
+        """Turn a site path into a link under PUBLIC_URL when one is configured."""
+        if not self.public_url:
+            return path
+        return self.public_url.rstrip("/") + path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        password = env.get("HOST_PASSWORD") or None
+        secret = env.get("SECRET_KEY") or None
+        media_url = env.get("MEDIA_SERVER_URL") or None
+        if media_url is not None:
+            parse_media_url(media_url)  # fail at start, not at the first meeting
+        public_url = (env.get("PUBLIC_URL") or "").strip() or None
+        if public_url is not None and urlsplit(public_url).scheme not in ("http", "https"):
+            raise ConfigError(f"PUBLIC_URL must start with http:// or https://, got {public_url!r}")
+        return cls(
+            http_host=env.get("HTTP_HOST", "127.0.0.1"),
+            http_port=_port(env, "HTTP_PORT", 8080),
+            media_udp_port=_port(env, "MEDIA_UDP_PORT", 7882),
+            media_control_port=_port(env, "MEDIA_CONTROL_PORT", 7881),
+            media_public_ip=env.get("MEDIA_PUBLIC_IP", "127.0.0.1"),
+            media_bind=env.get("MEDIA_BIND", "127.0.0.1"),
+            media_metrics_port=_port(env, "MEDIA_METRICS_PORT", 0),
+            media_server_url=media_url,
+            public_url=public_url,
+            secret_key=secret.encode() if secret else secrets.token_bytes(32),
+            host_username=env.get("HOST_USERNAME", "host"),
+            host_password=password if password else secrets.token_urlsafe(12),
+            host_password_generated=password is None,
+            web_root=_web_root(env.get("WEB_ROOT")),
+        )
+
+
+def parse_media_url(url: str) -> MediaEndpoint:
+    parts = urlsplit(url)
+    if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
+        raise ConfigError(f"MEDIA_SERVER_URL must look like tcp://host:port, got {url!r}")
+    return MediaEndpoint(parts.hostname, parts.port)
+
+
+def _web_root(configured: str | None) -> Path:
+    """WEB_ROOT, else the checkout's web_client/, else ./web_client (an installed package has no web_client/)."""
+    candidates = [Path(configured)] if configured else [DEFAULT_WEB_ROOT, Path.cwd() / "web_client"]
+    for candidate in candidates:
+        if (candidate / "pages").is_dir():
+            return candidate.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise ConfigError(f"web client files not found (tried {tried}); set WEB_ROOT to the web_client directory")
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{name} must be between 0 and 65535, got {value}")
+    return value

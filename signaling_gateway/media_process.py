@@ -1,0 +1,119 @@
+"""Runs the media server as a child process beside the gateway when no MEDIA_SERVER_URL is given."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+
+import structlog
+
+from .config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class MediaProcessError(RuntimeError):
+    """The child media server did not come up."""
+
+
+class MediaProcess:
+    """Starts `python -m mediaserver`, waits for its control port, restarts it if it dies, stops it."""
+
+    def __init__(self, settings: Settings, *, restart_delay_max: float = 10.0) -> None:
+        self._settings = settings
+        self._restart_delay_max = restart_delay_max
+        self._process: asyncio.subprocess.Process | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def argv(self) -> list[str]:
+        s = self._settings
+        return [
+            sys.executable, "-m", "mediaserver",
+            "--bind", s.media_bind,
+            "--public-ip", s.media_public_ip,
+            "--udp-port", str(s.media_udp_port),
+            "--control-port", str(s.media_control_port),
+            "--metrics-port", str(s.media_metrics_port),
+        ]  # fmt: skip
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def start(self, ready_timeout: float = 20.0) -> None:
+        await self._spawn()
+        await self.wait_ready(ready_timeout)
+        self._watch_task = asyncio.create_task(self._watch(), name="media-process-watch")
+
+    async def _spawn(self) -> None:
+        s = self._settings
+        env = dict(
+            os.environ,
+            MEDIA_UDP_PORT=str(s.media_udp_port),
+            MEDIA_CONTROL_PORT=str(s.media_control_port),
+            MEDIA_PUBLIC_IP=s.media_public_ip,
+        )
+        # Output is inherited on purpose: the media server's logs land where the gateway's do.
+        self._process = await asyncio.create_subprocess_exec(*self.argv, env=env)
+        log.info("media_process_started", pid=self._process.pid, argv=" ".join(self.argv[1:]))
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Poll until the control port accepts a connection: the media server's definition of ready."""
+        endpoint = self._settings.media_endpoint
+        deadline = time.monotonic() + timeout
+        while True:
+            process = self._process
+            if process is not None and process.returncode is not None:
+                raise MediaProcessError(f"media server exited with code {process.returncode} during startup")
+            try:
+                _, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise MediaProcessError(
+                        f"media control port {endpoint.host}:{endpoint.port} not ready after {timeout} s"
+                    ) from None
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+
+    async def _watch(self) -> None:
+        delay = 0.5
+        while not self._stopping and self._process is not None:
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            log.error("media_process_died", returncode=code, restart_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._restart_delay_max)
+            try:
+                await self._spawn()
+                await self.wait_ready(20.0)
+                delay = 0.5
+            except (OSError, MediaProcessError) as exc:
+                log.error("media_process_restart_failed", error=str(exc))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        self._stopping = True
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            log.warning("media_process_kill", pid=process.pid)
+            process.kill()
+            await process.wait()
+        log.info("media_process_stopped", pid=process.pid, returncode=process.returncode)

@@ -1,0 +1,70 @@
+"""Meetings: ids, creation in the store and on the media server, and joining a participant to the room."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import timedelta
+
+import structlog
+
+from mediaserver import control_protocol as cp
+from mediaserver.control_protocol import ControlError
+
+from .media_client import MediaApi
+from .store import Meeting, Store
+from .store.keys import MEETING_TTL
+from .store.records import utcnow
+
+log = structlog.get_logger(__name__)
+
+_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0: ids get read aloud and typed
+_ID_RE = re.compile(r"^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$")
+
+
+def new_meeting_id() -> str:
+    chars = "".join(secrets.choice(_ALPHABET) for _ in range(12))  # ~60 bits: the link is the capability
+    return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+def is_meeting_id(text: str) -> bool:
+    return bool(_ID_RE.match(text))
+
+
+def new_participant_id() -> str:
+    # Used as the msid stream id in SDP, so it must be a plain token.
+    return "p" + secrets.token_hex(8)
+
+
+class Meetings:
+    def __init__(self, store: Store, media: MediaApi) -> None:
+        self._store = store
+        self._media = media
+
+    async def create(self, host: str) -> Meeting:
+        """Create the meeting on the media server first: a meeting without a room would be a dead link."""
+        now = utcnow()
+        meeting = Meeting(
+            id=new_meeting_id(), host=host, created_at=now, expires_at=now + timedelta(seconds=MEETING_TTL)
+        )
+        await self._media.create_room(meeting.id)
+        await self._store.put_meeting(meeting)
+        log.info("meeting_created", meeting_id=meeting.id)
+        return meeting
+
+    async def get(self, meeting_id: str) -> Meeting | None:
+        if not is_meeting_id(meeting_id):
+            return None
+        meeting = await self._store.get_meeting(meeting_id)
+        return meeting if meeting is not None and meeting.active else None
+
+    async def join_room(self, meeting_id: str, participant_id: str, name: str) -> None:
+        try:
+            await self._media.join(meeting_id, participant_id, name)
+        except ControlError as exc:
+            if exc.code != cp.ERR_NOT_FOUND:
+                raise
+            # The media server restarted and forgot the room; the meeting itself is still valid.
+            log.info("media_room_recreated", meeting_id=meeting_id)
+            await self._media.create_room(meeting_id)
+            await self._media.join(meeting_id, participant_id, name)

@@ -1,0 +1,52 @@
+"""Prometheus metrics of one gateway, on a registry of its own so several apps can live in one process."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from .messages import KNOWN_TYPES
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.websockets = Gauge("gateway_websockets_connected", "Open signaling WebSockets", registry=self.registry)
+        self.meetings = Gauge(
+            "gateway_meetings_active",
+            "Meetings with at least one connected participant",
+            registry=self.registry,
+        )
+        self.participants = Gauge(
+            "gateway_participants",
+            "Participants joined to a room through this gateway",
+            registry=self.registry,
+        )
+        self.meetings_created = Counter(
+            "gateway_meetings_created", "Meetings created by the host", registry=self.registry
+        )
+        self.messages = Counter(
+            "gateway_signaling_messages",
+            "Signaling messages by type and direction",
+            ["type", "direction"],
+            registry=self.registry,
+        )
+        self.errors = Counter("gateway_errors", "Errors by code", ["code"], registry=self.registry)
+        self.media_connected = Gauge(
+            "gateway_media_connected",
+            "1 while the media server control connection is up",
+            registry=self.registry,
+        )
+
+    def message(self, message_type: object, direction: str) -> None:
+        # A client chooses the type string: bound the label set or a hostile client grows it forever.
+        label = message_type if isinstance(message_type, str) and message_type in KNOWN_TYPES else "other"
+        self.messages.labels(type=label, direction=direction).inc()
+
+    def error(self, code: str) -> None:
+        self.errors.labels(code=code).inc()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

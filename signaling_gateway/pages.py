@@ -1,0 +1,122 @@
+"""HTML pages: host login and home, the guest join form, and the call page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from aiohttp import web
+
+from .auth import Authenticator, HostCredentials
+from .meetings import Meetings
+from .names import MAX_NAME_CHARS, InvalidName, clean_guest_name
+from .templates import Templates
+
+log = structlog.get_logger(__name__)
+
+# The form fields are short; anything bigger is not a login or a name.
+MAX_FORM_FIELD = 4096
+
+
+class Pages:
+    def __init__(
+        self, *, templates: Templates, auth: Authenticator, credentials: HostCredentials, meetings: Meetings
+    ) -> None:
+        self._templates = templates
+        self._auth = auth
+        self._credentials = credentials
+        self._meetings = meetings
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/login", self.login_form),
+            web.post("/login", self.login),
+            web.post("/logout", self.logout),
+            web.get("/", self.home),
+            web.get("/room/{meeting_id}", self.room),
+            web.get("/join/{meeting_id}", self.join_form),
+            web.post("/join/{meeting_id}", self.join),
+        ]
+
+    def _meeting_not_found(self) -> web.Response:
+        return self._templates.message(
+            404,
+            "Meeting not found",
+            "This meeting does not exist or has ended. Check the link you were given.",
+        )
+
+    async def login_form(self, request: web.Request) -> web.StreamResponse:
+        if self._auth.host(request) is not None:
+            raise web.HTTPFound("/")
+        return self._templates.response("login.html", error="", username="")
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        username, password = _field(form, "username"), _field(form, "password")
+        if await self._credentials.check(username, password):
+            log.info("host_login")
+            response = web.HTTPFound("/")
+            self._auth.start_host_session(response)
+            raise response
+        log.warning("host_login_failed", remote=request.remote)
+        return self._templates.response(
+            "login.html", status=401, error="Wrong username or password. Please try again.", username=username
+        )
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        response = web.HTTPFound("/login")
+        self._auth.end_host_session(response)
+        raise response
+
+    async def home(self, request: web.Request) -> web.StreamResponse:
+        host = self._auth.host(request)
+        if host is None:
+            raise web.HTTPFound("/login")
+        return self._templates.response("home.html", username=host.name)
+
+    async def room(self, request: web.Request) -> web.StreamResponse:
+        meeting_id = request.match_info["meeting_id"]
+        if await self._meetings.get(meeting_id) is None:
+            return self._meeting_not_found()
+        if self._auth.for_meeting(request, meeting_id) is None:
+            raise web.HTTPFound(f"/join/{meeting_id}")
+        return self._templates.response("room.html", meeting_id=meeting_id)
+
+    async def join_form(self, request: web.Request) -> web.StreamResponse:
+        meeting_id = request.match_info["meeting_id"]
+        if await self._meetings.get(meeting_id) is None:
+            return self._meeting_not_found()
+        if self._auth.host(request) is not None:
+            raise web.HTTPFound(f"/room/{meeting_id}")
+        return self._join_page(meeting_id)
+
+    def _join_page(self, meeting_id: str, *, status: int = 200, error: str = "", name: str = "") -> web.Response:
+        return self._templates.response(
+            "join.html",
+            status=status,
+            meeting_id=meeting_id,
+            error=error,
+            name=name,
+            max_name=str(MAX_NAME_CHARS),
+        )
+
+    async def join(self, request: web.Request) -> web.StreamResponse:
+        meeting_id = request.match_info["meeting_id"]
+        if await self._meetings.get(meeting_id) is None:
+            return self._meeting_not_found()
+        raw = _field(await request.post(), "name")
+        try:
+            name = clean_guest_name(raw)
+        except InvalidName as exc:
+            return self._join_page(meeting_id, status=400, error=str(exc), name=raw[:MAX_NAME_CHARS])
+        response = web.HTTPFound(f"/room/{meeting_id}")
+        self._auth.admit_guest(response, meeting_id, name)
+        log.info("guest_admitted", meeting_id=meeting_id)
+        raise response
+
+
+def _field(form: Mapping[str, object], name: str) -> str:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    return value[:MAX_FORM_FIELD]

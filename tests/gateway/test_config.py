@@ -1,0 +1,65 @@
+"""Settings from the environment, with the defaults the runbook promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from signaling_gateway.config import ConfigError, MediaEndpoint, Settings
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
+    assert (s.media_udp_port, s.media_control_port, s.media_public_ip) == (7882, 7881, "127.0.0.1")
+    assert s.spawn_media_server is True
+    assert s.media_endpoint == MediaEndpoint("127.0.0.1", 7881)
+    assert s.host_username == "host"
+    assert s.host_password_generated is True and len(s.host_password) >= 12
+    assert len(s.secret_key) >= 32
+    assert s.public_url is None
+
+
+def test_two_processes_get_different_generated_secrets() -> None:
+    a, b = Settings.from_env({}), Settings.from_env({})
+    assert a.secret_key != b.secret_key and a.host_password != b.host_password
+
+
+def test_everything_set() -> None:
+    s = Settings.from_env(
+        {
+            "HTTP_HOST": "0.0.0.0",
+            "HTTP_PORT": "9000",
+            "MEDIA_SERVER_URL": "tcp://10.0.0.5:7999",
+            "PUBLIC_URL": "https://meet.example.com",
+            "SECRET_KEY": "a-long-enough-secret-for-hmac",
+            "HOST_USERNAME": "oleh",
+            "HOST_PASSWORD": "pw",
+        }
+    )
+    assert (s.http_host, s.http_port) == ("0.0.0.0", 9000)
+    assert s.spawn_media_server is False
+    assert s.media_endpoint == MediaEndpoint("10.0.0.5", 7999)
+    assert s.absolute("/room/x") == "https://meet.example.com/room/x"
+    assert s.secret_key == b"a-long-enough-secret-for-hmac"
+    assert (s.host_username, s.host_password, s.host_password_generated) == ("oleh", "pw", False)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HTTP_PORT": "eighty"},
+        {"MEDIA_CONTROL_PORT": "70000"},
+        {"MEDIA_SERVER_URL": "http://127.0.0.1:7881"},
+        {"MEDIA_SERVER_URL": "tcp://127.0.0.1"},
+        {"PUBLIC_URL": "meet.example.com"},
+        {"WEB_ROOT": "/nonexistent"},
+    ],
+)
+def test_bad_values_fail_at_start(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    s = Settings.from_env({"HOST_PASSWORD": "hunter2", "SECRET_KEY": "s3cr3t-s3cr3t-s3cr3t"})
+    assert "hunter2" not in repr(s) and "s3cr3t" not in repr(s)
