@@ -1,0 +1,297 @@
+"""One simulated participant: its media (publisher and subscriber connections) and its signalling session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import structlog
+
+from mediaserver.rtp.errors import ParseError
+from mediaserver.rtp.rtcp import Fir, Pli, Remb, SenderReport, build_compound, parse_rtcp
+from mediaserver.transport.certificate import Certificate
+
+from .media import LAYERS, MediaSet
+from .receiver import Receiver, TrackReceiver
+from .sdp import (
+    AUDIO_MID,
+    OPUS_PT,
+    VIDEO_MID,
+    VP8_PT,
+    RemoteTransport,
+    parse_publisher_answer,
+    parse_subscriber_offer,
+    publisher_offer,
+    subscriber_answer,
+)
+from .sender import StreamSender, audio_sender, video_sender
+from .transport import ClientTransport
+
+log = structlog.get_logger(__name__)
+
+CONNECT_TIMEOUT_S = 15.0
+# Tile sizes (device pixels) of a 5x4 grid on a 1920x1080 screen, with one speaker pinned large.
+GRID_TILE = (320, 180)
+PINNED_TILE = (1280, 720)
+
+
+@dataclass
+class Shared:
+    """State all bots of one run share: the media they loop, latency samples, who is who."""
+
+    media: MediaSet
+    latencies: list[int] = field(default_factory=list)
+    bot_of_participant: dict[str, int] = field(default_factory=dict)
+    pinned_participant: str | None = None
+    video_prefs: str = "untried"  # untried | sent | unsupported: whether the gateway relays tile sizes
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def bot_of(self, participant_id: str) -> int:
+        return self.bot_of_participant.get(participant_id, -1)
+
+    def count_error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+
+class MediaEndpoint:
+    """The media half of a bot, independent of how it is signalled: two connections, senders, a receiver."""
+
+    def __init__(self, index: int, shared: Shared, loss: float, seed: int) -> None:
+        self.index = index
+        self.shared = shared
+        self.certificate = Certificate.generate()
+        rng = random.Random(seed)
+        drop = (lambda: rng.random() < loss) if loss > 0 else None
+        self.publisher = ClientTransport(self.certificate, f"bot{index}/pub")
+        self.subscriber = ClientTransport(self.certificate, f"bot{index}/sub", drop=drop)
+        self.rtcp_ssrc = secrets.randbits(32) or 1
+        self.receiver = Receiver(self.rtcp_ssrc, shared.latencies, self.subscriber.send_rtcp, shared.bot_of)
+        self.senders: list[StreamSender] = []
+        self.remb_bps = 0
+        self.loss = loss
+        self.publisher.on_rtcp = self._on_publisher_rtcp
+        self.subscriber.on_rtp = self.receiver.on_rtp
+        self.subscriber.on_rtcp = self._on_subscriber_rtcp
+        self._start_task: asyncio.Task[None] | None = None
+
+    @property
+    def tracks(self) -> Iterable[TrackReceiver]:
+        return self.receiver.tracks.values()
+
+    def publisher_offer(self, stream_id: str) -> str:
+        return publisher_offer(self.publisher.identity(), [spec.rid for spec in LAYERS], stream_id)
+
+    def on_publisher_answer(self, remote: RemoteTransport, rids: list[str]) -> None:
+        media = self.shared.media
+        send = self.publisher.send_rtp
+        self.senders = [audio_sender(self.index, AUDIO_MID, media.opus, OPUS_PT, send)]
+        if rids:
+            for i, layer in enumerate(media.layers):
+                if layer.spec.rid in rids:
+                    self.senders.append(video_sender(self.index, VIDEO_MID, layer.spec.rid, i, layer, VP8_PT, send))
+        else:
+            top = media.layers[-1]
+            self.senders.append(video_sender(self.index, VIDEO_MID, None, len(media.layers) - 1, top, VP8_PT, send))
+        self.publisher.start(remote)
+        self._start_task = asyncio.create_task(self._start_sending(), name=f"bot{self.index}-send")
+
+    async def _start_sending(self) -> None:
+        if not await self.publisher.wait_connected(CONNECT_TIMEOUT_S):
+            log.warning("publisher_not_connected", bot=self.index, state=self.publisher.state,
+                        error=self.publisher.error)
+            return
+        loop = asyncio.get_running_loop()
+        phase = random.random()  # bots' frame clocks are not aligned, as real cameras are not
+        now = loop.time()
+        for sender in self.senders:
+            sender.start(loop, now + phase * sender.interval)
+
+    def on_subscriber_offer(self, sdp: str) -> str:
+        offer = parse_subscriber_offer(sdp)
+        for track in offer.tracks:
+            self.receiver.add_track(track.ssrc, track.kind, track.mid, track.publisher_id, track.track_id)
+        answer = subscriber_answer(sdp, self.subscriber.identity())
+        if offer.remote is not None:
+            self.subscriber.start(offer.remote)
+        return answer
+
+    def video_prefs(self) -> list[dict[str, Any]]:
+        prefs = []
+        pinned = self.shared.pinned_participant
+        for track in self.receiver.tracks.values():
+            if track.video:
+                width, height = PINNED_TILE if track.publisher_id == pinned else GRID_TILE
+                prefs.append({"track_id": track.track_id, "width": width, "height": height, "visible": True})
+        return prefs
+
+    def tick(self) -> None:
+        """Once a second: receiver reports on the subscriber connection, sender reports on the publisher one."""
+        if self.subscriber.srtp is not None:
+            # One RR per datagram: SRTCP packets must stay under the MTU and 31 blocks fill ~750 bytes.
+            for report in self.receiver.receiver_reports():
+                self.subscriber.send_rtcp(report.serialize())
+        if self.publisher.srtp is not None and self.senders:
+            reports: list[SenderReport] = [s.sender_report() for s in self.senders if s.packets_sent]
+            if reports:
+                self.publisher.send_rtcp(build_compound(reports))
+
+    def _on_publisher_rtcp(self, data: bytes) -> None:
+        try:
+            packets = parse_rtcp(data)
+        except ParseError:
+            return
+        for packet in packets:
+            if isinstance(packet, Pli):
+                self._keyframe(packet.media_ssrc)
+            elif isinstance(packet, Fir):
+                for ssrc, _ in packet.entries:
+                    self._keyframe(ssrc)
+            elif isinstance(packet, Remb):
+                self.remb_bps = packet.bitrate
+
+    def _keyframe(self, ssrc: int) -> None:
+        for sender in self.senders:
+            if sender.ssrc == ssrc:
+                sender.request_keyframe()
+
+    def _on_subscriber_rtcp(self, data: bytes) -> None:
+        try:
+            packets = parse_rtcp(data)
+        except ParseError:
+            return
+        for packet in packets:
+            if isinstance(packet, SenderReport):
+                self.receiver.on_sender_report(packet)
+
+    def close(self) -> None:
+        for sender in self.senders:
+            sender.stop()
+        if self._start_task is not None:
+            self._start_task.cancel()
+        self.publisher.close()
+        self.subscriber.close()
+
+
+class GatewayBot:
+    """A participant of the product: joins through the gateway's HTTP pages and WebSocket like the web client."""
+
+    def __init__(self, index: int, base_url: str, shared: Shared, loss: float = 0.0, seed: int = 0) -> None:
+        self.index = index
+        self.base_url = base_url.rstrip("/")
+        self.shared = shared
+        self.name = "host" if index == 0 else f"bot-{index:02d}"
+        self.media = MediaEndpoint(index, shared, loss, seed * 1000 + index)
+        # Cookies are set for 127.0.0.1: aiohttp's default jar refuses IP-address hosts.
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                          timeout=aiohttp.ClientTimeout(total=30))
+        self.participant_id = ""
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.closed_reason = ""
+        self._reader: asyncio.Task[None] | None = None
+        self._answered = asyncio.Event()
+
+    # --- joining ---------------------------------------------------------------------------------
+
+    async def login_host(self, username: str, password: str) -> None:
+        async with self.http.post(f"{self.base_url}/login", data={"username": username, "password": password},
+                                  allow_redirects=False) as response:
+            if response.status != 302:
+                raise RuntimeError(f"host login failed: HTTP {response.status} (is HOST_PASSWORD right?)")
+
+    async def create_meeting(self) -> str:
+        async with self.http.post(f"{self.base_url}/api/meetings") as response:
+            body = await response.json()
+            if response.status != 201:
+                raise RuntimeError(f"creating a meeting failed: HTTP {response.status} {body}")
+        meeting_id = body["id"]
+        assert isinstance(meeting_id, str)
+        return meeting_id
+
+    async def join_guest(self, meeting_id: str) -> None:
+        async with self.http.post(f"{self.base_url}/join/{meeting_id}", data={"name": self.name},
+                                  allow_redirects=False) as response:
+            if response.status != 302:
+                raise RuntimeError(f"guest join failed: HTTP {response.status}")
+
+    async def connect(self, meeting_id: str) -> None:
+        """Open the WebSocket, take the welcome and send the publisher offer; the rest runs in the reader."""
+        ws_url = self.base_url.replace("http", "ws", 1) + f"/ws?meeting={meeting_id}"
+        self.ws = await self.http.ws_connect(ws_url, max_msg_size=4 * 1024 * 1024)
+        welcome = await self.ws.receive_json(timeout=CONNECT_TIMEOUT_S)
+        if welcome.get("type") != "welcome":
+            raise RuntimeError(f"bot {self.index}: expected welcome, got {welcome}")
+        self.participant_id = welcome["participant_id"]
+        self.shared.bot_of_participant[self.participant_id] = self.index
+        if self.index == 0:
+            self.shared.pinned_participant = self.participant_id
+        await self.ws.send_json({"type": "publish_offer", "sdp": self.media.publisher_offer(self.participant_id)})
+        self._reader = asyncio.create_task(self._read(), name=f"bot{self.index}-ws")
+
+    async def wait_publishing(self, timeout: float) -> bool:
+        return await self.media.publisher.wait_connected(timeout)
+
+    # --- signalling ------------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        try:
+            async for msg in self.ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    await self._on_message(json.loads(msg.data))
+                except Exception as exc:
+                    log.warning("bot_message_failed", bot=self.index, error=repr(exc))
+                    self.shared.count_error("bot_exception")
+        finally:
+            code = self.ws.close_code
+            self.closed_reason = f"websocket closed ({code})"
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        kind = message.get("type")
+        if kind == "publish_answer":
+            remote, rids = parse_publisher_answer(message["sdp"])
+            self.media.on_publisher_answer(remote, rids)
+        elif kind == "subscribe_offer":
+            answer = self.media.on_subscriber_offer(message["sdp"])
+            await self.ws.send_json({"type": "subscribe_answer", "sdp": answer})
+            await self._send_prefs()
+        elif kind == "ping":
+            await self.ws.send_json({"type": "pong"})
+        elif kind == "error":
+            code = str(message.get("code"))
+            text = str(message.get("message", ""))
+            if "video_prefs" in text:
+                self.shared.video_prefs = "unsupported"
+            else:
+                self.shared.count_error(code)
+                log.info("gateway_error", bot=self.index, code=code, message=text[:200])
+
+    async def _send_prefs(self) -> None:
+        """Report tile sizes if the gateway relays them (message `video_prefs`, as set_video_prefs on the server)."""
+        if self.shared.video_prefs == "unsupported" or self.ws is None:
+            return
+        prefs = self.media.video_prefs()
+        if prefs:
+            await self.ws.send_json({"type": "video_prefs", "prefs": prefs})
+            if self.shared.video_prefs == "untried":
+                self.shared.video_prefs = "sent"
+
+    async def close(self) -> None:
+        self.media.close()
+        if self.ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(), 2)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        await self.http.close()

@@ -1,0 +1,85 @@
+"""Load test settings: the command line (`python -m benchmarks.loadtest --help`) into one dataclass."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TARGETS = ("mediaserver", "janus", "aiortc-relay")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    url: str = "http://127.0.0.1:8080"
+    participants: int = 20
+    duration: float = 60.0
+    warmup: float = 5.0
+    join_timeout: float = 30.0
+    loss: float = 0.0
+    loss_bots: int | None = None
+    target: str = "mediaserver"
+    json_path: Path | None = None
+    plot_path: Path | None = None
+    server_pid: int | None = None
+    media_control: str | None = None
+    host_user: str = "host"
+    host_password: str = ""
+    janus_url: str = "http://127.0.0.1:8088/janus"
+    seed: int = 1
+    progress: bool = True
+    command: str = ""
+
+    def loss_for(self, index: int) -> float:
+        """Injected downlink loss of bot `index`: the last `loss_bots` bots get it (the host never does)."""
+        if self.loss <= 0:
+            return 0.0
+        count = self.participants - 1 if self.loss_bots is None else min(self.loss_bots, self.participants - 1)
+        return self.loss if index >= self.participants - count else 0.0
+
+    @property
+    def tracks_expected(self) -> int:
+        """Every bot subscribes to every other bot's audio and video."""
+        return self.participants * (self.participants - 1) * 2
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.loadtest", description=__doc__)
+    parser.add_argument("--url", default="http://127.0.0.1:8080", help="the signalling gateway (target mediaserver)")
+    parser.add_argument("--participants", type=int, default=20)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds measured, after the warm-up")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds after every track flows, not measured")
+    parser.add_argument("--join-timeout", type=float, default=30.0,
+                        help="seconds to wait for every expected track to flow")
+    parser.add_argument("--loss", type=float, default=0.0, help="injected downlink loss P (0..1) at the bots")
+    parser.add_argument("--loss-bots", type=int, default=None, help="how many bots get --loss (default: all guests)")
+    parser.add_argument("--target", choices=TARGETS, default="mediaserver")
+    parser.add_argument("--json", type=Path, default=None, dest="json_path", help="write the report here")
+    parser.add_argument("--plot", type=Path, default=None, dest="plot_path", help="write a PNG plot here")
+    parser.add_argument("--server-pid", type=int, default=None,
+                        help="process to measure (default: found from the UDP port the server answers on)")
+    parser.add_argument("--media-control", default=None,
+                        help="host:port of the media server's control port (default: from its command line)")
+    parser.add_argument("--host-user", default=os.environ.get("HOST_USERNAME", "host"))
+    parser.add_argument("--janus-url", default="http://127.0.0.1:8088/janus", help="Janus HTTP API (target janus)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-progress", action="store_true", help="no live progress line")
+    ns = parser.parse_args(argv)
+    if ns.participants < 2:
+        parser.error("--participants must be at least 2")
+    if not 0 <= ns.loss < 1:
+        parser.error("--loss must be in [0, 1)")
+    password = os.environ.get("HOST_PASSWORD", "")
+    if ns.target == "mediaserver" and not password:
+        parser.error("set HOST_PASSWORD to the gateway's host password")
+    return RunConfig(
+        url=ns.url, participants=ns.participants, duration=ns.duration, warmup=ns.warmup,
+        join_timeout=ns.join_timeout, loss=ns.loss, loss_bots=ns.loss_bots, target=ns.target,
+        json_path=ns.json_path, plot_path=ns.plot_path, server_pid=ns.server_pid, media_control=ns.media_control,
+        host_user=ns.host_user, host_password=password, janus_url=ns.janus_url, seed=ns.seed,
+        progress=not ns.no_progress,
+        command=shlex.join(["python", "-m", "benchmarks.loadtest", *(sys.argv[1:] if argv is None else argv)]),
+    )

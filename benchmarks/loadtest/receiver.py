@@ -1,0 +1,205 @@
+"""A bot's inbound side: per-track sequence accounting, loss and NACK detection, latency samples, receiver reports.
+
+Nothing is decoded. Loss is counted as an RTP receiver does (RFC 3550 A.3): expected = highest extended
+sequence number - first + 1. The SFU re-numbers each subscription contiguously and absorbs the packets it
+drops on purpose (other layers, temporal layers it filters), so a gap is a packet lost on the way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from struct import Struct
+from struct import error as StructError
+
+from mediaserver.rtp.ntp import ntp_middle32
+from mediaserver.rtp.rtcp import Nack, ReceiverReport, ReportBlock, RtcpPacket, SenderReport
+
+from .packets import TAG, VP8_KEEP
+
+_SSRC = Struct("!I")
+_unpack_ssrc = _SSRC.unpack_from
+_unpack_tag = TAG.unpack_from
+TAG_SIZE = TAG.size
+MAX_MISSING = 1000  # outstanding holes remembered per track (for late retransmissions)
+MAX_NACK_PER_GAP = 64
+REPORTS_PER_RR = 31
+
+
+class TrackReceiver:
+    """One forwarded track as the subscribing bot sees it."""
+
+    __slots__ = ("_expected_prior", "_received_prior", "base_ext", "cycles", "duplicates", "kind", "last_arrival_ns",
+                 "last_sr_at", "last_sr_middle", "max_seq", "mid", "misrouted", "missing", "nacked", "publisher_bot",
+                 "publisher_id", "received", "recovered", "ssrc", "stream", "stream_changes", "track_id", "video")
+
+    def __init__(self, ssrc: int, kind: str, mid: str, publisher_id: str, track_id: str) -> None:
+        self.ssrc = ssrc
+        self.kind = kind
+        self.video = kind == "video"
+        self.mid = mid
+        self.publisher_id = publisher_id
+        self.track_id = track_id
+        self.publisher_bot = -1
+        self.base_ext = -1
+        self.max_seq = -1
+        self.cycles = 0
+        self.received = 0
+        self.duplicates = 0
+        self.recovered = 0
+        self.nacked = 0
+        self.missing: dict[int, None] = {}  # extended sequence numbers of holes, oldest first
+        self.last_arrival_ns = 0
+        self.stream = -1  # tag stream id (1 + simulcast layer) of the latest packet
+        self.stream_changes = 0
+        self.misrouted = 0
+        self.last_sr_middle = 0
+        self.last_sr_at = 0.0
+        self._expected_prior = 0
+        self._received_prior = 0
+
+    @property
+    def expected(self) -> int:
+        return 0 if self.base_ext < 0 else self.cycles + self.max_seq - self.base_ext + 1
+
+    @property
+    def layer(self) -> int:
+        return self.stream - 1 if self.video else -1
+
+    def update(self, seq: int) -> list[int] | None:
+        """Account one packet; returns newly missing sequence numbers to NACK (None when there are none)."""
+        if self.base_ext < 0:
+            self.base_ext = seq
+            self.max_seq = seq
+            self.received = 1
+            return None
+        delta = (seq - self.max_seq) & 0xFFFF
+        if delta == 0:
+            self.duplicates += 1
+            return None
+        if delta < 0x8000:
+            previous_ext = self.cycles + self.max_seq
+            if seq < self.max_seq:
+                self.cycles += 0x10000
+            self.max_seq = seq
+            self.received += 1
+            if delta == 1:
+                return None
+            lost = [previous_ext + i for i in range(1, min(delta, MAX_NACK_PER_GAP + 1))]
+            missing = self.missing
+            for ext in lost:
+                missing[ext] = None
+            while len(missing) > MAX_MISSING:
+                del missing[next(iter(missing))]
+            return [ext & 0xFFFF for ext in lost]
+        # Older than the highest: a retransmission filling a hole, or a duplicate.
+        ext = self.cycles + self.max_seq - ((self.max_seq - seq) & 0xFFFF)
+        if ext in self.missing:
+            del self.missing[ext]
+            self.received += 1
+            self.recovered += 1
+        else:
+            self.duplicates += 1
+        return None
+
+    def report_block(self, now: float) -> ReportBlock | None:
+        if self.base_ext < 0:
+            return None
+        expected = self.expected
+        expected_interval = expected - self._expected_prior
+        received_interval = self.received - self._received_prior
+        self._expected_prior, self._received_prior = expected, self.received
+        lost_interval = expected_interval - received_interval
+        fraction = (lost_interval << 8) // expected_interval if expected_interval > 0 and lost_interval > 0 else 0
+        cumulative = max(min(expected - self.received, 0x7FFFFF), -0x800000)
+        dlsr = int((now - self.last_sr_at) * 65536) if self.last_sr_middle else 0
+        return ReportBlock(ssrc=self.ssrc, fraction_lost=min(fraction, 255), packets_lost=cumulative,
+                           highest_seq=(self.cycles + self.max_seq) & 0xFFFFFFFF, jitter=0,
+                           lsr=self.last_sr_middle, dlsr=dlsr & 0xFFFFFFFF)
+
+
+class InboundCounters:
+    __slots__ = ("misrouted", "no_tag", "packets", "unknown_ssrc")
+
+    def __init__(self) -> None:
+        self.packets = 0
+        self.unknown_ssrc = 0
+        self.no_tag = 0
+        self.misrouted = 0
+
+
+class Receiver:
+    """Dispatches a subscriber connection's decrypted packets to their tracks; latencies go to a shared sink."""
+
+    def __init__(self, rtcp_ssrc: int, latency_sink: list[int], send_rtcp: Callable[[bytes], None],
+                 bot_of: Callable[[str], int]) -> None:
+        self.rtcp_ssrc = rtcp_ssrc
+        self.tracks: dict[int, TrackReceiver] = {}
+        self.counters = InboundCounters()
+        self.nacks_sent = 0
+        self._latencies = latency_sink
+        self._send_rtcp = send_rtcp
+        self._bot_of = bot_of  # publisher participant id -> bot index (-1 if unknown yet)
+
+    def add_track(self, ssrc: int, kind: str, mid: str, publisher_id: str, track_id: str) -> None:
+        if ssrc not in self.tracks:
+            self.tracks[ssrc] = TrackReceiver(ssrc, kind, mid, publisher_id, track_id)
+
+    def on_rtp(self, data: bytes, arrival_ns: int) -> None:
+        counters = self.counters
+        counters.packets += 1
+        track = self.tracks.get(_unpack_ssrc(data, 8)[0])
+        if track is None:
+            counters.unknown_ssrc += 1
+            return
+        track.last_arrival_ns = arrival_ns
+        lost = track.update((data[2] << 8) | data[3])
+        if lost is not None:
+            self.nacks_sent += 1
+            track.nacked += len(lost)
+            self._send_rtcp(Nack(sender_ssrc=self.rtcp_ssrc, media_ssrc=track.ssrc, lost=lost).serialize())
+        # Payload offset: our SFU sends no CSRCs or extensions, but peers (Janus) may.
+        b0 = data[0]
+        at = 12 + 4 * (b0 & 0x0F)
+        try:
+            if b0 & 0x10:
+                at += 4 + 4 * ((data[at + 2] << 8) | data[at + 3])
+            if track.video:
+                pos = at + 1
+                if data[at] & 0x80:
+                    x = data[pos]
+                    pos += 1
+                    if x & 0x80:
+                        pos += 2 if data[pos] & 0x80 else 1
+                    if x & 0x40:
+                        pos += 1
+                    if x & 0x30:
+                        pos += 1
+                at = pos + VP8_KEEP
+            sent_ns, bot, stream, _tid, _counter = _unpack_tag(data, at)
+        except (IndexError, StructError):
+            counters.no_tag += 1  # a payload too short to carry a tag (or a truncated descriptor)
+            return
+        self._latencies.append((arrival_ns - sent_ns) // 1000)
+        if stream != track.stream:
+            if track.stream >= 0:
+                track.stream_changes += 1
+            track.stream = stream
+            if track.publisher_bot != bot:
+                track.publisher_bot = bot
+                expected_bot = self._bot_of(track.publisher_id)
+                if expected_bot >= 0 and expected_bot != bot:
+                    track.misrouted += 1
+                    counters.misrouted += 1
+
+    def on_sender_report(self, report: SenderReport) -> None:
+        track = self.tracks.get(report.ssrc)
+        if track is not None:
+            track.last_sr_middle = ntp_middle32(report.ntp_timestamp)
+            track.last_sr_at = time.monotonic()
+
+    def receiver_reports(self) -> list[RtcpPacket]:
+        now = time.monotonic()
+        blocks = [b for t in self.tracks.values() if (b := t.report_block(now)) is not None]
+        return [ReceiverReport(ssrc=self.rtcp_ssrc, reports=blocks[i : i + REPORTS_PER_RR])
+                for i in range(0, len(blocks), REPORTS_PER_RR)]

@@ -1,0 +1,319 @@
+"""A bot's peer connection in the client role: full-ICE controlling checks, DTLS client, SRTP, one UDP socket.
+
+Built on the media server's own DTLS/SRTP code and aioice.stun, as the browser side of the same wire. The
+socket is read with recvmsg and SO_TIMESTAMPNS, so every packet carries the kernel's arrival time: latency
+is then measured up to the bot's socket, not up to whenever the (busy) bot process got round to reading it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import struct
+import time
+from collections.abc import Callable
+
+from aioice import stun
+
+from mediaserver.sdp.identity import random_ice_credentials
+from mediaserver.transport.certificate import Certificate
+from mediaserver.transport.dtls import DtlsError, DtlsSession
+from mediaserver.transport.srtp import SrtpContext, SrtpError
+
+from .sdp import LocalIdentity, RemoteTransport
+
+Addr = tuple[str, int]
+# Not exported by Python's socket module; SCM_TIMESTAMPNS has the same value (asm-generic/socket.h).
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+SOCKET_BUFFER = 4 * 1024 * 1024
+CHECK_INTERVAL_S = 0.05
+CHECK_ATTEMPTS = 100
+CONSENT_INTERVAL_S = 2.0
+# Reads per wake-up: bounded so one busy socket cannot starve the others (and the senders) on the loop.
+MAX_READS_PER_WAKE = 256
+
+RtpHandler = Callable[[bytes, int], None]
+RtcpHandler = Callable[[bytes], None]
+
+
+class TransportCounters:
+    """Per-connection datagram counters; the load generator sums them over bots."""
+
+    __slots__ = ("bytes_in", "bytes_out", "datagrams_in", "datagrams_out", "dropped_injected", "send_errors",
+                 "srtp_errors")
+
+    def __init__(self) -> None:
+        self.datagrams_in = 0
+        self.datagrams_out = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.srtp_errors = 0
+        self.send_errors = 0
+        self.dropped_injected = 0
+
+
+def _ignore_rtp(data: bytes, arrival_ns: int) -> None:
+    pass
+
+
+def _ignore_rtcp(data: bytes) -> None:
+    pass
+
+
+class ClientTransport:
+    """new -> checking -> dtls -> connected -> closed. Callbacks receive decrypted RTP (with arrival ns) and RTCP."""
+
+    def __init__(self, certificate: Certificate, label: str, host: str = "127.0.0.1",
+                 drop: Callable[[], bool] | None = None) -> None:
+        self.label = label
+        self.certificate = certificate
+        self.ufrag, self.pwd = random_ice_credentials()
+        self.state = "new"
+        self.error = ""
+        self.counters = TransportCounters()
+        self.on_rtp: RtpHandler = _ignore_rtp
+        self.on_rtcp: RtcpHandler = _ignore_rtcp
+        self.srtp: SrtpContext | None = None
+        self.connected = asyncio.Event()
+        self._drop = drop  # in-process downlink loss injection: True drops an inbound RTP packet
+        self._remote: RemoteTransport | None = None
+        self._addr: Addr | None = None
+        self._tie_breaker = int.from_bytes(os.urandom(8), "big")
+        self._pending: dict[bytes, bool] = {}  # STUN transaction id -> nominating
+        self._dtls: DtlsSession | None = None
+        self._timers: list[asyncio.TimerHandle] = []
+        self._dtls_timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._sock.setblocking(False)
+        self._sock.bind((host, 0))
+        self.local_addr: Addr = self._sock.getsockname()
+        self._loop.add_reader(self._sock.fileno(), self._on_readable)
+
+    @property
+    def remote(self) -> RemoteTransport | None:
+        return self._remote
+
+    def identity(self) -> LocalIdentity:
+        return LocalIdentity(self.ufrag, self.pwd, self.certificate.fingerprint, *self.local_addr)
+
+    # --- connecting ------------------------------------------------------------------------------
+
+    def start(self, remote: RemoteTransport) -> None:
+        """Begin connectivity checks towards the server's candidate; idempotent for the same server."""
+        if self._remote is not None:
+            return
+        self._remote = remote
+        self._addr = (remote.host, remote.port)
+        self.state = "checking"
+        self._check(attempt=0)
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _binding_request(self, nominate: bool) -> bytes:
+        assert self._remote is not None
+        request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        request.attributes["USERNAME"] = f"{self._remote.ufrag}:{self.ufrag}"
+        request.attributes["PRIORITY"] = 1853824767
+        request.attributes["ICE-CONTROLLING"] = self._tie_breaker
+        if nominate:
+            request.attributes["USE-CANDIDATE"] = None
+        request.add_message_integrity(self._remote.pwd.encode())
+        request.add_fingerprint()
+        self._pending[request.transaction_id] = nominate
+        return bytes(request)
+
+    def _check(self, attempt: int) -> None:
+        """Aggressive nomination: every check nominates, repeated until one succeeds."""
+        if self.state != "checking":
+            return
+        if attempt >= CHECK_ATTEMPTS:
+            self._fail(f"no STUN response after {attempt} checks")
+            return
+        self._send(self._binding_request(nominate=True))
+        self._later(CHECK_INTERVAL_S, lambda: self._check(attempt + 1))
+
+    def _consent(self) -> None:
+        if self.state in ("closed", "failed"):
+            return
+        self._send(self._binding_request(nominate=False))
+        self._later(CONSENT_INTERVAL_S, self._consent)
+
+    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+        self._timers = [t for t in self._timers if not t.cancelled() and t.when() > self._loop.time()]
+        self._timers.append(self._loop.call_later(delay, callback))
+
+    def _on_stun(self, data: bytes) -> None:
+        try:
+            message = stun.parse_message(data)
+        except Exception:  # aioice raises several types for garbage
+            return
+        if message.message_class != stun.Class.RESPONSE or self._remote is None:
+            return
+        if self._pending.pop(message.transaction_id, None) is None:
+            return
+        if not message.check_message_integrity(self._remote.pwd.encode()):
+            return
+        if len(self._pending) > 64:
+            self._pending.clear()  # answers that never came: keep the table small over hours
+        if self.state == "checking":
+            self.state = "dtls"
+            self._dtls = DtlsSession(self.certificate.ssl_context(), server=False)
+            self._send_all(self._dtls.start())
+            self._arm_dtls_timer()
+            self._later(CONSENT_INTERVAL_S, self._consent)
+
+    def _on_dtls(self, data: bytes) -> None:
+        if self._dtls is None:
+            return
+        try:
+            replies = self._dtls.receive(data)
+        except DtlsError as exc:
+            self._fail(str(exc))
+            return
+        self._send_all(replies)
+        if self._dtls.handshake_done and self.srtp is None:
+            assert self._remote is not None
+            if self._dtls.peer_fingerprint() != self._remote.fingerprint:
+                self._fail("the server's certificate does not match its SDP fingerprint")
+                return
+            self.srtp = self._dtls.srtp
+            self.state = "connected"
+            self.connected.set()
+        self._arm_dtls_timer()
+
+    def _arm_dtls_timer(self) -> None:
+        if self._dtls_timer is not None:
+            self._dtls_timer.cancel()
+            self._dtls_timer = None
+        if self._dtls is None or self.state not in ("dtls", "connected"):
+            return
+        timeout = self._dtls.next_timeout()
+        if timeout is not None:
+            self._dtls_timer = self._loop.call_later(max(timeout, 0.01), self._on_dtls_timeout)
+
+    def _on_dtls_timeout(self) -> None:
+        self._dtls_timer = None
+        if self._dtls is not None and self.state in ("dtls", "connected"):
+            self._send_all(self._dtls.handle_timeout())
+            self._arm_dtls_timer()
+
+    def _fail(self, reason: str) -> None:
+        if self.state in ("closed", "failed"):
+            return
+        self.error = reason
+        self.state = "failed"
+
+    # --- datagrams -------------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        if self._addr is None:
+            return
+        try:
+            self._sock.sendto(data, self._addr)
+        except (BlockingIOError, OSError):
+            self.counters.send_errors += 1
+            return
+        self.counters.datagrams_out += 1
+        self.counters.bytes_out += len(data)
+
+    def _send_all(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self._send(datagram)
+
+    def send_rtp(self, plain: bytes) -> bool:
+        srtp = self.srtp
+        if srtp is None:
+            return False
+        try:
+            protected = srtp.protect(plain)
+        except SrtpError:
+            self.counters.srtp_errors += 1
+            return False
+        self._send(protected)
+        return True
+
+    def send_rtcp(self, plain: bytes) -> None:
+        srtp = self.srtp
+        if srtp is None:
+            return
+        try:
+            protected = srtp.protect_rtcp(plain)
+        except SrtpError:
+            self.counters.srtp_errors += 1
+            return
+        self._send(protected)
+
+    def _on_readable(self) -> None:
+        recvmsg = self._sock.recvmsg
+        counters = self.counters
+        for _ in range(MAX_READS_PER_WAKE):
+            try:
+                data, ancillary, _flags, addr = recvmsg(2048, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                counters.send_errors += 1  # ICMP errors surface here on a connected peer going away
+                return
+            if addr != self._addr or not data:
+                continue
+            counters.datagrams_in += 1
+            counters.bytes_in += len(data)
+            first = data[0]
+            if 127 < first < 192:
+                self._on_srtp(data, ancillary)
+            elif first < 4:
+                self._on_stun(data)
+            elif 19 < first < 64:
+                self._on_dtls(data)
+
+    def _on_srtp(self, data: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
+        srtp = self.srtp
+        if srtp is None:
+            return
+        if 191 < data[1] < 224:
+            try:
+                plain = srtp.unprotect_rtcp(data)
+            except SrtpError:
+                self.counters.srtp_errors += 1
+                return
+            self.on_rtcp(plain)
+            return
+        if self._drop is not None and self._drop():
+            self.counters.dropped_injected += 1
+            return
+        if ancillary:
+            seconds, nanos = _TIMESPEC.unpack(ancillary[0][2])
+            arrival = seconds * 1_000_000_000 + nanos
+        else:
+            arrival = time.time_ns()
+        try:
+            plain = srtp.unprotect(data)
+        except SrtpError:
+            self.counters.srtp_errors += 1
+            return
+        self.on_rtp(plain, arrival)
+
+    def close(self) -> None:
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        if self._dtls_timer is not None:
+            self._dtls_timer.cancel()
+        with contextlib.suppress(ValueError, OSError):
+            self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
