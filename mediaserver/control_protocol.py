@@ -19,6 +19,8 @@ Methods (params -> result):
   stats              {room_id?}                                  -> {rooms: {...}, counters: {...}}
   set_video_prefs    {room_id, participant_id, prefs: [{track_id, width, height, visible}]} -> {}
                      the subscriber's rendered tile sizes (device pixels); the server picks simulcast layers
+  set_track_enabled  {room_id, participant_id, kind, enabled}     -> {tracks}   host control: stop/resume
+                     forwarding the participant's audio or video at once (subscribers restart on a keyframe)
   simulate_loss      {room_id, participant_id, downlink_loss}     -> {}   (only with --enable-fault-injection:
                      drop this share (0..1) of the packets sent to the participant's subscriber connection)
 
@@ -27,6 +29,7 @@ Events:
                                                     call subscriber_offer and relay it to the client
   track_published      {room_id, participant_id, track_id, kind}
   participant_left     {room_id, participant_id, reason}   (also sent when the transport dies: consent lost)
+  active_speaker       {room_id, participant_id}   the loudest participant (audio-level extension) changed
   layers_needed        {room_id, participant_id, track_id, rids}   dynacast: the simulcast layers (rids) some
                                                     subscriber needs; the publisher should pause the others
 
@@ -55,9 +58,10 @@ CLOSE_ROOM: Final = "close_room"
 STATS: Final = "stats"
 SET_VIDEO_PREFS: Final = "set_video_prefs"
 SIMULATE_LOSS: Final = "simulate_loss"
+SET_TRACK_ENABLED: Final = "set_track_enabled"
 METHODS: Final = frozenset(
     {CREATE_ROOM, JOIN, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS,
-     SET_VIDEO_PREFS, SIMULATE_LOSS}
+     SET_VIDEO_PREFS, SIMULATE_LOSS, SET_TRACK_ENABLED}
 )
 
 # Event names
@@ -65,6 +69,7 @@ RENEGOTIATION_NEEDED: Final = "renegotiation_needed"
 TRACK_PUBLISHED: Final = "track_published"
 PARTICIPANT_LEFT: Final = "participant_left"
 LAYERS_NEEDED: Final = "layers_needed"
+ACTIVE_SPEAKER: Final = "active_speaker"
 
 # Error codes
 ERR_BAD_REQUEST: Final = "bad_request"

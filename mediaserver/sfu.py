@@ -117,7 +117,9 @@ class Sfu:
     def stats(self, params: dict[str, Any]) -> dict[str, Any]:
         room_id = params.get("room_id")
         rooms = {rid: r.stats() for rid, r in self.rooms.items() if room_id in (None, rid)}
-        return {"rooms": rooms, "counters": self.mux.counters.as_dict(), "udp_port": self.udp_port}
+        speakers = {rid: r.active_speaker for rid, r in self.rooms.items() if room_id in (None, rid)}
+        return {"rooms": rooms, "active_speakers": speakers, "counters": self.mux.counters.as_dict(),
+                "udp_port": self.udp_port}
 
     def set_video_prefs(self, params: dict[str, Any]) -> dict[str, Any]:
         room = self._room(params)
@@ -127,6 +129,14 @@ class Sfu:
             raise RoomError(proto.ERR_BAD_REQUEST, "prefs must be a list of at most 100 maps")
         room.set_video_prefs(participant, prefs)
         return {}
+
+    def set_track_enabled(self, params: dict[str, Any]) -> dict[str, Any]:
+        participant = self._room(params).get(_require_str(params, "participant_id"))
+        kind = params.get("kind")
+        enabled = params.get("enabled")
+        if kind not in ("audio", "video") or not isinstance(enabled, bool):
+            raise RoomError(proto.ERR_BAD_REQUEST, "kind must be 'audio' or 'video' and enabled a boolean")
+        return {"tracks": participant.publishing.set_enabled(kind, enabled)}
 
     def simulate_loss(self, params: dict[str, Any]) -> dict[str, Any]:
         if not self.config.fault_injection:
@@ -149,4 +159,5 @@ class Sfu:
         proto.STATS: stats,
         proto.SET_VIDEO_PREFS: set_video_prefs,
         proto.SIMULATE_LOSS: simulate_loss,
+        proto.SET_TRACK_ENABLED: set_track_enabled,
     }

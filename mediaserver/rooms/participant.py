@@ -11,6 +11,7 @@ from mediaserver.transport.peer import PeerTransport
 
 from .publication import Publication
 from .publishing import PublisherSide
+from .quality import classify
 from .subscribing import NegotiationBusy, SubscriberSide, TilePrefs
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class Participant:
         self.publishing.send_reports(self.room.remb_bps)
         self.publishing.measure(now)
         self.subscribing.send_reports(now)
+        self.subscribing.measure(now)
         self.subscribing.evaluate_downlink(now)
         self.subscribing.allocate(now)
 
@@ -77,10 +79,23 @@ class Participant:
             transport.on_closed = None
             transport.close("participant left")
 
+    def summary(self) -> dict[str, object]:
+        """Connection figures both ways and a quality level, for the host's live statistics."""
+        pubs = list(self.publications.values())
+        uplink_loss = max((p.uplink_fraction_lost() for p in pubs), default=0.0)
+        loss = max(uplink_loss, self.subscribing.downlink.last_loss)
+        return {
+            "uplink": {"bitrate_bps": sum(p.uplink_bitrate() for p in pubs), "loss": round(uplink_loss, 3)},
+            "downlink": self.subscribing.summary(),
+            "quality": classify(loss, self.subscribing.median_rtt_ms()),
+            "muted": {kind: any(p.muted for p in pubs if p.kind == kind) for kind in ("audio", "video")},
+        }
+
     def stats(self) -> dict[str, object]:
         now = time.monotonic()
         return {
             "name": self.name,
+            **self.summary(),
             "publisher": self.publisher_transport.state,
             "subscriber": self.subscriber_transport.state,
             "publications": [

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .receive_stats import ReceiveStats
+from .speaker import AudioLevel
 
 if TYPE_CHECKING:
     from .subscription import Subscription
@@ -109,7 +110,8 @@ class Publication:
         self.fanout: list[list[Subscription]] = [[] for _ in self.layers]
         self.subscriptions: list[Subscription] = []
         self.packets_in = 0
-        self.muted = False
+        self.muted = False  # the host turned this track off: nothing is forwarded
+        self.audio_level = AudioLevel()
         # Set by the owning participant: sends a PLI for one SSRC to the publisher.
         self.send_pli: Callable[[int], None] = _no_keyframe_source
 
@@ -173,6 +175,22 @@ class Publication:
                 if sub.current_layer >= 0:
                     needed.add(sub.current_layer)
         return needed
+
+    def set_muted(self, muted: bool) -> None:
+        if muted == self.muted:
+            return
+        self.muted = muted
+        if not muted:
+            # Subscribers skipped everything while muted: restart each on a fresh keyframe with gapless numbers.
+            for sub in self.subscriptions:
+                sub.restart()
+
+    def uplink_bitrate(self) -> int:
+        return sum(layer.bitrate_bps for layer in self.layers)
+
+    def uplink_fraction_lost(self) -> float:
+        fractions = [layer.stats.last_fraction_lost for layer in self.layers if layer.stats is not None]
+        return max(fractions, default=0.0)
 
     def request_keyframe(self, layer_index: int) -> None:
         if not self.is_video:

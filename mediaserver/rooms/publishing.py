@@ -36,6 +36,7 @@ class PublisherSide:
         self._mid_ext_id = 0
         self._rid_ext_id = 0
         self._rrid_ext_id = 0
+        self._audio_level_ext_id = 0
         self.rtp_errors = 0
         # Dynacast: the rids each publication was last told to send, and since when a layer is unneeded.
         self._announced: dict[str, frozenset[str]] = {}
@@ -52,6 +53,8 @@ class PublisherSide:
         self._mid_ext_id = ids.get(extensions.URI_MID, self._mid_ext_id)
         self._rid_ext_id = ids.get(extensions.URI_RID, self._rid_ext_id)
         self._rrid_ext_id = ids.get(extensions.URI_REPAIRED_RID, self._rrid_ext_id)
+        if media.kind == "audio":
+            self._audio_level_ext_id = ids.get(extensions.URI_AUDIO_LEVEL, self._audio_level_ext_id)
         if not pub.simulcast:
             for ssrc in media.ssrcs[:1]:
                 self._bind(pub, ssrc, None)
@@ -93,7 +96,10 @@ class PublisherSide:
         layer.last_packet_at = now
         pub.packets_in += 1
         desc = None
-        if pub.is_video:
+        if not pub.is_video:
+            if self._audio_level_ext_id and hdr.ext_start:
+                self._note_audio_level(data, hdr, pub)
+        else:
             if hdr.payload_end <= hdr.payload_start:
                 for sub in pub.fanout[layer.index]:
                     sub.skip(hdr, layer.index)  # padding-only probe: keep the subscriber's numbering gapless
@@ -116,6 +122,26 @@ class PublisherSide:
         index = layer.index
         for sub in subs:
             sub.forward(data, hdr, payload, desc, index, now)
+
+    def _note_audio_level(self, data: bytes, hdr: RtpHeader, pub: Publication) -> None:
+        try:
+            level = extensions.find_extension(data, hdr, self._audio_level_ext_id)
+        except ParseError:
+            self.rtp_errors += 1
+            return
+        if level:
+            pub.audio_level.add(level[0] & 0x7F)
+
+    def loudness(self) -> float:
+        """Loudness of this participant's audio over the last interval (0 = silent); resets the interval."""
+        return max((p.audio_level.roll() for p in self.publications.values() if not p.is_video), default=0.0)
+
+    def set_enabled(self, kind: str, enabled: bool) -> int:
+        """Host control: stop or resume forwarding this participant's tracks of one kind; returns how many."""
+        pubs = [p for p in self.publications.values() if p.kind == kind]
+        for pub in pubs:
+            pub.set_muted(not enabled)
+        return len(pubs)
 
     def _learn(self, data: bytes, hdr: RtpHeader) -> Route | None:
         """Bind an unknown SSRC by its mid/rid extensions (Chrome's simulcast offers list no SSRCs)."""

@@ -23,6 +23,7 @@ class ReceiveStats:
         "_transit",
         "bitrate_bytes",
         "jitter",
+        "last_fraction_lost",
         "received",
         "ssrc",
     )
@@ -41,6 +42,7 @@ class ReceiveStats:
         self._last_sr_middle = 0
         self._last_sr_at = 0.0
         self.bitrate_bytes = 0
+        self.last_fraction_lost = 0.0
 
     def update(self, seq: int, timestamp: int, arrival: float, size: int) -> None:
         self.received += 1
@@ -81,6 +83,7 @@ class ReceiveStats:
         self._received_prior = self.received
         lost_interval = expected_interval - received_interval
         fraction = 0 if expected_interval <= 0 or lost_interval <= 0 else (lost_interval << 8) // expected_interval
+        self.last_fraction_lost = min(fraction, 255) / 256.0
         dlsr = 0
         if self._last_sr_middle:
             dlsr = int((time.monotonic() - self._last_sr_at) * 65536) & 0xFFFFFFFF

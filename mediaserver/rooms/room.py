@@ -16,6 +16,7 @@ from mediaserver.transport.udp_mux import UdpMux
 
 from .participant import Participant, TilePrefs
 from .publication import Publication
+from .speaker import SpeakerDetector
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +51,7 @@ class Room:
         self.remb_bps = remb_bps
         self._emit = emit
         self.participants: dict[str, Participant] = {}
+        self._speaker = SpeakerDetector()
         self._rtcp_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             RTCP_INTERVAL_S, self._tick
         )
@@ -117,6 +119,10 @@ class Room:
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
                 log.exception("participant_tick_failed", room=self.id, participant=participant.id)
+        loudness = {pid: p.publishing.loudness() for pid, p in self.participants.items()}
+        speaker = self._speaker.update(loudness, now)
+        if speaker is not None:
+            self._emit(proto.ACTIVE_SPEAKER, {"room_id": self.id, "participant_id": speaker})
 
     def _layers_needed(self, publisher: Participant, pub: Publication, rids: list[str]) -> None:
         log.info("dynacast", room=self.id, participant=publisher.id, track=pub.id, rids=rids)
@@ -145,3 +151,7 @@ class Room:
 
     def stats(self) -> dict[str, Any]:
         return {pid: p.stats() for pid, p in self.participants.items()}
+
+    @property
+    def active_speaker(self) -> str | None:
+        return self._speaker.current

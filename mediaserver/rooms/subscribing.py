@@ -72,6 +72,9 @@ class SubscriberSide:
         self._sent_mark = 0
         self._rr_loss = 0.0
         self._rr_fresh = False
+        self._octets_mark = 0
+        self._measured_at = 0.0
+        self.bitrate_bps = 0
         self.rtp_errors = 0
         transport.on_rtcp = self.on_rtcp
         transport.on_connected = self._on_connected
@@ -208,6 +211,24 @@ class SubscriberSide:
         self._rr_fresh = False
         if self.downlink.on_sample(loss, now):
             self.allocate(now)
+
+    def measure(self, now: float) -> None:
+        octets = sum(s.octets_sent for s in self.subscriptions.values())
+        if self._measured_at and now > self._measured_at:
+            self.bitrate_bps = int(max(octets - self._octets_mark, 0) * 8 / (now - self._measured_at))
+        self._octets_mark, self._measured_at = octets, now
+
+    def median_rtt_ms(self) -> float | None:
+        rtts = sorted(s.rtt for s in self.subscriptions.values() if s.active and s.rtt is not None)
+        return round(rtts[len(rtts) // 2] * 1000, 1) if rtts else None
+
+    def summary(self) -> dict[str, object]:
+        """The downlink as the host's stats panel shows it."""
+        clock = {"audio": 48000, "video": 90000}
+        jitter_ms = max((s.jitter * 1000 / clock[s.kind] for s in self.subscriptions.values() if s.active),
+                        default=0.0)
+        return {"bitrate_bps": self.bitrate_bps, "loss": round(self.downlink.last_loss, 3),
+                "rtt_ms": self.median_rtt_ms(), "jitter_ms": round(jitter_ms, 1)}
 
     # --- feedback from the subscriber ----------------------------------------------------------
 

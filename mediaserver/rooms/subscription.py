@@ -143,6 +143,15 @@ class Subscription:
         self.active = False
         self.publication.detach(self)
 
+    def restart(self) -> None:
+        """Start over on the next keyframe (or next audio packet), keeping our numbering continuous."""
+        if not self.active:
+            return
+        self.publication.detach(self)
+        self.current_layer = NO_LAYER
+        self.publication.attach(self, self.target_layer)
+        self.publication.request_keyframe(self.target_layer)
+
     def select(self, layer: int, max_tid: int) -> None:
         """Aim at `layer` (switched on its next keyframe) with temporal layers up to `max_tid`."""
         self._pending_tid = max_tid
