@@ -32,7 +32,7 @@ async def serve(config: Config) -> None:
     log.info("mediaserver_ready", udp_port=sfu.udp_port, control_port=control.port)
     await stop.wait()
     log.info("mediaserver_stopping")
-    sfu.close()
+    await sfu.close()
     await control.close()
     if runner is not None:
         await runner.cleanup()

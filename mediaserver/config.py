@@ -19,6 +19,7 @@ class Config:
     consent_timeout: float = 30.0
     log_level: str = "info"
     fault_injection: bool = False
+    recordings_dir: str = "recordings"
 
     @classmethod
     def from_args(cls, argv: list[str] | None = None) -> Config:
@@ -39,6 +40,7 @@ class Config:
         parser.add_argument("--consent-timeout", type=float,
                             default=float(env.get("MEDIA_CONSENT_TIMEOUT", cls.consent_timeout)))
         parser.add_argument("--log-level", default=env.get("LOG_LEVEL", cls.log_level))
+        parser.add_argument("--recordings-dir", default=env.get("RECORDINGS_DIR", cls.recordings_dir))
         parser.add_argument("--enable-fault-injection", action="store_true",
                             default=env.get("MEDIA_FAULT_INJECTION") == "1",
                             help="allow the simulate_loss control method (tests and load generators only)")
@@ -47,4 +49,5 @@ class Config:
             bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
             control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,
             consent_timeout=ns.consent_timeout, log_level=ns.log_level, fault_injection=ns.enable_fault_injection,
+            recordings_dir=ns.recordings_dir,
         )

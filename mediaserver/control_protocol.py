@@ -21,6 +21,9 @@ Methods (params -> result):
                      the subscriber's rendered tile sizes (device pixels); the server picks simulcast layers
   set_track_enabled  {room_id, participant_id, kind, enabled}     -> {tracks}   host control: stop/resume
                      forwarding the participant's audio or video at once (subscribers restart on a keyframe)
+  start_recording    {room_id}                                   -> {directory}  each participant's audio and
+                     video muxed to WebM (no transcoding) under the server's recordings directory
+  stop_recording     {room_id}                                   -> {manifest}
   simulate_loss      {room_id, participant_id, downlink_loss}     -> {}   (only with --enable-fault-injection:
                      drop this share (0..1) of the packets sent to the participant's subscriber connection)
 
@@ -29,6 +32,7 @@ Events:
                                                     call subscriber_offer and relay it to the client
   track_published      {room_id, participant_id, track_id, kind}
   participant_left     {room_id, participant_id, reason}   (also sent when the transport dies: consent lost)
+  recording            {room_id, active}           recording started or stopped
   active_speaker       {room_id, participant_id}   the loudest participant (audio-level extension) changed
   layers_needed        {room_id, participant_id, track_id, rids}   dynacast: the simulcast layers (rids) some
                                                     subscriber needs; the publisher should pause the others
@@ -59,9 +63,11 @@ STATS: Final = "stats"
 SET_VIDEO_PREFS: Final = "set_video_prefs"
 SIMULATE_LOSS: Final = "simulate_loss"
 SET_TRACK_ENABLED: Final = "set_track_enabled"
+START_RECORDING: Final = "start_recording"
+STOP_RECORDING: Final = "stop_recording"
 METHODS: Final = frozenset(
     {CREATE_ROOM, JOIN, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS,
-     SET_VIDEO_PREFS, SIMULATE_LOSS, SET_TRACK_ENABLED}
+     SET_VIDEO_PREFS, SIMULATE_LOSS, SET_TRACK_ENABLED, START_RECORDING, STOP_RECORDING}
 )
 
 # Event names
@@ -70,6 +76,7 @@ TRACK_PUBLISHED: Final = "track_published"
 PARTICIPANT_LEFT: Final = "participant_left"
 LAYERS_NEEDED: Final = "layers_needed"
 ACTIVE_SPEAKER: Final = "active_speaker"
+RECORDING: Final = "recording"
 
 # Error codes
 ERR_BAD_REQUEST: Final = "bad_request"

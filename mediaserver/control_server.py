@@ -20,6 +20,7 @@ class ControlServer:
         self.sfu: Sfu | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
     async def start(self, sfu: Sfu, host: str, port: int) -> None:
@@ -35,6 +36,11 @@ class ControlServer:
             writer.close()
         if self._server is not None:
             await self._server.wait_closed()
+
+    async def _answer_later(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+        reply = await self._dispatch(message)
+        if not writer.is_closing():
+            writer.write(reply)
 
     def emit(self, name: str, params: dict[str, Any]) -> None:
         """Push an event to every connected gateway; a slow or dead one must not block the media path."""
@@ -56,7 +62,13 @@ class ControlServer:
                 except proto.ProtocolError as exc:
                     writer.write(proto.error(None, proto.ERR_BAD_REQUEST, str(exc)))
                     break  # framing is lost after a bad frame: close and let the client reconnect
-                writer.write(self._dispatch(message))
+                if message.get("method") in Sfu.SLOW_METHODS:
+                    # Recording start/stop wait on a worker process: answer later, keep serving meanwhile.
+                    task = asyncio.create_task(self._answer_later(writer, message))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    continue
+                writer.write(await self._dispatch(message))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -65,7 +77,7 @@ class ControlServer:
             writer.close()
             log.info("control_client_disconnected", peer=peer)
 
-    def _dispatch(self, message: dict[str, Any]) -> bytes:
+    async def _dispatch(self, message: dict[str, Any]) -> bytes:
         msg_id = message.get("id")
         method = message.get("method")
         params = message.get("params", {})
@@ -74,7 +86,7 @@ class ControlServer:
                                "a request needs an integer id, a string method and a params map")
         assert self.sfu is not None
         try:
-            result = self.sfu.handle(method, params)
+            result = await self.sfu.handle(method, params)
         except RoomError as exc:
             return proto.error(msg_id, exc.code, str(exc))
         except Exception as exc:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -29,6 +31,9 @@ def _require_str(params: dict[str, Any], key: str, limit: int = 256) -> str:
 
 
 class Sfu:
+    # Control methods that wait on other processes; the control server answers them out of order.
+    SLOW_METHODS = frozenset({proto.START_RECORDING, proto.STOP_RECORDING, proto.CLOSE_ROOM})
+
     def __init__(self, config: Config, emit: EventSink) -> None:
         self.config = config
         self.emit = emit
@@ -42,16 +47,21 @@ class Sfu:
         _, self.udp_port = await self.mux.start(self.config.bind, self.config.udp_port)
         log.info("udp_listening", bind=self.config.bind, port=self.udp_port, public_ip=self.config.public_ip)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for room in list(self.rooms.values()):
+            if room.recorder is not None:
+                await room.stop_recording()
             room.close()
         self.rooms.clear()
         self.mux.close()
 
     # --- control methods ---------------------------------------------------------------------
 
-    def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one control request; raises RoomError with a protocol error code for bad requests."""
+        async_handler = self._async_handlers.get(method)
+        if async_handler is not None:
+            return await async_handler(self, params)
         handler = self._handlers.get(method)
         if handler is None:
             raise RoomError(proto.ERR_BAD_REQUEST, f"unknown method {method!r}")
@@ -107,12 +117,24 @@ class Sfu:
         room.leave(_require_str(params, "participant_id"), "left")
         return {}
 
-    def close_room(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def close_room(self, params: dict[str, Any]) -> dict[str, Any]:
         room_id = _require_str(params, "room_id")
         room = self.rooms.pop(room_id, None)
         if room is not None:
+            if room.recorder is not None:
+                await room.stop_recording()
             room.close()
         return {}
+
+    async def start_recording(self, params: dict[str, Any]) -> dict[str, Any]:
+        room = self._room(params)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        directory = Path(self.config.recordings_dir) / f"{room.id}-{stamp}"
+        await room.start_recording(directory)
+        return {"directory": str(directory.resolve())}
+
+    async def stop_recording(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"manifest": await self._room(params).stop_recording()}
 
     def stats(self, params: dict[str, Any]) -> dict[str, Any]:
         room_id = params.get("room_id")
@@ -155,9 +177,13 @@ class Sfu:
         proto.SUBSCRIBER_OFFER: subscriber_offer,
         proto.SUBSCRIBER_ANSWER: subscriber_answer,
         proto.LEAVE: leave,
-        proto.CLOSE_ROOM: close_room,
         proto.STATS: stats,
         proto.SET_VIDEO_PREFS: set_video_prefs,
         proto.SIMULATE_LOSS: simulate_loss,
         proto.SET_TRACK_ENABLED: set_track_enabled,
+    }
+    _async_handlers: dict[str, Callable[[Sfu, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+        proto.CLOSE_ROOM: close_room,
+        proto.START_RECORDING: start_recording,
+        proto.STOP_RECORDING: stop_recording,
     }

@@ -6,12 +6,14 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import structlog
 from OpenSSL import SSL
 
 from mediaserver import control_protocol as proto
+from mediaserver.recording.recorder import RoomRecorder
 from mediaserver.transport.udp_mux import UdpMux
 
 from .participant import Participant, TilePrefs
@@ -52,6 +54,7 @@ class Room:
         self._emit = emit
         self.participants: dict[str, Participant] = {}
         self._speaker = SpeakerDetector()
+        self.recorder: RoomRecorder | None = None
         self._rtcp_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             RTCP_INTERVAL_S, self._tick
         )
@@ -86,6 +89,8 @@ class Room:
         for other in self.participants.values():
             if other is not publisher:
                 other.subscribing.subscribe(pub)
+        if self.recorder is not None:
+            self.recorder.add(pub, publisher.name)
         self._emit(proto.TRACK_PUBLISHED, {
             "room_id": self.id, "participant_id": publisher.id, "track_id": pub.id, "kind": pub.kind,
         })
@@ -95,9 +100,11 @@ class Room:
         if participant is None:
             return False
         participant.close()
-        for other in self.participants.values():
-            for pub in participant.publications.values():
+        for pub in participant.publications.values():
+            for other in self.participants.values():
                 other.subscribing.unsubscribe(pub)
+            if self.recorder is not None:
+                self.recorder.remove(pub)
         log.info("participant_left", room=self.id, participant=participant_id, reason=reason)
         return True
 
@@ -151,6 +158,25 @@ class Room:
 
     def stats(self) -> dict[str, Any]:
         return {pid: p.stats() for pid, p in self.participants.items()}
+
+    async def start_recording(self, directory: Path) -> None:
+        if self.recorder is not None:
+            raise RoomError(proto.ERR_BUSY, f"room {self.id!r} is already being recorded")
+        recorder = RoomRecorder(self.id, directory)
+        await recorder.start()
+        self.recorder = recorder
+        for participant in self.participants.values():
+            for pub in participant.publications.values():
+                recorder.add(pub, participant.name)
+        self._emit(proto.RECORDING, {"room_id": self.id, "active": True})
+
+    async def stop_recording(self) -> dict[str, Any]:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            raise RoomError(proto.ERR_NOT_FOUND, f"room {self.id!r} is not being recorded")
+        manifest = await recorder.stop()
+        self._emit(proto.RECORDING, {"room_id": self.id, "active": False})
+        return manifest
 
     @property
     def active_speaker(self) -> str | None:

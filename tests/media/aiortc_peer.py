@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aioice.ice
@@ -79,6 +80,16 @@ class AiortcParticipant:
 def stream_ids_by_track(sdp: str) -> dict[str, str]:
     pairs = (line[len("a=msid:") :].split() for line in sdp.splitlines() if line.startswith("a=msid:"))
     return {p[1]: p[0] for p in pairs if len(p) == 2}
+
+
+async def wait_until_async(check: Callable[[], Awaitable[bool]], timeout: float, message: str) -> None:
+    """Like wait_until, for conditions that need a request (e.g. the media server's stats)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message}")
+        await asyncio.sleep(0.1)
 
 
 async def wait_until(predicate: Any, timeout: float, message: str) -> None:

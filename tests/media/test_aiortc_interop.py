@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from signaling_gateway.media_client import MediaClient
 from tests.processes import start_media_server
 
-from .aiortc_peer import AiortcParticipant, wait_until
+from .aiortc_peer import AiortcParticipant, wait_until, wait_until_async
 
 pytestmark = pytest.mark.slow
 
@@ -49,11 +48,7 @@ async def test_receiver_reports_give_rtt_per_subscription(control: MediaClient) 
             rtts[:] = [s["rtt_ms"] for s in subs]
             return all(r is not None for r in rtts)
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
-        while not await poll():
-            assert loop.time() < deadline, f"no RTT from bob's receiver reports: {rtts}"
-            await asyncio.sleep(0.2)
+        await wait_until_async(poll, 15, "RTT from bob's receiver reports")
         assert all(0 <= r < 100 for r in rtts if r is not None), rtts  # loopback
     finally:
         await alice.close()
