@@ -30,7 +30,8 @@ Methods (params -> result):
 Events:
   renegotiation_needed {room_id, participant_id}   the participant's subscriber connection must get a new offer:
                                                     call subscriber_offer and relay it to the client
-  track_published      {room_id, participant_id, track_id, kind}
+  track_published      {room_id, participant_id, track_id, kind, source}   source: camera | microphone | screen
+  track_unpublished    {room_id, participant_id, track_id, kind, source}   the publisher's new offer dropped it
   participant_left     {room_id, participant_id, reason}   (also sent when the transport dies: consent lost)
   recording            {room_id, active}           recording started or stopped
   active_speaker       {room_id, participant_id}   the loudest participant (audio-level extension) changed
@@ -38,7 +39,8 @@ Events:
                                                     subscriber needs; the publisher should pause the others
 
 Track ids: in every subscriber offer a forwarded track carries `a=msid:<publisher participant_id> <track_id>`,
-so a browser maps an incoming track to its tile by the stream id.
+so a browser maps an incoming track to its tile by the stream id. Track ids start with `audio-`, `video-`
+(camera) or `screen-`: a publisher's first video m-line is its camera, any further one a screen share.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ METHODS: Final = frozenset(
 # Event names
 RENEGOTIATION_NEEDED: Final = "renegotiation_needed"
 TRACK_PUBLISHED: Final = "track_published"
+TRACK_UNPUBLISHED: Final = "track_unpublished"
 PARTICIPANT_LEFT: Final = "participant_left"
 LAYERS_NEEDED: Final = "layers_needed"
 ACTIVE_SPEAKER: Final = "active_speaker"

@@ -45,12 +45,15 @@ class Participant:
                               fingerprint=self.room.fingerprint, host=self.room.public_ip,
                               port=self.room.public_port)
 
-    def answer_publisher(self, offer_sdp: str) -> tuple[str, list[Publication]]:
-        """Answer the browser's publisher offer; returns the answer and the publications it created."""
+    def answer_publisher(self, offer_sdp: str) -> tuple[str, list[Publication], list[Publication]]:
+        """Answer the browser's publisher offer; returns the answer, the publications created and removed."""
         answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(self.publisher_transport))
         self.publisher_transport.set_remote_fingerprint(peer.fingerprint[1])
+        accepted = {m.mid for m in media}
+        removed = [pub for mid in list(self.publications) if mid not in accepted
+                   if (pub := self.publishing.unpublish(mid)) is not None]
         created = [self.publishing.publish(m) for m in media if m.mid not in self.publications]
-        return answer, created
+        return answer, created, removed
 
     def create_subscriber_offer(self) -> str:
         return self.subscribing.create_offer(self.identity(self.subscriber_transport), self._session_id)

@@ -95,8 +95,11 @@ class Publication:
         rtx_payload_type: int | None,
         clock_rate: int,
         rids: list[str],
+        source: str = "",
     ) -> None:
-        self.id = f"{kind}-{secrets.token_hex(6)}"
+        # camera / microphone / screen; the id's prefix tells subscribers which (a=msid carries the id).
+        self.source = source or ("camera" if kind == "video" else "microphone")
+        self.id = f"{'screen' if self.source == 'screen' else kind}-{secrets.token_hex(6)}"
         self.participant_id = participant_id
         self.mid = mid
         self.kind = kind
@@ -167,11 +170,12 @@ class Publication:
                 subs.remove(sub)
 
     def needed_layers(self) -> set[int]:
-        """Layers some active subscription is on or heading to (dynacast pauses the others)."""
+        """Layers some active subscription is on, heading to, or would take if sent (dynacast pauses the others)."""
         needed = set()
         for sub in self.subscriptions:
             if sub.active and not sub.paused:
                 needed.add(sub.target_layer)
+                needed.add(sub.wanted_layer)
                 if sub.current_layer >= 0:
                     needed.add(sub.current_layer)
         return needed

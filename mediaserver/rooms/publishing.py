@@ -45,8 +45,11 @@ class PublisherSide:
         transport.on_rtcp = self.on_rtcp
 
     def publish(self, media: NegotiatedMedia) -> Publication:
+        # A browser sends its camera first; a further video m-line is a screen share (as in LiveKit's sources).
+        has_camera = any(p.source == "camera" for p in self.publications.values())
+        source = "screen" if media.kind == "video" and has_camera else ""
         pub = Publication(self.participant_id, media.mid, media.kind, media.payload_type,
-                          media.rtx_payload_type, media.clock_rate, list(media.rids))
+                          media.rtx_payload_type, media.clock_rate, list(media.rids), source)
         pub.send_pli = self._send_pli
         self.publications[media.mid] = pub
         ids = media.ext_ids
@@ -59,6 +62,17 @@ class PublisherSide:
             for ssrc in media.ssrcs[:1]:
                 self._bind(pub, ssrc, None)
         self._ignored_ssrcs.update(media.rtx_ssrcs.values())
+        return pub
+
+    def unpublish(self, mid: str) -> Publication | None:
+        """The browser stopped sending on this m-line (inactive or rejected in a new offer)."""
+        pub = self.publications.pop(mid, None)
+        if pub is None:
+            return None
+        for ssrc in [s for s, (p, _) in self._route.items() if p is pub]:
+            del self._route[ssrc]
+            self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
+        self._announced.pop(pub.id, None)
         return pub
 
     def _send_pli(self, ssrc: int) -> None:

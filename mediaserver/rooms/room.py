@@ -80,10 +80,20 @@ class Room:
         return participant
 
     def publish(self, participant: Participant, offer_sdp: str) -> str:
-        answer, created = participant.answer_publisher(offer_sdp)
+        answer, created, removed = participant.answer_publisher(offer_sdp)
+        for pub in removed:
+            self._withdraw(participant, pub)
         for pub in created:
             self._announce(participant, pub)
         return answer
+
+    def _withdraw(self, publisher: Participant, pub: Publication) -> None:
+        for other in self.participants.values():
+            other.subscribing.unsubscribe(pub)
+        if self.recorder is not None:
+            self.recorder.remove(pub)
+        self._emit(proto.TRACK_UNPUBLISHED, {"room_id": self.id, "participant_id": publisher.id,
+                                             "track_id": pub.id, "kind": pub.kind, "source": pub.source})
 
     def _announce(self, publisher: Participant, pub: Publication) -> None:
         for other in self.participants.values():
@@ -93,6 +103,7 @@ class Room:
             self.recorder.add(pub, publisher.name)
         self._emit(proto.TRACK_PUBLISHED, {
             "room_id": self.id, "participant_id": publisher.id, "track_id": pub.id, "kind": pub.kind,
+            "source": pub.source,
         })
 
     def leave(self, participant_id: str, reason: str) -> bool:
