@@ -187,8 +187,9 @@ class SubscriberSide:
                 sub.activate()
         pub = sub.publication
         temporal = True  # Chrome's VP8 simulcast carries temporal layers; without them max_tid is moot
-        quality = layer_selector.choose(self.wanted_layer(sub), self.downlink.steps_down, temporal,
-                                        pub.highest_live(now))
+        wanted = self.wanted_layer(sub)
+        sub.wanted_layer = layer_selector.choose(wanted, self.downlink.steps_down, temporal, -1).layer
+        quality = layer_selector.choose(wanted, self.downlink.steps_down, temporal, pub.highest_live(now))
         sub.select(quality.layer, quality.max_tid)
 
     def allocate(self, now: float) -> None:

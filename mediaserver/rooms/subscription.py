@@ -75,6 +75,7 @@ class Subscription:
         "target_layer",
         "tl0_offset",
         "ts_offset",
+        "wanted_layer",
     )
 
     def __init__(
@@ -97,6 +98,9 @@ class Subscription:
         self.paused = False  # the subscriber's tile is hidden: no video at all
         self.current_layer = NO_LAYER
         self.target_layer = 0
+        # The layer this subscriber would take if the publisher sent them all (tile and downlink, before the
+        # clamp to live layers): dynacast keeps it running, or a paused layer could never be asked back.
+        self.wanted_layer = 0
         self.max_tid = ALL_TEMPORAL
         self._pending_tid = ALL_TEMPORAL
         self._started = False
@@ -313,6 +317,7 @@ class Subscription:
             "paused": self.paused,
             "layer": self.current_layer,
             "target_layer": self.target_layer,
+            "wanted_layer": self.wanted_layer,
             "max_tid": self.max_tid,
             "layer_switches": self.layer_switches,
             "packets_sent": self.packets_sent,
