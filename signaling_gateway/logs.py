@@ -29,6 +29,8 @@ def configure_logging(level: str = "INFO", json_lines: bool | None = None) -> No
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # One write per line: the gateway and the media server it spawns share a log file, and print()
+        # writes the newline separately, which lets the two processes interleave inside a line.
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
