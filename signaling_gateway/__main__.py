@@ -12,10 +12,11 @@ import structlog
 import uvloop
 from aiohttp import web
 
-from .app import create_app
+from .app import create_app, store_for
 from .config import ConfigError, Settings
 from .media_client import MediaClient
 from .media_process import MediaProcess, MediaProcessError
+from .store import RedisStore, StoreUnavailable
 
 log = structlog.get_logger("signaling_gateway")
 
@@ -26,6 +27,16 @@ async def serve(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    store = store_for(settings)
+    if isinstance(store, RedisStore):
+        try:
+            await store.ping()
+        except StoreUnavailable as exc:
+            # Fail at start with the reason, not at the first meeting with a stack trace.
+            log.error("redis_unavailable", error=str(exc))
+            await store.close()
+            return 2
+
     child: MediaProcess | None = None
     if settings.spawn_media_server:
         child = MediaProcess(settings)
@@ -34,11 +45,12 @@ async def serve(settings: Settings) -> int:
         except (MediaProcessError, OSError) as exc:
             log.error("media_process_failed", error=str(exc))
             await child.stop()
+            await store.close()
             return 2
 
     endpoint = settings.media_endpoint
     media = MediaClient(endpoint.host, endpoint.port)
-    app = create_app(settings, media=media)
+    app = create_app(settings, media=media, store=store)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -52,6 +64,7 @@ async def serve(settings: Settings) -> int:
             http=f"http://{settings.http_host}:{settings.http_port}",
             media=f"tcp://{endpoint.host}:{endpoint.port}",
             media_spawned=child is not None,
+            store=type(store).__name__,
         )
         await stop.wait()
         log.info("gateway_stopping")

@@ -20,7 +20,7 @@ from .pages import Pages
 from .signaling import Signaling
 from .signing import Signer
 from .static import StaticFiles
-from .store import MemoryStore, Store
+from .store import MemoryStore, RedisStore, Store
 from .templates import Templates
 
 log = structlog.get_logger(__name__)
@@ -78,6 +78,11 @@ def _harden(request: web.Request, response: web.StreamResponse) -> None:
         headers.setdefault("Cache-Control", "no-store")
 
 
+def store_for(settings: Settings) -> Store:
+    """Redis when REDIS_URL is set (meetings outlive a gateway restart), else the embedded in-memory store."""
+    return RedisStore.from_url(settings.redis_url) if settings.redis_url else MemoryStore()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -85,9 +90,10 @@ def create_app(
     store: Store | None = None,
     credentials: HostCredentials | None = None,
     ping_interval: float = 30.0,
+    store_refresh_interval: float | None = None,
 ) -> web.Application:
-    """The whole gateway; `media` is started with the app and closed with it."""
-    store = store if store is not None else MemoryStore()
+    """The whole gateway; `media` and `store` are started with the app and closed with it."""
+    store = store if store is not None else store_for(settings)
     credentials = credentials or HostCredentials(settings.host_username, settings.host_password)
     auth = Authenticator(Signer(settings.secret_key), settings.host_username, settings.secure_cookies)
     metrics = Metrics()
@@ -103,6 +109,7 @@ def create_app(
         metrics=metrics,
         public_url=settings.public_url,
         ping_interval=ping_interval,
+        store_refresh_interval=store_refresh_interval,
     )
 
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)

@@ -42,6 +42,8 @@ class Settings:
     host_password: str = field(default_factory=lambda: secrets.token_urlsafe(12), repr=False)
     host_password_generated: bool = False
     web_root: Path = DEFAULT_WEB_ROOT
+    # None: the embedded in-memory store. A URL may carry a password, hence no repr.
+    redis_url: str | None = field(default=None, repr=False)
 
     @property
     def spawn_media_server(self) -> bool:
@@ -75,6 +77,9 @@ class Settings:
         public_url = (env.get("PUBLIC_URL") or "").strip() or None
         if public_url is not None and urlsplit(public_url).scheme not in ("http", "https"):
             raise ConfigError(f"PUBLIC_URL must start with http:// or https://, got {public_url!r}")
+        redis_url = (env.get("REDIS_URL") or "").strip() or None
+        if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
         return cls(
             http_host=env.get("HTTP_HOST", "127.0.0.1"),
             http_port=_port(env, "HTTP_PORT", 8080),
@@ -90,6 +95,7 @@ class Settings:
             host_password=password if password else secrets.token_urlsafe(12),
             host_password_generated=password is None,
             web_root=_web_root(env.get("WEB_ROOT")),
+            redis_url=redis_url,
         )
 
 

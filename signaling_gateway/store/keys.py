@@ -2,25 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
+# DESIGN.md §6. Meeting, participant and reconnect keys are refreshed while a participant is connected.
 MEETING_TTL: Final = 8 * 3600
 PARTICIPANT_TTL: Final = 8 * 3600
+ICE_TTL: Final = 5 * 60
 RECONNECT_TTL: Final = 60
+# Host controls on a guest (kick, mute): as long as the guest's cookie can live (auth.GUEST_TOKEN_TTL), so a
+# token issued before the kick has expired by the time its revocation does.
+GUEST_CONTROLS_TTL: Final = 8 * 3600
+
+
+@dataclass(frozen=True)
+class Ttls:
+    """Seconds each kind of key lives; a store takes these so tests can shorten them."""
+
+    meeting: float = MEETING_TTL
+    participant: float = PARTICIPANT_TTL
+    ice: float = ICE_TTL
+    reconnect: float = RECONNECT_TTL
+    guest_controls: float = GUEST_CONTROLS_TTL
+
+
+DEFAULT_TTLS: Final = Ttls()
 
 
 def meeting(meeting_id: str) -> str:
     return f"meeting:{meeting_id}"
 
 
-def meeting_participants(meeting_id: str) -> str:
-    # An index set, so listing a meeting's participants never scans the keyspace.
-    return f"meeting:{meeting_id}:participants"
-
-
 def participant(participant_id: str) -> str:
     return f"participant:{participant_id}"
 
 
+def ice(meeting_id: str, participant_id: str) -> str:
+    return f"ice:{meeting_id}:{participant_id}"
+
+
 def reconnect(token: str) -> str:
     return f"reconnect:{token}"
+
+
+def guest_controls(meeting_id: str, guest_id: str) -> str:
+    return f"guestcontrols:{meeting_id}:{guest_id}"

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import keys
-from .records import Meeting, Participant, ReconnectGrant
+from .keys import DEFAULT_TTLS, Ttls
+from .records import GuestControls, IceCandidates, Meeting, Participant, ReconnectGrant, in_join_order
 
 
 @dataclass
 class _Entry:
-    value: str | set[str]
+    value: str
     expires_at: float
 
 
 class MemoryStore:
-    """Keys and TTLs mirror the Redis layout; expired keys vanish on read and in `sweep`."""
+    """Same keys, JSON values and TTLs as RedisStore; expired keys vanish on read and in `sweep`.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    Every method runs without awaiting, so each one is atomic on the event loop, as a Redis
+    transaction is on the server.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, ttls: Ttls = DEFAULT_TTLS) -> None:
         self._clock = clock
+        self.ttls = ttls
         self._data: dict[str, _Entry] = {}
 
-    def _get(self, key: str) -> str | set[str] | None:
+    # --- the Redis-like primitives -------------------------------------------------------------------------
+
+    def _get(self, key: str) -> str | None:
         entry = self._data.get(key)
         if entry is None:
             return None
@@ -32,16 +40,34 @@ class MemoryStore:
             return None
         return entry.value
 
-    def _get_str(self, key: str) -> str | None:
-        value = self._get(key)
-        return value if isinstance(value, str) else None
-
-    def _set(self, key: str, value: str | set[str], ttl: float) -> None:
+    def _set(self, key: str, value: str, ttl: float) -> None:
         self._data[key] = _Entry(value, self._clock() + ttl)
+
+    def _set_keep_ttl(self, key: str, value: str) -> None:
+        if self._get(key) is not None:
+            self._data[key].value = value
 
     def _expire(self, key: str, ttl: float) -> None:
         if self._get(key) is not None:
             self._data[key].expires_at = self._clock() + ttl
+
+    def _delete(self, key: str) -> str | None:
+        value = self._get(key)
+        self._data.pop(key, None)
+        return value
+
+    def ttl(self, key: str) -> float | None:
+        """Seconds `key` has left, None when it does not exist (Redis's `TTL`, for tests and debugging)."""
+        if self._get(key) is None:
+            return None
+        return self._data[key].expires_at - self._clock()
+
+    def raw(self, key: str) -> str | None:
+        """The stored JSON text (Redis's `GET`, for tests and debugging)."""
+        return self._get(key)
+
+    def keys(self) -> list[str]:
+        return sorted(key for key in list(self._data) if self._get(key) is not None)
 
     def sweep(self) -> int:
         """Drop every expired key; returns how many went. Called periodically so memory stays bounded."""
@@ -54,60 +80,118 @@ class MemoryStore:
     def __len__(self) -> int:
         return len(self._data)
 
+    # --- the Store protocol --------------------------------------------------------------------------------
+
     async def put_meeting(self, meeting: Meeting) -> None:
-        self._set(keys.meeting(meeting.id), meeting.to_json(), keys.MEETING_TTL)
+        self._set(keys.meeting(meeting.id), meeting.to_json(), self.ttls.meeting)
 
     async def get_meeting(self, meeting_id: str) -> Meeting | None:
-        raw = self._get_str(keys.meeting(meeting_id))
+        raw = self._get(keys.meeting(meeting_id))
         return Meeting.from_json(raw) if raw is not None else None
 
     async def delete_meeting(self, meeting_id: str) -> None:
-        self._data.pop(keys.meeting(meeting_id), None)
-        self._data.pop(keys.meeting_participants(meeting_id), None)
+        self._delete(keys.meeting(meeting_id))
+
+    async def set_meeting_locked(self, meeting_id: str, locked: bool) -> Meeting | None:
+        key = keys.meeting(meeting_id)
+        raw = self._get(key)
+        if raw is None:
+            return None
+        meeting = replace(Meeting.from_json(raw), locked=locked)
+        self._set_keep_ttl(key, meeting.to_json())
+        return meeting
+
+    async def end_meeting(self, meeting_id: str) -> Meeting | None:
+        key = keys.meeting(meeting_id)
+        raw = self._get(key)
+        if raw is None:
+            return None
+        meeting = Meeting.from_json(raw)
+        for participant_id in meeting.participants:
+            self._delete(keys.participant(participant_id))
+            self._delete(keys.ice(meeting_id, participant_id))
+        self._set(key, replace(meeting, active=False, participants=()).to_json(), self.ttls.meeting)
+        return meeting
+
+    def _edit_meeting(self, meeting_id: str, change: Callable[[Meeting], Meeting]) -> None:
+        key = keys.meeting(meeting_id)
+        raw = self._get(key)
+        if raw is not None:
+            self._set(key, change(Meeting.from_json(raw)).to_json(), self.ttls.meeting)
 
     async def put_participant(self, participant: Participant) -> None:
-        self._set(keys.participant(participant.id), participant.to_json(), keys.PARTICIPANT_TTL)
-        index_key = keys.meeting_participants(participant.meeting_id)
-        members = self._get(index_key)
-        members = members if isinstance(members, set) else set()
-        members.add(participant.id)
-        self._set(index_key, members, keys.PARTICIPANT_TTL)
+        self._set(keys.participant(participant.id), participant.to_json(), self.ttls.participant)
+        self._edit_meeting(participant.meeting_id, lambda m: m.with_participant(participant.id))
 
     async def get_participant(self, participant_id: str) -> Participant | None:
-        raw = self._get_str(keys.participant(participant_id))
+        raw = self._get(keys.participant(participant_id))
         return Participant.from_json(raw) if raw is not None else None
 
-    async def touch_participant(self, participant_id: str) -> None:
+    async def set_media_state(self, participant_id: str, audio: bool, video: bool) -> Participant | None:
         participant = await self.get_participant(participant_id)
         if participant is None:
-            return
-        self._expire(keys.participant(participant_id), keys.PARTICIPANT_TTL)
-        self._expire(keys.meeting_participants(participant.meeting_id), keys.PARTICIPANT_TTL)
+            return None
+        updated = participant.with_media(audio=audio, video=video)
+        self._set_keep_ttl(keys.participant(participant_id), updated.to_json())
+        return updated
+
+    async def touch_participant(self, participant_id: str) -> bool:
+        participant = await self.get_participant(participant_id)
+        if participant is None:
+            return False
+        self._expire(keys.participant(participant_id), self.ttls.participant)
+        self._expire(keys.meeting(participant.meeting_id), self.ttls.meeting)
+        return True
 
     async def delete_participant(self, participant_id: str) -> None:
-        participant = await self.get_participant(participant_id)
-        self._data.pop(keys.participant(participant_id), None)
-        if participant is None:
+        raw = self._delete(keys.participant(participant_id))
+        if raw is None:
             return
-        members = self._get(keys.meeting_participants(participant.meeting_id))
-        if isinstance(members, set):
-            members.discard(participant_id)
+        meeting_id = Participant.from_json(raw).meeting_id
+        self._delete(keys.ice(meeting_id, participant_id))
+        self._edit_meeting(meeting_id, lambda m: m.without_participant(participant_id))
 
     async def list_participants(self, meeting_id: str) -> list[Participant]:
-        members = self._get(keys.meeting_participants(meeting_id))
-        if not isinstance(members, set):
+        meeting = await self.get_meeting(meeting_id)
+        if meeting is None:
             return []
-        found = [await self.get_participant(pid) for pid in sorted(members)]
-        return sorted((p for p in found if p is not None), key=lambda p: (p.joined_at, p.id))
+        found = [await self.get_participant(pid) for pid in meeting.participants]
+        return in_join_order(found, meeting_id)
+
+    async def put_ice(self, candidates: IceCandidates) -> None:
+        key = keys.ice(candidates.meeting_id, candidates.participant_id)
+        self._set(key, candidates.to_json(), self.ttls.ice)
+
+    async def get_ice(self, meeting_id: str, participant_id: str) -> IceCandidates | None:
+        raw = self._get(keys.ice(meeting_id, participant_id))
+        return IceCandidates.from_json(raw) if raw is not None else None
 
     async def put_reconnect(self, grant: ReconnectGrant) -> None:
-        self._set(keys.reconnect(grant.token), grant.to_json(), keys.RECONNECT_TTL)
+        self._set(keys.reconnect(grant.token), grant.to_json(self.ttls.reconnect), self.ttls.reconnect)
+
+    async def refresh_reconnect(self, grant: ReconnectGrant) -> bool:
+        if self._get(keys.reconnect(grant.token)) is None:
+            return False
+        await self.put_reconnect(grant)
+        return True
+
+    async def get_reconnect(self, token: str) -> ReconnectGrant | None:
+        raw = self._get(keys.reconnect(token))
+        return ReconnectGrant.from_json(token, raw) if raw is not None else None
 
     async def take_reconnect(self, token: str) -> ReconnectGrant | None:
-        raw = self._get_str(keys.reconnect(token))
         # Single use: a leaked reconnect token is worth one reconnect at most.
-        self._data.pop(keys.reconnect(token), None)
-        return ReconnectGrant.from_json(raw) if raw is not None else None
+        raw = self._delete(keys.reconnect(token))
+        return ReconnectGrant.from_json(token, raw) if raw is not None else None
+
+    async def get_guest_controls(self, meeting_id: str, guest_id: str) -> GuestControls | None:
+        raw = self._get(keys.guest_controls(meeting_id, guest_id))
+        return GuestControls.from_json(raw) if raw is not None else None
+
+    async def put_guest_controls(self, controls: GuestControls) -> None:
+        key = keys.guest_controls(controls.meeting_id, controls.guest_id)
+        self._set(key, controls.to_json(), self.ttls.guest_controls)
 
     async def close(self) -> None:
         self._data.clear()
+
