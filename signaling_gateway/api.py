@@ -1,4 +1,4 @@
-"""JSON endpoints: meeting creation for the host, and the health check."""
+"""JSON endpoints: the host's meetings (create, list, QR code of the link), and the health check."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from .media_client import MediaApi, MediaUnavailable
 from .meetings import Meetings
 from .metrics import Metrics
 from .origin import same_origin
+from .qr import qr_svg
+from .store import Meeting
 from .store.records import iso
 
 log = structlog.get_logger(__name__)
@@ -44,6 +46,8 @@ class Api:
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/meetings", self.create_meeting),
+            web.get("/api/meetings", self.list_meetings),
+            web.get("/api/meetings/{meeting_id}/qr.svg", self.qr_code),
             web.get("/healthz", self.healthz),
         ]
 
@@ -62,13 +66,47 @@ class Api:
             self._metrics.error(exc.code)
             return _error(502, exc.code, f"the media server refused the room: {exc.message}")
         self._metrics.meetings_created.inc()
-        body = {
+        return web.json_response(self._view(request, meeting, participants=0), status=201)
+
+    async def list_meetings(self, request: web.Request) -> web.Response:
+        """The live meetings, newest first, each with its links and how many people are in it."""
+        if self._auth.host(request) is None:
+            return _error(401, "unauthorized", "sign in as the host to see your meetings")
+        views = []
+        for meeting in await self._meetings.live():
+            count = await self._meetings.participant_count(meeting.id)
+            views.append(self._view(request, meeting, participants=count))
+        return web.json_response({"meetings": views})
+
+    async def qr_code(self, request: web.Request) -> web.StreamResponse:
+        """The share link as a QR code. Host-only: only the share panel shows it, and it confirms which ids exist."""
+        if self._auth.host(request) is None:
+            return _error(401, "unauthorized", "sign in as the host to get a meeting's QR code")
+        meeting = await self._meetings.get(request.match_info["meeting_id"])
+        if meeting is None:
+            return _error(404, "meeting_not_found", "this meeting does not exist or has ended")
+        body = qr_svg(self.share_link(request, meeting.id))
+        headers = {"Content-Disposition": f'inline; filename="meeting-{meeting.id}.svg"'}
+        return web.Response(body=body, content_type="image/svg+xml", headers=headers)
+
+    def share_link(self, request: web.Request, meeting_id: str) -> str:
+        """The guest link: under PUBLIC_URL when set, else on the origin the host is using right now."""
+        path = f"/join/{meeting_id}"
+        if self._settings.public_url:
+            return self._settings.absolute(path)
+        return f"{request.scheme}://{request.host}{path}"
+
+    def _view(self, request: web.Request, meeting: Meeting, *, participants: int) -> dict[str, object]:
+        return {
             "id": meeting.id,
             "url": self._settings.absolute(f"/room/{meeting.id}"),
             "join_url": self._settings.absolute(f"/join/{meeting.id}"),
+            "share_url": self.share_link(request, meeting.id),
+            "qr_url": f"/api/meetings/{meeting.id}/qr.svg",
+            "created_at": iso(meeting.created_at),
             "expires_at": iso(meeting.expires_at),
+            "participants": participants,
         }
-        return web.json_response(body, status=201)
 
     async def healthz(self, request: web.Request) -> web.Response:
         connected = self._media.connected

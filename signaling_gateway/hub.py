@@ -39,12 +39,22 @@ class Session:
         name: str,
         is_host: bool,
         metrics: Metrics,
+        audio: bool = False,
+        video: bool = False,
+        guest_id: str | None = None,
     ) -> None:
         self.ws = ws
         self.participant_id = participant_id
         self.meeting_id = meeting_id
         self.name = name
         self.is_host = is_host
+        # Microphone / camera on, as the client last said (media_state): drives the others' tile indicators.
+        self.audio = audio
+        self.video = video
+        # The guest token's id (None for the host): host controls (kick, mute) follow the token, not the socket.
+        self.guest_id = guest_id
+        # This socket's reconnect token, revoked when the host removes the participant or ends the meeting.
+        self.reconnect_token: str | None = None
         self.metrics = metrics
         # Set when welcome is queued; only announced sessions receive broadcasts or subscriber offers.
         self.announced = asyncio.Event()
@@ -129,7 +139,7 @@ class Hub:
     def announce(
         self,
         session: Session,
-        make_welcome: Callable[[list[dict[str, str]]], dict[str, Any]],
+        make_welcome: Callable[[list[dict[str, Any]]], dict[str, Any]],
         joined: dict[str, Any],
     ) -> None:
         """Queue welcome for the newcomer and `joined` for the others, with no await in between.
@@ -139,13 +149,18 @@ class Hub:
         """
         others = self.announced_others(session)
         session.announced.set()
-        session.send(make_welcome([participant_view(s.participant_id, s.name) for s in others]))
+        session.send(make_welcome([participant_view(s.participant_id, s.name, s.audio, s.video) for s in others]))
         for other in others:
             other.send(joined)
 
     def broadcast(self, session: Session, message: dict[str, Any]) -> None:
         for other in self.announced_others(session):
             other.send(message)
+
+    def in_meeting(self, meeting_id: str) -> list[Session]:
+        """The announced, open sessions of one meeting (who a meeting-wide message goes to)."""
+        room = self._rooms.get(meeting_id, {})
+        return [s for s in room.values() if s.announced.is_set() and not s.closing]
 
     def all_sessions(self) -> list[Session]:
         return [s for room in self._rooms.values() for s in room.values()]

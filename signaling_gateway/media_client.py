@@ -55,6 +55,14 @@ class MediaApi(Protocol):
 
     async def stats(self, room_id: str | None = None) -> dict[str, Any]: ...
 
+    async def set_video_prefs(self, room_id: str, participant_id: str, prefs: list[dict[str, Any]]) -> None: ...
+
+    async def set_track_enabled(self, room_id: str, participant_id: str, kind: str, enabled: bool) -> None: ...
+
+    async def start_recording(self, room_id: str) -> dict[str, Any]: ...
+
+    async def stop_recording(self, room_id: str) -> dict[str, Any]: ...
+
 
 class MediaClient:
     """Keeps one control connection open, reconnecting with backoff; requests fail fast while it is down."""
@@ -234,6 +242,19 @@ class MediaClient:
 
     async def stats(self, room_id: str | None = None) -> dict[str, Any]:
         return await self.request(cp.STATS, {"room_id": room_id} if room_id else {})
+
+    async def set_video_prefs(self, room_id: str, participant_id: str, prefs: list[dict[str, Any]]) -> None:
+        await self.request(cp.SET_VIDEO_PREFS, {"room_id": room_id, "participant_id": participant_id, "prefs": prefs})
+
+    async def set_track_enabled(self, room_id: str, participant_id: str, kind: str, enabled: bool) -> None:
+        params = {"room_id": room_id, "participant_id": participant_id, "kind": kind, "enabled": enabled}
+        await self.request(cp.SET_TRACK_ENABLED, params)
+
+    async def start_recording(self, room_id: str) -> dict[str, Any]:
+        return await self.request(cp.START_RECORDING, {"room_id": room_id})
+
+    async def stop_recording(self, room_id: str) -> dict[str, Any]:
+        return await self.request(cp.STOP_RECORDING, {"room_id": room_id})
 
 
 def _sdp_of(result: dict[str, Any], method: str) -> str:

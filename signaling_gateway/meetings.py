@@ -36,10 +36,18 @@ def new_participant_id() -> str:
     return "p" + secrets.token_hex(8)
 
 
+def is_locked(meeting: Meeting) -> bool:
+    """A locked meeting admits no new guests. The record gains `locked` with the host's lock control."""
+    return bool(getattr(meeting, "locked", False))
+
+
 class Meetings:
     def __init__(self, store: Store, media: MediaApi) -> None:
         self._store = store
         self._media = media
+        # Ids of the meetings created through this gateway, for the host's list. The store has no index of
+        # meetings, so this is where the list starts; each id is looked up again, and ended ones drop out.
+        self._created: dict[str, None] = {}
 
     async def create(self, host: str) -> Meeting:
         """Create the meeting on the media server first: a meeting without a room would be a dead link."""
@@ -49,14 +57,29 @@ class Meetings:
         )
         await self._media.create_room(meeting.id)
         await self._store.put_meeting(meeting)
+        self._created[meeting.id] = None
         log.info("meeting_created", meeting_id=meeting.id)
         return meeting
+
+    async def live(self) -> list[Meeting]:
+        """The meetings this gateway created that still exist and are active, newest first."""
+        found: list[Meeting] = []
+        for meeting_id in list(self._created):
+            meeting = await self.get(meeting_id)
+            if meeting is None:
+                self._created.pop(meeting_id, None)  # expired or ended: it never comes back
+            else:
+                found.append(meeting)
+        return sorted(found, key=lambda meeting: meeting.created_at, reverse=True)
 
     async def get(self, meeting_id: str) -> Meeting | None:
         if not is_meeting_id(meeting_id):
             return None
         meeting = await self._store.get_meeting(meeting_id)
         return meeting if meeting is not None and meeting.active else None
+
+    async def participant_count(self, meeting_id: str) -> int:
+        return len(await self._store.list_participants(meeting_id))
 
     async def join_room(self, meeting_id: str, participant_id: str, name: str) -> None:
         try:

@@ -11,6 +11,11 @@ PUBLISH_OFFER: Final = "publish_offer"
 SUBSCRIBE_ANSWER: Final = "subscribe_answer"
 PONG: Final = "pong"
 PING: Final = "ping"
+MEDIA_STATE: Final = "media_state"
+VIDEO_PREFS: Final = "video_prefs"
+# Host controls (host_controls.py): host_action from the host only; request_unmute from a muted guest.
+HOST_ACTION: Final = "host_action"
+REQUEST_UNMUTE: Final = "request_unmute"
 
 # Server -> client
 WELCOME: Final = "welcome"
@@ -18,11 +23,47 @@ PUBLISH_ANSWER: Final = "publish_answer"
 SUBSCRIBE_OFFER: Final = "subscribe_offer"
 PARTICIPANT_JOINED: Final = "participant_joined"
 PARTICIPANT_LEFT: Final = "participant_left"
+PARTICIPANT_MEDIA: Final = "participant_media"
+LAYERS_NEEDED: Final = "layers_needed"
 ERROR: Final = "error"
+# Host controls (builders in host_messages.py)
+FORCE_MUTE: Final = "force_mute"
+UNMUTE_ALLOWED: Final = "unmute_allowed"
+UNMUTE_REQUESTED: Final = "unmute_requested"
+MODERATION: Final = "moderation"
+KICKED: Final = "kicked"
+MEETING_ENDED: Final = "meeting_ended"
+MEETING_LOCKED: Final = "meeting_locked"
+RECORDING: Final = "recording"
+ACTIVE_SPEAKER: Final = "active_speaker"
+SCREEN_SHARE: Final = "screen_share"
+CALL_STATS: Final = "call_stats"
+HOST_TYPES: Final = frozenset(
+    {FORCE_MUTE, UNMUTE_ALLOWED, UNMUTE_REQUESTED, MODERATION, KICKED, MEETING_ENDED, MEETING_LOCKED, RECORDING,
+     ACTIVE_SPEAKER, SCREEN_SHARE, CALL_STATS}
+)  # fmt: skip
 
-CLIENT_TYPES: Final = frozenset({PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING})
+CLIENT_TYPES: Final = frozenset(
+    {PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING, VIDEO_PREFS, MEDIA_STATE, HOST_ACTION, REQUEST_UNMUTE}
+)
+# What host_action may ask for; the ones on a participant need `participant_id`.
+PARTICIPANT_ACTIONS: Final = frozenset({"mute", "unmute", "video_off", "video_on", "kick"})
+MEETING_ACTIONS: Final = frozenset({"end", "lock", "unlock", "record_start", "record_stop"})
+MAX_PARTICIPANT_ID_CHARS: Final = 64
 SERVER_TYPES: Final = frozenset(
-    {WELCOME, PUBLISH_ANSWER, SUBSCRIBE_OFFER, PARTICIPANT_JOINED, PARTICIPANT_LEFT, ERROR, PING, PONG}
+    {
+        WELCOME,
+        PUBLISH_ANSWER,
+        SUBSCRIBE_OFFER,
+        PARTICIPANT_JOINED,
+        PARTICIPANT_LEFT,
+        PARTICIPANT_MEDIA,
+        ERROR,
+        PING,
+        PONG,
+        LAYERS_NEEDED,
+    }
+    | HOST_TYPES
 )
 KNOWN_TYPES: Final = CLIENT_TYPES | SERVER_TYPES
 _NEEDS_SDP: Final = frozenset({PUBLISH_OFFER, SUBSCRIBE_ANSWER})
@@ -36,15 +77,25 @@ ERR_FORBIDDEN: Final = "forbidden"
 ERR_MEETING_NOT_FOUND: Final = "meeting_not_found"
 ERR_MEDIA_UNAVAILABLE: Final = "media_unavailable"
 ERR_TRANSPORT_CLOSED: Final = "transport_closed"
+ERR_KICKED: Final = "kicked"
+ERR_MEETING_ENDED: Final = "meeting_ended"
+ERR_MEETING_LOCKED: Final = "meeting_locked"
 
 # Text frames above this are refused with an error; the socket's hard limit (which closes) is set higher.
 MAX_MESSAGE_BYTES: Final = 256 * 1024
 MAX_SDP_CHARS: Final = 128 * 1024
+# video_prefs: one entry per remote video (a meeting has at most 20 people); sizes in device pixels.
+MAX_VIDEO_PREFS: Final = 64
+MAX_TRACK_ID_CHARS: Final = 64
+MAX_TILE_PIXELS: Final = 16384
 
 # WebSocket close codes (4000-4999 are ours to define).
 CLOSE_UNAUTHORIZED: Final = 4401
 CLOSE_FORBIDDEN: Final = 4403
 CLOSE_NOT_FOUND: Final = 4404
+CLOSE_KICKED: Final = 4405
+CLOSE_MEETING_ENDED: Final = 4411
+CLOSE_LOCKED: Final = 4423
 CLOSE_TRANSPORT_CLOSED: Final = 4410
 CLOSE_SLOW_CONSUMER: Final = 4429
 CLOSE_MEDIA_UNAVAILABLE: Final = 4503
@@ -60,9 +111,30 @@ class BadMessage(Exception):
 
 
 @dataclass(frozen=True)
+class VideoPref:
+    """One remote video as the subscriber draws it: the media server picks its simulcast layer from this."""
+
+    track_id: str
+    width: int
+    height: int
+    visible: bool
+
+    def as_params(self) -> dict[str, Any]:
+        return {"track_id": self.track_id, "width": self.width, "height": self.height, "visible": self.visible}
+
+
+@dataclass(frozen=True)
 class ClientMessage:
     type: str
     sdp: str | None = None
+    prefs: tuple[VideoPref, ...] | None = None
+    # media_state only: whether the sender's microphone / camera is on.
+    audio: bool | None = None
+    video: bool | None = None
+    # host_action: the action and, for participant actions, its target; request_unmute: `kind`.
+    action: str | None = None
+    participant_id: str | None = None
+    kind: str | None = None
 
 
 def parse_client_message(text: str) -> ClientMessage:
@@ -79,6 +151,17 @@ def parse_client_message(text: str) -> ClientMessage:
         raise BadMessage(ERR_BAD_MESSAGE, "message has no 'type'")
     if kind not in CLIENT_TYPES:
         raise BadMessage(ERR_BAD_MESSAGE, f"unknown message type {kind[:40]!r}")
+    if kind == VIDEO_PREFS:
+        return ClientMessage(kind, prefs=parse_video_prefs(data.get("prefs")))
+    if kind == MEDIA_STATE:
+        return _parse_media_state(data)
+    if kind == HOST_ACTION:
+        return _parse_host_action(data)
+    if kind == REQUEST_UNMUTE:
+        media_kind = data.get("kind")
+        if media_kind not in ("audio", "video"):
+            raise BadMessage(ERR_BAD_MESSAGE, "request_unmute needs 'kind' as \"audio\" or \"video\"")
+        return ClientMessage(kind, kind=media_kind)
     if kind not in _NEEDS_SDP:
         return ClientMessage(kind)
     sdp = data.get("sdp")
@@ -89,15 +172,65 @@ def parse_client_message(text: str) -> ClientMessage:
     return ClientMessage(kind, sdp)
 
 
-def participant_view(participant_id: str, name: str) -> dict[str, str]:
-    return {"id": participant_id, "name": name}
+def parse_video_prefs(raw: Any) -> tuple[VideoPref, ...]:
+    """`[{track_id, width, height, visible}]`, bounded, with exact types: the media server gets only clean values."""
+    if not isinstance(raw, list):
+        raise BadMessage(ERR_BAD_MESSAGE, "video_prefs needs 'prefs' as a list")
+    if len(raw) > MAX_VIDEO_PREFS:
+        raise BadMessage(ERR_BAD_MESSAGE, f"video_prefs lists at most {MAX_VIDEO_PREFS} videos")
+    prefs = []
+    for index, item in enumerate(raw):
+        where = f"prefs[{index}]"
+        if not isinstance(item, dict):
+            raise BadMessage(ERR_BAD_MESSAGE, f"{where} must be an object")
+        track_id = item.get("track_id")
+        if not isinstance(track_id, str) or not 0 < len(track_id) <= MAX_TRACK_ID_CHARS:
+            message = f"{where}.track_id must be a string of 1 to {MAX_TRACK_ID_CHARS} characters"
+            raise BadMessage(ERR_BAD_MESSAGE, message)
+        size = []
+        for field in ("width", "height"):
+            value = item.get(field)
+            # bool is an int in Python and 1.5 is a number in JSON: neither is a pixel count.
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TILE_PIXELS:
+                raise BadMessage(ERR_BAD_MESSAGE, f"{where}.{field} must be an integer from 0 to {MAX_TILE_PIXELS}")
+            size.append(value)
+        visible = item.get("visible")
+        if not isinstance(visible, bool):
+            raise BadMessage(ERR_BAD_MESSAGE, f"{where}.visible must be true or false")
+        prefs.append(VideoPref(track_id, size[0], size[1], visible))
+    return tuple(prefs)
+
+
+def _parse_media_state(data: dict[str, Any]) -> ClientMessage:
+    audio, video = data.get("audio"), data.get("video")
+    # Booleans only: 0/1 or "true" is a client bug worth reporting, not something to guess at.
+    if not isinstance(audio, bool) or not isinstance(video, bool):
+        raise BadMessage(ERR_BAD_MESSAGE, "media_state needs 'audio' and 'video' as true or false")
+    return ClientMessage(MEDIA_STATE, audio=audio, video=video)
+
+
+def _parse_host_action(data: dict[str, Any]) -> ClientMessage:
+    action = data.get("action")
+    if not isinstance(action, str) or action not in PARTICIPANT_ACTIONS | MEETING_ACTIONS:
+        names = ", ".join(sorted(PARTICIPANT_ACTIONS | MEETING_ACTIONS))
+        raise BadMessage(ERR_BAD_MESSAGE, f"host_action needs 'action', one of: {names}")
+    if action not in PARTICIPANT_ACTIONS:
+        return ClientMessage(HOST_ACTION, action=action)
+    target = data.get("participant_id")
+    if not isinstance(target, str) or not 0 < len(target) <= MAX_PARTICIPANT_ID_CHARS:
+        raise BadMessage(ERR_BAD_MESSAGE, f"host_action {action} needs 'participant_id' as a string")
+    return ClientMessage(HOST_ACTION, action=action, participant_id=target)
+
+
+def participant_view(participant_id: str, name: str, audio: bool, video: bool) -> dict[str, Any]:
+    return {"id": participant_id, "name": name, "audio": audio, "video": video}
 
 
 def welcome(
     participant_id: str,
     name: str,
     is_host: bool,
-    others: list[dict[str, str]],
+    others: list[dict[str, Any]],
     ice_servers: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
@@ -114,8 +247,13 @@ def error(code: str, message: str) -> dict[str, Any]:
     return {"type": ERROR, "code": code, "message": message}
 
 
-def participant_joined(participant_id: str, name: str) -> dict[str, Any]:
-    return {"type": PARTICIPANT_JOINED, "participant": participant_view(participant_id, name)}
+def participant_joined(participant_id: str, name: str, audio: bool, video: bool) -> dict[str, Any]:
+    return {"type": PARTICIPANT_JOINED, "participant": participant_view(participant_id, name, audio, video)}
+
+
+def participant_media(participant_id: str, audio: bool, video: bool) -> dict[str, Any]:
+    """A participant's microphone or camera went on or off."""
+    return {"type": PARTICIPANT_MEDIA, "participant_id": participant_id, "audio": audio, "video": video}
 
 
 def participant_left(participant_id: str) -> dict[str, Any]:
@@ -124,3 +262,8 @@ def participant_left(participant_id: str) -> dict[str, Any]:
 
 def sdp_message(kind: str, sdp: str) -> dict[str, Any]:
     return {"type": kind, "sdp": sdp}
+
+
+def layers_needed(track_id: str, rids: list[str]) -> dict[str, Any]:
+    """Dynacast for a publisher: send only these simulcast layers (rids) of that track."""
+    return {"type": LAYERS_NEEDED, "track_id": track_id, "rids": rids}

@@ -8,7 +8,7 @@ import structlog
 from aiohttp import web
 
 from .auth import Authenticator, HostCredentials
-from .meetings import Meetings
+from .meetings import Meetings, is_locked
 from .names import MAX_NAME_CHARS, InvalidName, clean_guest_name
 from .templates import Templates
 
@@ -43,6 +43,13 @@ class Pages:
             404,
             "Meeting not found",
             "This meeting does not exist or has ended. Check the link you were given.",
+        )
+
+    def _meeting_locked(self) -> web.Response:
+        return self._templates.message(
+            403,
+            "Meeting locked",
+            "The host has locked this meeting: nobody new can join right now. Ask the host to unlock it.",
         )
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
@@ -84,10 +91,13 @@ class Pages:
 
     async def join_form(self, request: web.Request) -> web.StreamResponse:
         meeting_id = request.match_info["meeting_id"]
-        if await self._meetings.get(meeting_id) is None:
+        meeting = await self._meetings.get(meeting_id)
+        if meeting is None:
             return self._meeting_not_found()
         if self._auth.host(request) is not None:
             raise web.HTTPFound(f"/room/{meeting_id}")
+        if is_locked(meeting):
+            return self._meeting_locked()
         return self._join_page(meeting_id)
 
     def _join_page(self, meeting_id: str, *, status: int = 200, error: str = "", name: str = "") -> web.Response:
@@ -102,8 +112,11 @@ class Pages:
 
     async def join(self, request: web.Request) -> web.StreamResponse:
         meeting_id = request.match_info["meeting_id"]
-        if await self._meetings.get(meeting_id) is None:
+        meeting = await self._meetings.get(meeting_id)
+        if meeting is None:
             return self._meeting_not_found()
+        if is_locked(meeting):
+            return self._meeting_locked()
         raw = _field(await request.post(), "name")
         try:
             name = clean_guest_name(raw)

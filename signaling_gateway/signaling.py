@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from .media_client import MediaApi, MediaUnavailable
 from .meetings import Meetings, new_participant_id
 from .metrics import Metrics
 from .origin import same_origin
-from .store import Participant, Store
+from .store import IceCandidates, Participant, ReconnectGrant, Store, StoreUnavailable
 from .store.records import utcnow
 
 log = structlog.get_logger(__name__)
@@ -28,6 +29,20 @@ log = structlog.get_logger(__name__)
 IceServersProvider = Callable[[Identity], list[dict[str, Any]]]
 # aiohttp closes the socket (1009) above this; between MAX_MESSAGE_BYTES and this we answer too_large instead.
 HARD_MESSAGE_LIMIT = 1024 * 1024
+# `?reconnect=TOKEN`: our tokens are 32 characters; anything much longer is not one of ours.
+MAX_RECONNECT_TOKEN_CHARS = 64
+# How long a reconnecting socket waits for its own stale socket (same participant) to be cleaned up.
+REPLACE_TIMEOUT = 10.0
+ERR_REPLACED = "replaced"
+ERR_STORE_UNAVAILABLE = "store_unavailable"
+CLOSE_REPLACED = 4409
+CLOSE_STORE_UNAVAILABLE = 1011
+STORE_UNAVAILABLE_MESSAGE = "meeting state is unavailable; try again shortly"
+
+
+def reconnect_identity(identity: Identity) -> str:
+    """Who may use a reconnect token: the host account, or the one guest token it was issued to."""
+    return "host" if identity.is_host else f"guest:{identity.guest_id}"
 
 
 def no_ice_servers(identity: Identity) -> list[dict[str, Any]]:
@@ -48,6 +63,7 @@ class Signaling:
         public_url: str | None = None,
         ping_interval: float = 30.0,
         ice_servers: IceServersProvider = no_ice_servers,
+        store_refresh_interval: float | None = None,
     ) -> None:
         self._auth = auth
         self._store = store
@@ -58,6 +74,10 @@ class Signaling:
         self._public_url = public_url
         self._ping_interval = ping_interval
         self._ice_servers = ice_servers
+        # With the ping by default (30 s): well inside the 60 s reconnect TTL it keeps alive.
+        self._refresh_interval = store_refresh_interval or ping_interval
+        # (meeting, participant) -> set once that socket's leave is done; a reconnect waits on it.
+        self._live: dict[tuple[str, str], asyncio.Event] = {}
         media.add_event_listener(self._on_media_event)
         media.add_connection_listener(self._on_media_connection)
 
@@ -68,27 +88,57 @@ class Signaling:
         identity = await self._admit(request, ws, meeting_id)
         if identity is None:
             return ws
+        resumed_id = await self._resume(request.query.get("reconnect"), identity, meeting_id)
         session = Session(
             ws,
-            participant_id=new_participant_id(),
+            participant_id=resumed_id or new_participant_id(),
             meeting_id=meeting_id,
             name=identity.name,
             is_host=identity.is_host,
             metrics=self._metrics,
+            # The pre-join choices, so welcome / participant_joined show them before any media_state.
+            audio=request.query.get("audio") == "1",
+            video=request.query.get("video") == "1",
         )
         self._metrics.websockets.inc()
         writer = asyncio.create_task(session.run_writer(), name=f"ws-writer:{session.participant_id}")
+        live_key, left = (meeting_id, session.participant_id), asyncio.Event()
+        self._live[live_key] = left
+        grant = ReconnectGrant(
+            token=secrets.token_urlsafe(24),
+            participant_id=session.participant_id,
+            meeting_id=meeting_id,
+            identity=reconnect_identity(identity),
+        )
         joined = False
         try:
-            joined = await self._join(session)
+            joined = await self._join(session, grant, resumed=resumed_id is not None)
             if joined:
                 session.spawn(self._ping_loop(session), "ws-ping")
+                session.spawn(self._refresh_loop(session, grant), "store-refresh")
                 await self._read_loop(session)
         finally:
-            await self._leave(session, joined)
-            await self._finish(session, writer)
-            self._metrics.websockets.dec()
+            # Shielded: when aiohttp cancels the handler (a vanished client, with handler_cancellation) the
+            # leave must still reach the store and the media server, and a reconnect waiting on `left` be told.
+            await asyncio.shield(self._end(session, writer, joined, live_key, left))
         return ws
+
+    async def _end(
+        self,
+        session: Session,
+        writer: asyncio.Task[None],
+        joined: bool,
+        live_key: tuple[str, str],
+        left: asyncio.Event,
+    ) -> None:
+        try:
+            await self._leave(session, joined)
+        finally:
+            left.set()
+            if self._live.get(live_key) is left:
+                del self._live[live_key]
+        await self._finish(session, writer)
+        self._metrics.websockets.dec()
 
     async def _admit(self, request: web.Request, ws: web.WebSocketResponse, meeting_id: str) -> Identity | None:
         """The caller's identity for this meeting, or None after telling the client why and closing."""
@@ -100,10 +150,48 @@ class Signaling:
             message = "sign in as the host or join this meeting as a guest first"
             await self._refuse(ws, m.ERR_UNAUTHORIZED, message, m.CLOSE_UNAUTHORIZED)
             return None
-        if await self._meetings.get(meeting_id) is None:
+        try:
+            meeting = await self._meetings.get(meeting_id)
+        except StoreUnavailable as exc:
+            log.warning("store_unavailable", error=str(exc))
+            await self._refuse(ws, ERR_STORE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE, CLOSE_STORE_UNAVAILABLE)
+            return None
+        if meeting is None:
             await self._refuse(ws, m.ERR_MEETING_NOT_FOUND, "this meeting does not exist", m.CLOSE_NOT_FOUND)
             return None
         return identity
+
+    async def _resume(self, token: str | None, identity: Identity, meeting_id: str) -> str | None:
+        """The participant id a valid `?reconnect=` token gives back, or None: the caller joins as someone new.
+
+        The token must be unused, unexpired, for this meeting and issued to this identity. A socket of the
+        same participant still open here (the server has not noticed the drop yet) is closed first.
+        """
+        if not token or len(token) > MAX_RECONNECT_TOKEN_CHARS:
+            return None
+        try:
+            grant = await self._store.get_reconnect(token)
+            # Checked before taking it, so someone else's token cannot be used up by a caller it does not fit.
+            if grant is None or grant.meeting_id != meeting_id or grant.identity != reconnect_identity(identity):
+                log.info("reconnect_refused", meeting_id=meeting_id, known=grant is not None)
+                return None
+            if await self._store.take_reconnect(token) is None:
+                return None  # another socket used it a moment ago
+        except StoreUnavailable as exc:
+            log.warning("reconnect_store_unavailable", error=str(exc))
+            return None
+        previous = self._live.get((meeting_id, grant.participant_id))
+        if previous is not None:
+            stale = self._hub.get(meeting_id, grant.participant_id)
+            if stale is not None:
+                self._fail(stale, ERR_REPLACED, "this participant reconnected on another socket", CLOSE_REPLACED)
+            try:
+                await asyncio.wait_for(previous.wait(), REPLACE_TIMEOUT)
+            except TimeoutError:
+                log.warning("reconnect_replace_timeout", participant_id=grant.participant_id)
+                return None
+        log.info("participant_resumed", meeting_id=meeting_id, participant_id=grant.participant_id)
+        return grant.participant_id
 
     async def _refuse(self, ws: web.WebSocketResponse, code: str, message: str, close_code: int) -> None:
         self._metrics.error(code)
@@ -113,17 +201,26 @@ class Signaling:
             self._metrics.message(m.ERROR, "out")
         await ws.close(code=close_code, message=code.encode())
 
-    async def _join(self, session: Session) -> bool:
+    async def _join(self, session: Session, grant: ReconnectGrant, *, resumed: bool) -> bool:
         self._hub.add(session)
-        await self._store.put_participant(
-            Participant(
-                id=session.participant_id,
-                meeting_id=session.meeting_id,
-                name=session.name,
-                is_host=session.is_host,
-                joined_at=utcnow(),
-            )
+        participant = Participant(
+            id=session.participant_id,
+            meeting_id=session.meeting_id,
+            name=session.name,
+            is_host=session.is_host,
+            joined_at=utcnow(),
+            video=session.video,
+            audio=session.audio,
         )
+        try:
+            await self._store.put_participant(participant)
+            # Stored before welcome hands out the token, so it works from the moment the client has it.
+            await self._store.put_reconnect(grant)
+        except StoreUnavailable as exc:
+            # The detail (Redis host, port) goes to the log, not to the browser.
+            log.warning("store_unavailable", participant_id=session.participant_id, error=str(exc))
+            self._fail(session, ERR_STORE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE, CLOSE_STORE_UNAVAILABLE)
+            return False
         try:
             await self._meetings.join_room(session.meeting_id, session.participant_id, session.name)
         except MediaUnavailable as exc:
@@ -138,11 +235,13 @@ class Signaling:
             self._fail(session, exc.code, f"could not join the room: {exc.message}", m.CLOSE_MEDIA_UNAVAILABLE)
             return False
 
-        def make_welcome(others: list[dict[str, str]]) -> dict[str, Any]:
+        def make_welcome(others: list[dict[str, Any]]) -> dict[str, Any]:
             ice = self._ice_servers(Identity(name=session.name, is_host=session.is_host, meeting_id=session.meeting_id))
-            return m.welcome(session.participant_id, session.name, session.is_host, others, ice)
+            welcome = m.welcome(session.participant_id, session.name, session.is_host, others, ice)
+            return {**welcome, "reconnect_token": grant.token, "resumed": resumed}
 
-        self._hub.announce(session, make_welcome, m.participant_joined(session.participant_id, session.name))
+        joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
+        self._hub.announce(session, make_welcome, joined)
         self._metrics.participants.inc()
         self._metrics.meetings.set(self._hub.meeting_count)
         log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id)
@@ -187,24 +286,58 @@ class Signaling:
             self._report(session, exc.code, exc.message)
         except MediaUnavailable as exc:
             self._report(session, m.ERR_MEDIA_UNAVAILABLE, str(exc))
+        except StoreUnavailable as exc:
+            log.warning("store_unavailable", participant_id=session.participant_id, error=str(exc))
+            self._report(session, ERR_STORE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE)
 
     async def _dispatch(self, session: Session, message: m.ClientMessage) -> None:
         if message.type == m.PUBLISH_OFFER:
             assert message.sdp is not None  # parse_client_message guarantees it
             answer = await self._media.publisher_offer(session.meeting_id, session.participant_id, message.sdp)
             session.send(m.sdp_message(m.PUBLISH_ANSWER, answer))
+            ice = IceCandidates.from_exchange(session.meeting_id, session.participant_id, message.sdp, answer)
+            await self._store.put_ice(ice)
         elif message.type == m.SUBSCRIBE_ANSWER:
             assert message.sdp is not None
             await self._media.subscriber_answer(session.meeting_id, session.participant_id, message.sdp)
+        elif message.type == m.VIDEO_PREFS:
+            assert message.prefs is not None
+            prefs = [pref.as_params() for pref in message.prefs]
+            await self._media.set_video_prefs(session.meeting_id, session.participant_id, prefs)
+        elif message.type == m.MEDIA_STATE:
+            await self._set_media_state(session, message)
         elif message.type == m.PING:
             session.send({"type": m.PONG})
         elif message.type == m.PONG:
-            await self._store.touch_participant(session.participant_id)
+            pass  # the store TTLs are refreshed by the ping loop while the socket is open
+
+    async def _set_media_state(self, session: Session, message: m.ClientMessage) -> None:
+        assert message.audio is not None and message.video is not None  # parse_client_message guarantees it
+        if (session.audio, session.video) == (message.audio, message.video):
+            return  # a repeat changes nothing for the others
+        # The session holds it for the welcomes the hub builds without awaiting; the store for everyone else.
+        session.audio, session.video = message.audio, message.video
+        self._hub.broadcast(session, m.participant_media(session.participant_id, session.audio, session.video))
+        await self._store.set_media_state(session.participant_id, session.audio, session.video)
 
     async def _ping_loop(self, session: Session) -> None:
         while not session.closing:
             await asyncio.sleep(self._ping_interval)
             session.send({"type": m.PING})
+
+    async def _refresh_loop(self, session: Session, grant: ReconnectGrant) -> None:
+        """Restart the participant's, its meeting's and its reconnect token's TTLs while the socket is open.
+
+        Not tied to the client's pong: an open socket is what "connected" means (aiohttp's protocol heartbeat
+        closes dead ones), and the 60 s reconnect TTL must never lapse while it is open.
+        """
+        while not session.closing:
+            await asyncio.sleep(self._refresh_interval)
+            try:
+                await self._store.touch_participant(session.participant_id)
+                await self._store.refresh_reconnect(grant)
+            except StoreUnavailable as exc:
+                log.warning("store_refresh_failed", participant_id=session.participant_id, error=str(exc))
 
     async def _leave(self, session: Session, joined: bool) -> None:
         self._hub.remove(session)
@@ -212,7 +345,12 @@ class Signaling:
             self._hub.broadcast(session, m.participant_left(session.participant_id))
             self._metrics.participants.dec()
         self._metrics.meetings.set(self._hub.meeting_count)
-        await self._store.delete_participant(session.participant_id)
+        try:
+            # The reconnect grant stays: it expires on its own 60 s after the socket closed.
+            await self._store.delete_participant(session.participant_id)
+        except StoreUnavailable as exc:
+            # The media server must still hear about the leave; the keys expire by their TTLs.
+            log.warning("store_leave_failed", participant_id=session.participant_id, error=str(exc))
         if joined:
             try:
                 await self._media.leave(session.meeting_id, session.participant_id)
@@ -238,6 +376,11 @@ class Signaling:
             return
         if name == cp.RENEGOTIATION_NEEDED:
             session.spawn(self._renegotiate(session), "renegotiate")
+        elif name == cp.LAYERS_NEEDED:
+            # Dynacast goes to the publisher only: it pauses the simulcast layers no subscriber needs.
+            track_id, rids = params.get("track_id"), params.get("rids")
+            if isinstance(track_id, str) and isinstance(rids, list) and all(isinstance(r, str) for r in rids):
+                session.send(m.layers_needed(track_id, rids))
         elif name == cp.PARTICIPANT_LEFT:
             reason = params.get("reason")
             message = f"the media connection ended ({reason})" if isinstance(reason, str) else "media connection ended"

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from tests.gateway.gateway_process import GatewayProcess, start_gateway_process
 
@@ -27,6 +28,7 @@ CHROMIUM_ARGS = [
 HOST_PASSWORD = "browser-test-password"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 UI_TIMEOUT = 15_000  # ms: page loads, joins, tiles appearing
+DEFAULT_VIEWPORT: ViewportSize = {"width": 960, "height": 600}
 MEDIA_TIMEOUT = 30_000  # ms: ICE + DTLS + first decoded frames
 
 # Collects per-participant receive stats from the page: tile video size, decoded frames, audio bytes.
@@ -55,18 +57,31 @@ async (pid) => {
 """
 
 
-@pytest.fixture(scope="session")
-def product() -> Iterator[GatewayProcess]:
-    """`python -m signaling_gateway` with its own media server, on free ports, healthy and media-connected."""
+@contextlib.contextmanager
+def _run_product(log_name: str, env: dict[str, str] | None = None) -> Iterator[GatewayProcess]:
     if not media_server_available():
         pytest.skip("python -m mediaserver is not available yet")
-    gateway = start_gateway_process({"HOST_PASSWORD": HOST_PASSWORD}, wait_media=True, timeout=40)
+    gateway = start_gateway_process({"HOST_PASSWORD": HOST_PASSWORD, **(env or {})}, wait_media=True, timeout=40)
     try:
         yield gateway
     finally:
         gateway.stop()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "product.log").write_text(gateway.log())
+        (ARTIFACTS / log_name).write_text(gateway.log())
+
+
+@pytest.fixture(scope="session")
+def product() -> Iterator[GatewayProcess]:
+    """`python -m signaling_gateway` with its own media server, on free ports, healthy and media-connected."""
+    with _run_product("product.log") as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def lossy_product() -> Iterator[GatewayProcess]:
+    """The product with the media server's fault injection on (`simulate_loss`), kept apart from `product`."""
+    with _run_product("lossy-product.log", {"MEDIA_FAULT_INJECTION": "1"}) as gateway:
+        yield gateway
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -79,7 +94,8 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-NewContext = Callable[[], Awaitable[BrowserContext]]
+class NewContext(Protocol):
+    async def __call__(self, viewport: ViewportSize = DEFAULT_VIEWPORT) -> BrowserContext: ...
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -87,12 +103,27 @@ async def new_context(
     browser: Browser, product: GatewayProcess, request: pytest.FixtureRequest
 ) -> AsyncIterator[NewContext]:
     """A fresh browser profile per simulated person (own cookies); console output is kept as an artifact."""
+    async with _context_factory(browser, product, request.node.name) as make:
+        yield make
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def new_lossy_context(
+    browser: Browser, lossy_product: GatewayProcess, request: pytest.FixtureRequest
+) -> AsyncIterator[NewContext]:
+    """Like `new_context`, against `lossy_product`."""
+    async with _context_factory(browser, lossy_product, request.node.name) as make:
+        yield make
+
+
+@contextlib.asynccontextmanager
+async def _context_factory(browser: Browser, product: GatewayProcess, test_name: str) -> AsyncIterator[NewContext]:
     contexts: list[BrowserContext] = []
     console: list[str] = []
 
-    async def make() -> BrowserContext:
+    async def make(viewport: ViewportSize = DEFAULT_VIEWPORT) -> BrowserContext:
         context = await browser.new_context(
-            base_url=product.base_url, permissions=["camera", "microphone"], viewport={"width": 960, "height": 600}
+            base_url=product.base_url, permissions=["camera", "microphone"], viewport=viewport
         )
         index = len(contexts)
         context.on("console", lambda msg: console.append(f"[ctx{index}] {msg.type}: {msg.text}"))
@@ -107,7 +138,7 @@ async def new_context(
         for context in contexts:
             await context.close()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / f"{request.node.name}.console.log").write_text("\n".join(console))
+        (ARTIFACTS / f"{test_name}.console.log").write_text("\n".join(console))
 
 
 async def login_host(page: Page, password: str = HOST_PASSWORD) -> None:
@@ -119,8 +150,11 @@ async def login_host(page: Page, password: str = HOST_PASSWORD) -> None:
 
 
 async def create_meeting(page: Page) -> str:
-    """From the host home: click the button and land in the new meeting's room; returns the meeting id."""
+    """From the host home: create a meeting, then enter it from its share panel; returns the meeting id."""
     await page.get_by_test_id("create-meeting").click()
+    panel = page.get_by_test_id("share-panel")
+    await panel.wait_for(state="visible")
+    await panel.get_by_test_id("enter-meeting").click()
     await page.wait_for_url(re.compile(r"/room/[a-z0-9-]+$"))
     return page.url.rsplit("/", 1)[1]
 

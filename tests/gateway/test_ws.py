@@ -169,10 +169,16 @@ async def test_joins_and_leaves_are_announced_to_the_others(online: Gateway) -> 
     welcome = await receive_type(guest_ws, "welcome")
     assert welcome["is_host"] is False
     assert welcome["name"] == "<script>alert(1)</script>"  # raw in JSON; the page sets it with textContent
-    assert welcome["participants"] == [{"id": host_id, "name": "host"}]
+    # Connected without ?audio/?video: mic and camera count as off until a media_state says otherwise.
+    assert welcome["participants"] == [{"id": host_id, "name": "host", "audio": False, "video": False}]
 
     joined = await receive_type(host_ws, "participant_joined")
-    assert joined["participant"] == {"id": welcome["participant_id"], "name": "<script>alert(1)</script>"}
+    assert joined["participant"] == {
+        "id": welcome["participant_id"],
+        "name": "<script>alert(1)</script>",
+        "audio": False,
+        "video": False,
+    }
 
     # A bad message from the guest changes nothing for the host.
     await guest_ws.send_str("{oops")

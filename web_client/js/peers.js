@@ -1,19 +1,26 @@
 // The two peer connections of a participant: publisher (we offer) and subscriber (the server offers).
 
+import { SimulcastSender, addCameraTransceiver } from "./simulcast.js";
+
 const PC_CONFIG = { bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
 
 export class Publisher {
   constructor(iceServers, signaling) {
     this.pc = new RTCPeerConnection({ ...PC_CONFIG, iceServers });
     this.signaling = signaling;
+    this.simulcast = null; // the camera's SimulcastSender: dynacast and loss adaptation
+    this.senders = { audio: null, video: null };
   }
 
-  // Single-layer video for now; simulcast encodings slot in here as sendEncodings.
+  // Both transceivers always exist, even with the camera or microphone off (no track in `stream`): turning
+  // one on later is a replaceTrack on its sender, with no renegotiation.
   async publish(stream) {
     const [video] = stream.getVideoTracks();
     const [audio] = stream.getAudioTracks();
-    if (video) this.pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
-    if (audio) this.pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+    this.senders.video = addCameraTransceiver(this.pc, video || null, [stream]).sender;
+    this.simulcast = new SimulcastSender(this.senders.video);
+    this.simulcast.start();
+    this.senders.audio = this.pc.addTransceiver(audio || "audio", { direction: "sendonly", streams: [stream] }).sender;
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     // The server is ICE-lite and learns our address from our checks, so no need to wait for candidates.
@@ -24,7 +31,14 @@ export class Publisher {
     await this.pc.setRemoteDescription({ type: "answer", sdp });
   }
 
+  // Camera or microphone on (a track) or off (null).
+  async setTrack(kind, track) {
+    const sender = this.senders[kind];
+    if (sender && this.pc.signalingState !== "closed") await sender.replaceTrack(track);
+  }
+
   close() {
+    if (this.simulcast) this.simulcast.close();
     this.pc.close();
   }
 }

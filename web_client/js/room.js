@@ -1,14 +1,30 @@
 // The call page: local preview, signaling, one publisher and one subscriber connection, remote tiles.
 
+import { CallMedia } from "./call_media.js";
+import { loadCallPrefs, saveCallPrefs } from "./call_prefs.js";
 import { Grid } from "./grid.js";
-import { getLocalMedia, playVideo } from "./media.js";
+import { hydrateIcons } from "./icons.js";
+import { playVideo } from "./media.js";
 import { Publisher, Subscriber } from "./peers.js";
 import { SignalingChannel } from "./signaling.js";
+import { TilePrefsReporter } from "./tile_prefs.js";
+import { initialOf, prepareLocalTile } from "./tiles.js";
 
 const meetingId = document.body.dataset.meetingId;
-const grid = new Grid(document.getElementById("grid"), document.getElementById("tile-template"));
+const localTile = document.getElementById("local-tile");
 const localVideo = document.getElementById("local-video");
 const statusBar = document.getElementById("status");
+hydrateIcons();
+prepareLocalTile(localTile);
+const grid = new Grid(document.getElementById("grid"), localTile);
+// Camera and microphone as chosen on the pre-join page (the host, who has none, starts with both on).
+const callMedia = new CallMedia({
+  prefs: loadCallPrefs(meetingId),
+  localTile,
+  localVideo,
+  buttons: { audio: document.getElementById("toggle-mic"), video: document.getElementById("toggle-camera") },
+  report: (text) => showStatus(text, { bad: true }),
+});
 
 // Tests and the console read live state from here: publisher and subscriber are the RTCPeerConnections.
 const client = {
@@ -22,10 +38,14 @@ const client = {
   localStream: null,
   signaling: null,
   left: false,
+  grid, // tests add placeholder tiles through this to lay out a full meeting (grid.debugFill)
+  media: callMedia,
+  simulcast: null, // the camera's SimulcastSender (dynacast and loss-adaptation state)
 };
 window.meetingClient = client;
 let publisher = null;
 let subscriber = null;
+let tilePrefs = null; // reports remote tile sizes so the server picks each video's simulcast layer
 
 // Participants who left: a late track for them must not bring back a nameless tile.
 const departed = new Set();
@@ -72,8 +92,10 @@ function offerSound() {
 }
 
 async function attachRemote(participantId, stream) {
-  const video = grid.ensureTile(participantId, null).querySelector("video");
+  const tile = grid.ensureTile(participantId, null);
+  const video = tile.querySelector("video");
   if (video.srcObject !== stream) video.srcObject = stream;
+  if (tilePrefs) tilePrefs.observe(participantId, tile);
   const withSound = await playVideo(video);
   if (!withSound) offerSound();
 }
@@ -86,37 +108,44 @@ function onTrack(event) {
 }
 
 async function startLocalMedia() {
-  const { stream, error } = await getLocalMedia();
-  if (!stream) {
-    showStatus(`No camera or microphone (${error ? error.name : "unavailable"}): others will not see or hear you.`, {
-      bad: true,
-    });
-    return null;
-  }
-  client.localStream = stream;
-  localVideo.srcObject = stream;
-  await playVideo(localVideo);
-  return stream;
+  callMedia.onchange = () => {
+    client.localStream = callMedia.local.stream();
+    // A reload or a rejoin in this tab comes back with the camera and microphone as they are now.
+    const { audio, video } = callMedia.state;
+    const { audio: micId, video: cameraId } = callMedia.local.deviceIds;
+    saveCallPrefs(meetingId, { audio, video, micId, cameraId });
+  };
+  await callMedia.start();
+  client.localStream = callMedia.local.stream();
+}
+
+function addParticipant(participant) {
+  departed.delete(participant.id);
+  grid.setMedia(participant.id, participant);
+  grid.ensureTile(participant.id, participant.name);
 }
 
 function onWelcome(message) {
   client.participantId = message.participant_id;
   client.name = message.name;
   client.isHost = message.is_host;
-  document.getElementById("local-name").textContent = `${message.name} (you)`;
+  document.getElementById("local-name").textContent = `${message.name} (you)`; // textContent: never HTML
+  localTile.querySelector(".avatar-initial").textContent = initialOf(message.name);
   const iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
   // The subscriber exists before any subscribe_offer can be dispatched: both are created synchronously here.
   subscriber = new Subscriber(iceServers, client.signaling, onTrack);
   client.subscriber = subscriber.pc;
-  for (const participant of message.participants) grid.ensureTile(participant.id, participant.name);
-  if (client.localStream) {
-    publisher = new Publisher(iceServers, client.signaling);
-    client.publisher = publisher.pc;
-    publisher.publish(client.localStream).catch((err) => {
-      console.error("publisher: offer failed", err);
-      showStatus(`Could not send your camera: ${err.message}`, { bad: true });
-    });
-  }
+  tilePrefs = new TilePrefsReporter(subscriber.pc, (prefs) => client.signaling.send("video_prefs", { prefs }));
+  for (const participant of message.participants) addParticipant(participant);
+  // Published even with camera and microphone off, so turning them on later needs no renegotiation.
+  publisher = new Publisher(iceServers, client.signaling);
+  client.publisher = publisher.pc;
+  callMedia.publish(publisher).catch((err) => {
+    console.error("publisher: offer failed", err);
+    showStatus(`Could not send your camera: ${err.message}`, { bad: true });
+  });
+  client.simulcast = publisher.simulcast;
+  callMedia.connected(client.signaling);
 }
 
 function onError(message) {
@@ -139,6 +168,7 @@ function onDisconnected(event, closedByUs) {
 }
 
 function teardown() {
+  if (tilePrefs) tilePrefs.close();
   if (publisher) publisher.close();
   if (subscriber) subscriber.close();
   grid.clear();
@@ -149,15 +179,16 @@ function leave() {
   client.left = true;
   if (client.signaling) client.signaling.close(1000, "leave");
   teardown();
-  if (client.localStream) for (const track of client.localStream.getTracks()) track.stop();
-  localVideo.srcObject = null;
+  callMedia.stop();
   document.getElementById("rejoin").href = window.location.pathname;
   document.getElementById("left-view").hidden = false;
 }
 
 function websocketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${window.location.host}/ws?meeting=${encodeURIComponent(meetingId)}`;
+  const { audio, video } = callMedia.state; // so the others' first view of us shows our mic and camera right
+  const query = new URLSearchParams({ meeting: meetingId, audio: audio ? "1" : "0", video: video ? "1" : "0" });
+  return `${scheme}://${window.location.host}/ws?${query}`;
 }
 
 async function main() {
@@ -170,12 +201,12 @@ async function main() {
     .on("welcome", onWelcome)
     .on("publish_answer", (message) => publisher && publisher.applyAnswer(message.sdp))
     .on("subscribe_offer", (message) => subscriber && subscriber.handleOffer(message.sdp))
-    .on("participant_joined", (message) => {
-      departed.delete(message.participant.id);
-      grid.ensureTile(message.participant.id, message.participant.name);
-    })
+    .on("layers_needed", (message) => publisher && publisher.simulcast && publisher.simulcast.setNeeded(message.rids))
+    .on("participant_joined", (message) => addParticipant(message.participant))
+    .on("participant_media", (message) => grid.setMedia(message.participant_id, message))
     .on("participant_left", (message) => {
       departed.add(message.participant_id);
+      if (tilePrefs) tilePrefs.forget(message.participant_id);
       grid.removeTile(message.participant_id);
     })
     .on("error", onError);

@@ -1,0 +1,184 @@
+// Guest pre-join page: name, camera / microphone preview with on/off and device pickers, then join.
+// The choices go to the call page through sessionStorage; the preview's tracks stop before leaving.
+
+import { saveCallPrefs, loadCallPrefs } from "./call_prefs.js";
+import { fillSelect, listDevices } from "./devices.js";
+import { hydrateIcons, setIcon } from "./icons.js";
+import { LocalMedia, describeMediaError } from "./local_media.js";
+import { playVideo } from "./media.js";
+import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem } from "./name_check.js";
+import { initialOf } from "./tiles.js";
+
+const meetingId = document.body.dataset.meetingId;
+const form = document.getElementById("join-form");
+const nameInput = document.getElementById("guest-name");
+const nameCount = document.getElementById("name-count");
+const errorBox = document.getElementById("join-error");
+const submit = document.getElementById("join-submit");
+const preview = document.getElementById("preview");
+const previewVideo = document.getElementById("preview-video");
+const previewAvatar = document.getElementById("preview-avatar");
+const note = document.getElementById("media-note");
+const buttons = { audio: document.getElementById("toggle-mic"), video: document.getElementById("toggle-camera") };
+const selects = { audio: document.getElementById("mic-select"), video: document.getElementById("camera-select") };
+const maxName = Number(nameInput.dataset.max) || MAX_NAME_CHARS;
+
+const prefs = loadCallPrefs(meetingId);
+const media = new LocalMedia({ micId: prefs.micId, cameraId: prefs.cameraId });
+const busy = { audio: false, video: false };
+let leaving = false;
+
+// Tests and the console can look at the preview's state.
+window.prejoin = { media, busy };
+
+const LABELS = {
+  audio: { on: "Turn off microphone", off: "Turn on microphone", icons: ["mic", "micOff"] },
+  video: { on: "Turn off camera", off: "Turn on camera", icons: ["camera", "cameraOff"] },
+};
+
+function showNote(text) {
+  note.textContent = text;
+  note.hidden = !text;
+}
+
+function render() {
+  const state = media.state();
+  for (const kind of ["audio", "video"]) {
+    const on = state[kind];
+    const button = buttons[kind];
+    button.dataset.state = on ? "on" : "off";
+    button.setAttribute("aria-label", on ? LABELS[kind].on : LABELS[kind].off);
+    button.title = button.getAttribute("aria-label");
+    button.disabled = busy[kind];
+    setIcon(button.querySelector(".control-icon"), on ? LABELS[kind].icons[0] : LABELS[kind].icons[1]);
+  }
+  preview.dataset.video = state.video ? "on" : "off";
+}
+
+async function showPreview() {
+  const track = media.track("video");
+  previewVideo.srcObject = track ? new MediaStream([track]) : null;
+  if (track) await playVideo(previewVideo);
+}
+
+async function refreshDevices() {
+  const devices = await listDevices();
+  fillSelect(selects.video, devices.video, media.deviceIds.video, { noun: "Camera", emptyText: "No camera found" });
+  fillSelect(selects.audio, devices.audio, media.deviceIds.audio, { noun: "Microphone", emptyText: "No microphone found" });
+}
+
+async function start() {
+  const errors = await media.start({ audio: prefs.audio, video: prefs.video });
+  const problems = ["video", "audio"].filter((kind) => errors[kind]).map((kind) => describeMediaError(kind, errors[kind]));
+  if (problems.length > 0) showNote(`${problems.join(" ")} You can still join.`);
+  if (leaving) {
+    media.stopAll();
+    return;
+  }
+  await showPreview();
+  render();
+  await refreshDevices();
+}
+
+async function toggle(kind) {
+  if (busy[kind] || leaving) return;
+  busy[kind] = true;
+  render();
+  try {
+    if (media.isOn(kind)) {
+      media.turnOff(kind);
+    } else {
+      await media.turnOn(kind);
+      showNote("");
+      await refreshDevices(); // the first permission grant reveals the device names
+    }
+  } catch (err) {
+    if (err.name !== "AbortError") showNote(`${describeMediaError(kind, err)} You can still join.`);
+  } finally {
+    busy[kind] = false;
+    if (kind === "video") await showPreview();
+    render();
+  }
+}
+
+async function pick(kind) {
+  if (busy[kind]) return;
+  busy[kind] = true;
+  render();
+  try {
+    await media.switchDevice(kind, selects[kind].value);
+  } catch (err) {
+    showNote(describeMediaError(kind, err));
+  } finally {
+    busy[kind] = false;
+    if (kind === "video") await showPreview();
+    render();
+  }
+}
+
+function renderName() {
+  const name = cleanName(nameInput.value);
+  const length = nameLength(name);
+  nameCount.textContent = `${length}/${maxName}`;
+  nameCount.classList.toggle("over", length > maxName);
+  previewAvatar.textContent = name ? initialOf(name) : "?";
+}
+
+function onSubmit(event) {
+  const problem = nameProblem(nameInput.value, maxName);
+  if (problem) {
+    event.preventDefault();
+    errorBox.textContent = problem; // textContent: nothing typed here is ever HTML
+    nameInput.setAttribute("aria-invalid", "true");
+    nameInput.focus();
+    return;
+  }
+  // The browser posts the form (the gateway checks the name again and sets the guest token).
+  leaving = true;
+  const state = media.state();
+  saveCallPrefs(meetingId, {
+    audio: state.audio,
+    video: state.video,
+    micId: media.deviceIds.audio,
+    cameraId: media.deviceIds.video,
+  });
+  media.stopAll(); // free the camera for the call page, which opens it again
+  previewVideo.srcObject = null;
+  submit.disabled = true;
+  submit.textContent = "Joining…";
+}
+
+hydrateIcons();
+render();
+renderName();
+if (errorBox.textContent.trim()) nameInput.setAttribute("aria-invalid", "true");
+for (const kind of ["audio", "video"]) {
+  buttons[kind].addEventListener("click", () => toggle(kind));
+  selects[kind].addEventListener("change", () => pick(kind));
+}
+nameInput.addEventListener("input", () => {
+  renderName();
+  if (nameInput.getAttribute("aria-invalid") && !nameProblem(nameInput.value, maxName)) {
+    nameInput.removeAttribute("aria-invalid");
+    errorBox.textContent = "";
+  }
+});
+form.addEventListener("submit", onSubmit);
+if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
+  navigator.mediaDevices.addEventListener("devicechange", () => refreshDevices());
+}
+media.onended = (kind) => {
+  showNote(`Your ${kind === "video" ? "camera" : "microphone"} stopped.`);
+  if (kind === "video") showPreview();
+  render();
+};
+// Back/forward cache or closing the tab: never leave the camera light on.
+window.addEventListener("pagehide", () => media.stopAll());
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return; // back to this page from the cache: the preview was stopped, start it again
+  leaving = false;
+  submit.disabled = false;
+  submit.textContent = "Join now";
+  start();
+});
+start();
