@@ -191,6 +191,11 @@ class SubscriberSide:
         sub.wanted_layer = layer_selector.choose(wanted, self.downlink.steps_down, temporal, -1).layer
         quality = layer_selector.choose(wanted, self.downlink.steps_down, temporal, pub.highest_live(now))
         sub.select(quality.layer, quality.max_tid)
+        if sub.active and sub.current_layer != sub.target_layer:
+            # Still waiting for the target's keyframe: ask again (the publication throttles). A request dropped
+            # by that throttle, or a PLI lost on the way, would otherwise leave this video frozen: Chrome sends
+            # no periodic keyframes.
+            pub.request_keyframe(sub.target_layer)
 
     def allocate(self, now: float) -> None:
         for sub in self.subscriptions.values():

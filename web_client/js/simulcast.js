@@ -141,6 +141,12 @@ export class SimulcastSender {
     this.timer = null;
   }
 
+  // A `layers_needed` message: ours unless it names a screen share (the server's ids say which: `screen-…`).
+  onLayersNeeded(message) {
+    if (typeof message.track_id === "string" && message.track_id.startsWith("screen-")) return;
+    if (Array.isArray(message.rids)) this.setNeeded(message.rids);
+  }
+
   // Dynacast from the server: the rids some subscriber needs (unknown rids are ignored).
   setNeeded(rids) {
     const wanted = new Set(rids.filter((rid) => this.rids.includes(rid)));
