@@ -10,7 +10,9 @@ LOSS_DOWN = 0.10  # loss above this in two reports in a row: one step down
 LOSS_CLEAN = 0.02  # loss at or below this counts as a clean report
 HOLD_AFTER_DOWN_S = 8.0  # no step up this soon after a step down (mediasoup holds spatial upgrades 10 s)
 CLEAN_FOR_UP_S = 3.0  # this long clean before each step up
-MAX_STEPS = 8
+# The deepest ladder (3 spatial layers x 2 temporal depths + the base frame rate) has 7 levels: 6 steps down
+# reach its floor, and every step beyond would only add 3 s to the recovery.
+MAX_STEPS = 6
 
 
 class DownlinkController:

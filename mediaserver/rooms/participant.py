@@ -107,5 +107,8 @@ class Participant:
                 for p in self.publications.values()
             ],
             **self.subscribing.stats(),
+            # One "downlink" with the summary's figures (bitrate, loss, RTT, jitter) and the downlink controller's
+            # decisions: their keys differ, and the subscribing stats alone would hide the summary's.
+            "downlink": {**self.subscribing.summary(), **self.subscribing.downlink.stats()},
             "rtp_errors": self.publishing.rtp_errors + self.subscribing.rtp_errors,
         }

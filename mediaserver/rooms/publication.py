@@ -34,6 +34,7 @@ class Layer:
         "index",
         "last_packet_at",
         "last_pli",
+        "paused",
         "rid",
         "ssrc",
         "stats",
@@ -49,6 +50,7 @@ class Layer:
         self.height = 0
         self.last_packet_at = 0.0
         self.last_pli = -1e9
+        self.paused = False  # dynacast told the publisher to stop sending it
         self.bitrate_bps = 0
         self.fps = 0.0
         self._frames = 0
@@ -57,7 +59,8 @@ class Layer:
         self._mark_at = 0.0
 
     def live(self, now: float) -> bool:
-        return self.ssrc is not None and now - self.last_packet_at < LAYER_TIMEOUT_S
+        # A layer dynacast paused is gone at once; waiting for its timeout would route a pin through it.
+        return self.ssrc is not None and not self.paused and now - self.last_packet_at < LAYER_TIMEOUT_S
 
     def count_frame(self) -> None:
         self._frames += 1
@@ -169,8 +172,12 @@ class Publication:
             if sub in subs:
                 subs.remove(sub)
 
-    def needed_layers(self) -> set[int]:
-        """Layers some active subscription is on, heading to, or would take if sent (dynacast pauses the others)."""
+    def needed_layers(self, now: float) -> set[int]:
+        """Layers some active subscription is on, heading to, or would take if sent (dynacast pauses the others).
+
+        When the wanted layer is not arriving (the publisher's own encoder or loss adaptation dropped it),
+        the layer below it stays on too, so such a subscriber falls back one step rather than to the bottom.
+        """
         needed = set()
         for sub in self.subscriptions:
             if sub.active and not sub.paused:
@@ -178,6 +185,10 @@ class Publication:
                 needed.add(sub.wanted_layer)
                 if sub.current_layer >= 0:
                     needed.add(sub.current_layer)
+                wanted = min(sub.wanted_layer, len(self.layers) - 1)
+                layer = self.layers[wanted]
+                if wanted > 0 and layer.ssrc is not None and not layer.paused and not layer.live(now):
+                    needed.add(wanted - 1)
         return needed
 
     def set_muted(self, muted: bool) -> None:

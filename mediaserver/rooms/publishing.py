@@ -38,6 +38,8 @@ class PublisherSide:
         self._rrid_ext_id = 0
         self._audio_level_ext_id = 0
         self.rtp_errors = 0
+        # Kinds the host turned off: they stay off for publications created later (a new m-line, a screen share).
+        self.disabled_kinds: set[str] = set()
         # Dynacast: the rids each publication was last told to send, and since when a layer is unneeded.
         self._announced: dict[str, frozenset[str]] = {}
         self._unneeded_since: dict[tuple[str, str], float] = {}
@@ -51,6 +53,7 @@ class PublisherSide:
         pub = Publication(self.participant_id, media.mid, media.kind, media.payload_type,
                           media.rtx_payload_type, media.clock_rate, list(media.rids), source)
         pub.send_pli = self._send_pli
+        pub.muted = media.kind in self.disabled_kinds
         self.publications[media.mid] = pub
         ids = media.ext_ids
         self._mid_ext_id = ids.get(extensions.URI_MID, self._mid_ext_id)
@@ -148,11 +151,17 @@ class PublisherSide:
 
     def loudness(self) -> float:
         """Loudness of this participant's audio over the last interval (0 = silent); resets the interval."""
-        return max((p.audio_level.roll() for p in self.publications.values() if not p.is_video), default=0.0)
+        # Every accumulator is rolled each interval; a host-muted track is heard by nobody, so it never speaks.
+        levels = [(p.audio_level.roll(), p.muted) for p in self.publications.values() if not p.is_video]
+        return max((level for level, muted in levels if not muted), default=0.0)
 
     def set_enabled(self, kind: str, enabled: bool) -> int:
         """Host control: stop or resume forwarding this participant's tracks of one kind; returns how many."""
         pubs = [p for p in self.publications.values() if p.kind == kind]
+        if enabled:
+            self.disabled_kinds.discard(kind)
+        else:
+            self.disabled_kinds.add(kind)
         for pub in pubs:
             pub.set_muted(not enabled)
         return len(pubs)
@@ -225,7 +234,7 @@ class PublisherSide:
         for pub in self.publications.values():
             if not pub.simulcast:
                 continue
-            needed = {0} | pub.needed_layers()
+            needed = {0} | pub.needed_layers(now)
             wanted: set[str] = set()
             for layer in pub.layers:
                 key = (pub.id, layer.rid or "")
@@ -239,4 +248,6 @@ class PublisherSide:
             rids = frozenset(wanted)
             if self._announced.get(pub.id, frozenset(pub.rids)) != rids:
                 self._announced[pub.id] = rids
+                for layer in pub.layers:
+                    layer.paused = (layer.rid or "") not in rids
                 notify(pub, [rid for rid in pub.rids if rid in rids])
