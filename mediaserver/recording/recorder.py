@@ -54,10 +54,25 @@ class RoomRecorder:
         }))
         tap = Subscription(pub, "rec", pub.payload_type, functools.partial(self._on_packet, index))
         pub.subscribe(tap)
+        # Dynacast keeps asking the publisher for the top layer; retarget() records the best one arriving.
+        tap.wanted_layer = len(pub.layers) - 1
         tap.select(len(pub.layers) - 1, 2)
         tap.negotiated = True
         tap.activate()
         self._taps[pub.id] = tap
+
+    def retarget(self, now: float) -> None:
+        """Once a second: each tap follows the highest layer that is arriving (switching on its keyframe).
+
+        Fixed on the top layer, a recording got no video at all while the publisher was not sending it
+        (paused by dynacast until the recording asked for it, or dropped by the encoder for bandwidth).
+        """
+        for tap in self._taps.values():
+            pub = tap.publication
+            if len(pub.layers) < 2:
+                continue
+            live = [layer.index for layer in pub.layers if layer.live(now)]
+            tap.select(max(live) if live else len(pub.layers) - 1, 2)
 
     def remove(self, pub: Publication) -> None:
         tap = self._taps.pop(pub.id, None)

@@ -137,6 +137,8 @@ class Room:
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
                 log.exception("participant_tick_failed", room=self.id, participant=participant.id)
+        if self.recorder is not None:
+            self.recorder.retarget(now)
         loudness = {pid: p.publishing.loudness() for pid, p in self.participants.items()}
         speaker = self._speaker.update(loudness, now)
         if speaker is not None:
