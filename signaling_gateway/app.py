@@ -12,6 +12,7 @@ from aiohttp import web
 from .api import Api
 from .auth import Authenticator, HostCredentials
 from .config import Settings
+from .host_controls import HostControls
 from .hub import Hub
 from .media_client import MediaApi
 from .meetings import Meetings
@@ -32,6 +33,7 @@ HUB_KEY = web.AppKey("hub", Hub)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 AUTH_KEY = web.AppKey("auth", Authenticator)
 MEETINGS_KEY = web.AppKey("meetings", Meetings)
+CONTROLS_KEY = web.AppKey("host_controls", HostControls)
 
 STORE_SWEEP_INTERVAL = 60.0
 
@@ -100,6 +102,7 @@ def create_app(
     hub = Hub()
     meetings = Meetings(store, media)
     templates = Templates(settings.web_root / "pages")
+    controls = HostControls(store=store, media=media, hub=hub, meetings=meetings)
     signaling = Signaling(
         auth=auth,
         store=store,
@@ -107,6 +110,7 @@ def create_app(
         meetings=meetings,
         hub=hub,
         metrics=metrics,
+        controls=controls,
         public_url=settings.public_url,
         ping_interval=ping_interval,
         store_refresh_interval=store_refresh_interval,
@@ -120,8 +124,10 @@ def create_app(
     app[METRICS_KEY] = metrics
     app[AUTH_KEY] = auth
     app[MEETINGS_KEY] = meetings
+    app[CONTROLS_KEY] = controls
 
-    app.add_routes(Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings).routes())
+    pages = Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings, controls=controls)
+    app.add_routes(pages.routes())
     app.add_routes(Api(settings=settings, auth=auth, meetings=meetings, media=media, hub=hub, metrics=metrics).routes())
     app.add_routes(StaticFiles(settings.web_root).routes())
     app.add_routes([web.get("/ws", signaling.handle), web.get("/metrics", metrics.handle)])
@@ -161,3 +167,4 @@ async def _sweep(store: MemoryStore) -> None:
 async def _close_websockets(app: web.Application) -> None:
     for session in app[HUB_KEY].all_sessions():
         session.close(1001, "server shutting down")
+    await app[CONTROLS_KEY].close()

@@ -37,8 +37,8 @@ def new_participant_id() -> str:
 
 
 def is_locked(meeting: Meeting) -> bool:
-    """A locked meeting admits no new guests. The record gains `locked` with the host's lock control."""
-    return bool(getattr(meeting, "locked", False))
+    """A locked meeting admits no new guests (the host's lock control, host_controls.py)."""
+    return meeting.locked
 
 
 class Meetings:
@@ -77,6 +77,13 @@ class Meetings:
             return None
         meeting = await self._store.get_meeting(meeting_id)
         return meeting if meeting is not None and meeting.active else None
+
+    async def has_ended(self, meeting_id: str) -> bool:
+        """The host ended it: its record stays as a tombstone for the meeting TTL so the link can say so."""
+        if not is_meeting_id(meeting_id):
+            return False
+        meeting = await self._store.get_meeting(meeting_id)
+        return meeting is not None and not meeting.active
 
     async def participant_count(self, meeting_id: str) -> int:
         return len(await self._store.list_participants(meeting_id))

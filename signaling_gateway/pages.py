@@ -8,6 +8,7 @@ import structlog
 from aiohttp import web
 
 from .auth import Authenticator, HostCredentials
+from .host_controls import HostControls
 from .meetings import Meetings, is_locked
 from .names import MAX_NAME_CHARS, InvalidName, clean_guest_name
 from .templates import Templates
@@ -20,12 +21,19 @@ MAX_FORM_FIELD = 4096
 
 class Pages:
     def __init__(
-        self, *, templates: Templates, auth: Authenticator, credentials: HostCredentials, meetings: Meetings
+        self,
+        *,
+        templates: Templates,
+        auth: Authenticator,
+        credentials: HostCredentials,
+        meetings: Meetings,
+        controls: HostControls,
     ) -> None:
         self._templates = templates
         self._auth = auth
         self._credentials = credentials
         self._meetings = meetings
+        self._controls = controls
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -38,18 +46,34 @@ class Pages:
             web.post("/join/{meeting_id}", self.join),
         ]
 
-    def _meeting_not_found(self) -> web.Response:
+    async def _meeting_missing(self, meeting_id: str) -> web.Response:
+        """Why there is no meeting behind this link: the host ended it, or it never existed (or expired)."""
+        if await self._meetings.has_ended(meeting_id):
+            return self._templates.message(
+                410, "Meeting ended", "The host has ended this meeting for everyone.", testid="meeting-ended"
+            )
         return self._templates.message(
             404,
             "Meeting not found",
             "This meeting does not exist or has ended. Check the link you were given.",
         )
 
+    def _removed(self) -> web.Response:
+        return self._templates.message(
+            403, "You were removed", "The host removed you from this meeting.", testid="kicked"
+        )
+
+    async def _guest_removed(self, request: web.Request, meeting_id: str) -> bool:
+        """This browser's guest token for the meeting is one the host removed (a new name does not help)."""
+        guest = self._auth.guest(request, meeting_id)
+        return guest is not None and await self._controls.removed(guest, meeting_id)
+
     def _meeting_locked(self) -> web.Response:
         return self._templates.message(
             403,
             "Meeting locked",
             "The host has locked this meeting: nobody new can join right now. Ask the host to unlock it.",
+            testid="meeting-locked",
         )
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
@@ -84,18 +108,23 @@ class Pages:
     async def room(self, request: web.Request) -> web.StreamResponse:
         meeting_id = request.match_info["meeting_id"]
         if await self._meetings.get(meeting_id) is None:
-            return self._meeting_not_found()
-        if self._auth.for_meeting(request, meeting_id) is None:
+            return await self._meeting_missing(meeting_id)
+        identity = self._auth.for_meeting(request, meeting_id)
+        if identity is None:
             raise web.HTTPFound(f"/join/{meeting_id}")
+        if await self._controls.removed(identity, meeting_id):
+            return self._removed()
         return self._templates.response("room.html", meeting_id=meeting_id)
 
     async def join_form(self, request: web.Request) -> web.StreamResponse:
         meeting_id = request.match_info["meeting_id"]
         meeting = await self._meetings.get(meeting_id)
         if meeting is None:
-            return self._meeting_not_found()
+            return await self._meeting_missing(meeting_id)
         if self._auth.host(request) is not None:
             raise web.HTTPFound(f"/room/{meeting_id}")
+        if await self._guest_removed(request, meeting_id):
+            return self._removed()
         if is_locked(meeting):
             return self._meeting_locked()
         return self._join_page(meeting_id)
@@ -114,7 +143,9 @@ class Pages:
         meeting_id = request.match_info["meeting_id"]
         meeting = await self._meetings.get(meeting_id)
         if meeting is None:
-            return self._meeting_not_found()
+            return await self._meeting_missing(meeting_id)
+        if await self._guest_removed(request, meeting_id):
+            return self._removed()
         if is_locked(meeting):
             return self._meeting_locked()
         raw = _field(await request.post(), "name")

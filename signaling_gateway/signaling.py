@@ -16,6 +16,7 @@ from mediaserver.control_protocol import ControlError
 
 from . import messages as m
 from .auth import Authenticator, Identity
+from .host_controls import HostControls, Refusal
 from .hub import Hub, Session
 from .media_client import MediaApi, MediaUnavailable
 from .meetings import Meetings, new_participant_id
@@ -60,6 +61,7 @@ class Signaling:
         meetings: Meetings,
         hub: Hub,
         metrics: Metrics,
+        controls: HostControls,
         public_url: str | None = None,
         ping_interval: float = 30.0,
         ice_servers: IceServersProvider = no_ice_servers,
@@ -71,6 +73,7 @@ class Signaling:
         self._meetings = meetings
         self._hub = hub
         self._metrics = metrics
+        self._controls = controls
         self._public_url = public_url
         self._ping_interval = ping_interval
         self._ice_servers = ice_servers
@@ -89,6 +92,8 @@ class Signaling:
         if identity is None:
             return ws
         resumed_id = await self._resume(request.query.get("reconnect"), identity, meeting_id)
+        if await self._locked_out(ws, identity, meeting_id, resumed=resumed_id is not None):
+            return ws
         session = Session(
             ws,
             participant_id=resumed_id or new_participant_id(),
@@ -99,6 +104,7 @@ class Signaling:
             # The pre-join choices, so welcome / participant_joined show them before any media_state.
             audio=request.query.get("audio") == "1",
             video=request.query.get("video") == "1",
+            guest_id=identity.guest_id,
         )
         self._metrics.websockets.inc()
         writer = asyncio.create_task(session.run_writer(), name=f"ws-writer:{session.participant_id}")
@@ -110,6 +116,7 @@ class Signaling:
             meeting_id=meeting_id,
             identity=reconnect_identity(identity),
         )
+        session.reconnect_token = grant.token
         joined = False
         try:
             joined = await self._join(session, grant, resumed=resumed_id is not None)
@@ -151,15 +158,30 @@ class Signaling:
             await self._refuse(ws, m.ERR_UNAUTHORIZED, message, m.CLOSE_UNAUTHORIZED)
             return None
         try:
-            meeting = await self._meetings.get(meeting_id)
+            # Unknown or ended meeting, or a guest the host removed (host_controls.py).
+            refusal = await self._controls.refusal(identity, meeting_id)
         except StoreUnavailable as exc:
             log.warning("store_unavailable", error=str(exc))
             await self._refuse(ws, ERR_STORE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE, CLOSE_STORE_UNAVAILABLE)
             return None
-        if meeting is None:
-            await self._refuse(ws, m.ERR_MEETING_NOT_FOUND, "this meeting does not exist", m.CLOSE_NOT_FOUND)
+        if refusal is not None:
+            await self._refuse(ws, refusal.code, refusal.message, refusal.close_code)
             return None
         return identity
+
+    async def _locked_out(
+        self, ws: web.WebSocketResponse, identity: Identity, meeting_id: str, *, resumed: bool
+    ) -> bool:
+        """Refuses (and says so) a newcomer to a locked meeting; True when it did."""
+        try:
+            refusal = await self._controls.lock_refusal(identity, meeting_id, resumed=resumed)
+        except StoreUnavailable as exc:
+            log.warning("store_unavailable", error=str(exc))
+            refusal = Refusal(ERR_STORE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE, CLOSE_STORE_UNAVAILABLE)
+        if refusal is None:
+            return False
+        await self._refuse(ws, refusal.code, refusal.message, refusal.close_code)
+        return True
 
     async def _resume(self, token: str | None, identity: Identity, meeting_id: str) -> str | None:
         """The participant id a valid `?reconnect=` token gives back, or None: the caller joins as someone new.
@@ -234,6 +256,13 @@ class Signaling:
         except ControlError as exc:
             self._fail(session, exc.code, f"could not join the room: {exc.message}", m.CLOSE_MEDIA_UNAVAILABLE)
             return False
+        try:
+            # The host's blocks on this guest hold before anyone hears of it (a reload must not undo a mute).
+            await self._controls.prepare(session)
+        except (ControlError, MediaUnavailable, StoreUnavailable) as exc:
+            log.warning("host_controls_not_applied", participant_id=session.participant_id, error=str(exc))
+            self._fail(session, m.ERR_MEDIA_UNAVAILABLE, "could not join the room", m.CLOSE_MEDIA_UNAVAILABLE)
+            return False
 
         def make_welcome(others: list[dict[str, Any]]) -> dict[str, Any]:
             ice = self._ice_servers(Identity(name=session.name, is_host=session.is_host, meeting_id=session.meeting_id))
@@ -242,6 +271,7 @@ class Signaling:
 
         joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
         self._hub.announce(session, make_welcome, joined)
+        self._controls.joined(session)
         self._metrics.participants.inc()
         self._metrics.meetings.set(self._hub.meeting_count)
         log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id)
@@ -294,6 +324,7 @@ class Signaling:
         if message.type == m.PUBLISH_OFFER:
             assert message.sdp is not None  # parse_client_message guarantees it
             answer = await self._media.publisher_offer(session.meeting_id, session.participant_id, message.sdp)
+            await self._controls.after_publish(session)  # new publications of a blocked kind start blocked
             session.send(m.sdp_message(m.PUBLISH_ANSWER, answer))
             ice = IceCandidates.from_exchange(session.meeting_id, session.participant_id, message.sdp, answer)
             await self._store.put_ice(ice)
@@ -306,6 +337,10 @@ class Signaling:
             await self._media.set_video_prefs(session.meeting_id, session.participant_id, prefs)
         elif message.type == m.MEDIA_STATE:
             await self._set_media_state(session, message)
+        elif message.type in (m.HOST_ACTION, m.REQUEST_UNMUTE):
+            refusal = await self._controls.handle(session, message)
+            if refusal is not None:
+                self._report(session, refusal.code, refusal.message)
         elif message.type == m.PING:
             session.send({"type": m.PONG})
         elif message.type == m.PONG:
@@ -313,10 +348,12 @@ class Signaling:
 
     async def _set_media_state(self, session: Session, message: m.ClientMessage) -> None:
         assert message.audio is not None and message.video is not None  # parse_client_message guarantees it
-        if (session.audio, session.video) == (message.audio, message.video):
+        # A kind the host blocked stays off, whatever this client claims.
+        audio, video = self._controls.clamp_media(session, message.audio, message.video)
+        if (session.audio, session.video) == (audio, video):
             return  # a repeat changes nothing for the others
         # The session holds it for the welcomes the hub builds without awaiting; the store for everyone else.
-        session.audio, session.video = message.audio, message.video
+        session.audio, session.video = audio, video
         self._hub.broadcast(session, m.participant_media(session.participant_id, session.audio, session.video))
         await self._store.set_media_state(session.participant_id, session.audio, session.video)
 
@@ -341,6 +378,7 @@ class Signaling:
 
     async def _leave(self, session: Session, joined: bool) -> None:
         self._hub.remove(session)
+        self._controls.left(session)
         if session.announced.is_set():
             self._hub.broadcast(session, m.participant_left(session.participant_id))
             self._metrics.participants.dec()
@@ -368,6 +406,7 @@ class Signaling:
             writer.cancel()
 
     def _on_media_event(self, name: str, params: dict[str, Any]) -> None:
+        self._controls.on_media_event(name, params)  # recording, active speaker, screen shares: meeting-wide
         room_id, participant_id = params.get("room_id"), params.get("participant_id")
         if not isinstance(room_id, str) or not isinstance(participant_id, str):
             return

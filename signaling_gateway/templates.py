@@ -33,8 +33,15 @@ class Templates:
         return web.Response(text=self.render(page, **values), status=status, content_type="text/html")
 
     def message(
-        self, status: int, title: str, message: str, link_href: str = "/", link_text: str = "Home"
+        self,
+        status: int,
+        title: str,
+        message: str,
+        link_href: str = "/",
+        link_text: str = "Home",
+        testid: str = "message",
     ) -> web.Response:
+        """A one-card page; `testid` names the card (e.g. `meeting-ended`, `kicked`) for tests and styling."""
         return self.response(
             "message.html",
             status=status,
@@ -42,4 +49,5 @@ class Templates:
             message=message,
             link_href=link_href,
             link_text=link_text,
+            testid=testid,
         )

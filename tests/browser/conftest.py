@@ -14,8 +14,6 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, as
 
 from tests.gateway.gateway_process import GatewayProcess, start_gateway_process
 
-from ..gateway.conftest import media_server_available
-
 CHROMIUM = "/usr/lib/chromium/chromium"
 CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream",
@@ -59,8 +57,6 @@ async (pid) => {
 
 @contextlib.contextmanager
 def _run_product(log_name: str, env: dict[str, str] | None = None) -> Iterator[GatewayProcess]:
-    if not media_server_available():
-        pytest.skip("python -m mediaserver is not available yet")
     gateway = start_gateway_process({"HOST_PASSWORD": HOST_PASSWORD, **(env or {})}, wait_media=True, timeout=40)
     try:
         yield gateway

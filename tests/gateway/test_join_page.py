@@ -1,17 +1,10 @@
-"""The guest pre-join page: its controls, its error pages (404 unknown or ended, 403 locked) and escaping."""
+"""The guest pre-join page: its controls, its error pages (404 unknown, 410 ended, 403 locked) and escaping."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
-from aiohttp.test_utils import TestClient, TestServer
-
-from signaling_gateway.app import create_app
-from signaling_gateway.media_client import MediaClient
-from signaling_gateway.store import Meeting, MemoryStore
-
-from .conftest import Gateway, free_port, make_settings
+from .conftest import Gateway
 
 
 async def test_the_join_page_has_the_preview_and_device_controls(offline: Gateway) -> None:
@@ -34,7 +27,7 @@ async def test_the_join_page_has_the_preview_and_device_controls(offline: Gatewa
     assert f'action="/join/{meeting_id}"' in body
 
 
-async def test_an_ended_meeting_is_a_404_page(offline: Gateway) -> None:
+async def test_an_ended_meeting_is_a_410_page_that_says_so(offline: Gateway) -> None:
     meeting_id = await offline.stored_meeting()
     meeting = await offline.store.get_meeting(meeting_id)
     assert meeting is not None
@@ -43,43 +36,25 @@ async def test_an_ended_meeting_is_a_404_page(offline: Gateway) -> None:
     for response in (
         await client.get(f"/join/{meeting_id}"),
         await client.post(f"/join/{meeting_id}", data={"name": "Ann"}, allow_redirects=False),
+        await client.get(f"/room/{meeting_id}", allow_redirects=False),
     ):
-        assert response.status == 404
-        assert "does not exist or has ended" in await response.text()
+        assert response.status == 410
+        body = await response.text()
+        assert "ended this meeting" in body and 'data-testid="meeting-ended"' in body
 
 
-@dataclass(frozen=True)
-class _LockedMeeting(Meeting):
-    locked: bool = True
-
-
-class _LockingStore(MemoryStore):
-    """Reports every meeting as locked, as the store will once the host's lock control exists."""
-
-    async def get_meeting(self, meeting_id: str) -> Meeting | None:
-        meeting = await super().get_meeting(meeting_id)
-        if meeting is None:
-            return None
-        return _LockedMeeting(meeting.id, meeting.host, meeting.created_at, meeting.expires_at)
-
-
-async def test_a_locked_meeting_is_a_403_page_and_admits_nobody() -> None:
-    store = _LockingStore()
-    app = create_app(make_settings(), media=MediaClient("127.0.0.1", free_port()), store=store)
-    server = TestServer(app)
-    client: TestClient[Any, Any] = TestClient(server)
-    await client.start_server()
-    try:
-        gateway = Gateway(server)
-        meeting_id = await gateway.stored_meeting()
-        page = await client.get(f"/join/{meeting_id}")
-        assert page.status == 403
-        assert "locked" in (await page.text()).lower()
-        post = await client.post(f"/join/{meeting_id}", data={"name": "Ann"}, allow_redirects=False)
-        assert post.status == 403
-        assert not any(c.startswith("guest_") for c in post.headers.getall("Set-Cookie", []))
-    finally:
-        await client.close()
+async def test_a_locked_meeting_is_a_403_page_and_admits_nobody(offline: Gateway) -> None:
+    meeting_id = await offline.stored_meeting()
+    assert await offline.store.set_meeting_locked(meeting_id, True) is not None
+    client = await offline.client()
+    page = await client.get(f"/join/{meeting_id}")
+    assert page.status == 403
+    assert 'data-testid="meeting-locked"' in await page.text()
+    post = await client.post(f"/join/{meeting_id}", data={"name": "Ann"}, allow_redirects=False)
+    assert post.status == 403
+    assert not any(c.startswith("guest_") for c in post.headers.getall("Set-Cookie", []))
+    await offline.store.set_meeting_locked(meeting_id, False)
+    assert (await client.get(f"/join/{meeting_id}")).status == 200
 
 
 async def test_a_bad_name_comes_back_escaped_in_the_pre_join_form(offline: Gateway) -> None:

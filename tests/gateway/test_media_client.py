@@ -10,9 +10,7 @@ from mediaserver.control_protocol import ControlError
 from signaling_gateway.media_client import MediaClient, MediaUnavailable
 from tests.processes import MediaServerProcess, start_media_server
 
-from .conftest import free_port, media_server_available
-
-needs_media = pytest.mark.skipif(not media_server_available(), reason="python -m mediaserver not available yet")
+from .conftest import free_port
 
 
 async def test_requests_fail_fast_while_disconnected() -> None:
@@ -27,7 +25,6 @@ async def test_requests_fail_fast_while_disconnected() -> None:
         await client.close()
 
 
-@needs_media
 async def test_calls_and_error_codes(media_server: MediaServerProcess) -> None:
     client = MediaClient("127.0.0.1", media_server.control_port)
     await client.start()
@@ -50,7 +47,6 @@ async def test_calls_and_error_codes(media_server: MediaServerProcess) -> None:
         await client.close()
 
 
-@needs_media
 async def test_reconnects_when_the_media_server_comes_back() -> None:
     port = free_port()
     server: MediaServerProcess | None = start_media_server("--control-port", str(port))

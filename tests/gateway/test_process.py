@@ -11,12 +11,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import pytest
-
-from .conftest import free_port, media_server_available
+from .conftest import free_port
 from .gateway_process import child_pids, pid_alive, start_gateway_process
-
-needs_media = pytest.mark.skipif(not media_server_available(), reason="python -m mediaserver not available yet")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -60,7 +56,6 @@ def test_a_configured_password_is_not_printed() -> None:
         gateway.stop()
 
 
-@needs_media
 def test_spawns_supervises_and_stops_its_media_server() -> None:
     gateway = start_gateway_process({"HOST_PASSWORD": "pw"}, wait_media=True, timeout=30)
     try:

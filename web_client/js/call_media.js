@@ -23,6 +23,8 @@ export class CallMedia {
     this.publisher = null;
     this.signaling = null;
     this.busy = { audio: false, video: false };
+    // Turned off by the host (moderation.js): the button stays disabled until the host allows it again.
+    this.blocked = { audio: false, video: false };
     this.onchange = null; // () => void, after every change of state
     this.local.onended = (kind) => {
       this.report(`Your ${kind === "video" ? "camera" : "microphone"} stopped (unplugged or blocked).`);
@@ -65,7 +67,7 @@ export class CallMedia {
   }
 
   async toggle(kind) {
-    if (this.busy[kind]) return;
+    if (this.busy[kind] || this.blocked[kind]) return;
     this.busy[kind] = true;
     this.render();
     try {
@@ -117,11 +119,25 @@ export class CallMedia {
       button.dataset.state = on ? "on" : "off";
       button.setAttribute("aria-label", on ? labels.on : labels.off);
       button.title = on ? labels.on : labels.off;
-      button.disabled = this.busy[kind];
+      button.disabled = this.busy[kind] || this.blocked[kind];
+      button.dataset.blocked = String(this.blocked[kind]);
       const holder = button.querySelector(".control-icon");
       const name = on ? labels.icons[0] : labels.icons[1];
       if (holder && holder.dataset.icon !== name) setIcon(holder, name);
     }
+  }
+
+  // The host turned this kind off: the device goes off here too, and the button stays disabled until
+  // unblock(). The media server already stopped forwarding it; this is what the person sees.
+  async block(kind) {
+    this.blocked[kind] = true;
+    this.local.turnOff(kind); // also cancels a device still opening
+    await this.apply(kind, null);
+  }
+
+  unblock(kind) {
+    this.blocked[kind] = false;
+    this.render();
   }
 
   stop() {

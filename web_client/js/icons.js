@@ -43,6 +43,10 @@ const ICONS = {
     ["path", { d: "M12 6v6l4 2" }],
   ],
   plus: [["path", { d: "M12 5v14M5 12h14" }]],
+  screen: [
+    ["rect", { x: "2", y: "3", width: "20", height: "14", rx: "2" }],
+    ["path", { d: "M8 21h8M12 17v4" }],
+  ],
   users: [
     ["path", { d: "M17 21v-2a4 4 0 0 0-4-4H5a4 4 0 0 0-4 4v2" }],
     ["circle", { cx: "9", cy: "7", r: "4" }],

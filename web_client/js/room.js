@@ -1,5 +1,6 @@
 // The call page: local preview, signaling, one publisher and one subscriber connection, remote tiles.
 
+import { startCallFeatures } from "./call_features.js";
 import { CallMedia } from "./call_media.js";
 import { loadCallPrefs, saveCallPrefs } from "./call_prefs.js";
 import { Grid } from "./grid.js";
@@ -46,6 +47,7 @@ window.meetingClient = client;
 let publisher = null;
 let subscriber = null;
 let tilePrefs = null; // reports remote tile sizes so the server picks each video's simulcast layer
+let features = null; // host panel, host controls' effects, screen share, recording, speaker (call_features.js)
 
 // Participants who left: a late track for them must not bring back a nameless tile.
 const departed = new Set();
@@ -101,6 +103,7 @@ async function attachRemote(participantId, stream) {
 }
 
 function onTrack(event) {
+  if (features && features.claimTrack(event)) return; // a screen share: shown large, not in a tile
   const [stream] = event.streams;
   // The server puts the publisher's participant_id in the msid, so the stream id names the tile.
   if (!stream || departed.has(stream.id) || client.left) return;
@@ -168,20 +171,22 @@ function onDisconnected(event, closedByUs) {
 }
 
 function teardown() {
+  if (features) features.teardown();
   if (tilePrefs) tilePrefs.close();
   if (publisher) publisher.close();
   if (subscriber) subscriber.close();
   grid.clear();
 }
 
-function leave() {
+// `view`: what the page shows afterwards (left, or removed / meeting ended / locked out: moderation.js).
+function leave(view = "left-view") {
   if (client.left) return;
   client.left = true;
   if (client.signaling) client.signaling.close(1000, "leave");
   teardown();
   callMedia.stop();
   document.getElementById("rejoin").href = window.location.pathname;
-  document.getElementById("left-view").hidden = false;
+  document.getElementById(view).hidden = false;
 }
 
 function websocketUrl() {
@@ -192,7 +197,7 @@ function websocketUrl() {
 }
 
 async function main() {
-  document.getElementById("leave").addEventListener("click", leave);
+  document.getElementById("leave").addEventListener("click", () => leave());
   await startLocalMedia();
   if (client.left) return;
   const signaling = new SignalingChannel(websocketUrl());
@@ -201,7 +206,7 @@ async function main() {
     .on("welcome", onWelcome)
     .on("publish_answer", (message) => publisher && publisher.applyAnswer(message.sdp))
     .on("subscribe_offer", (message) => subscriber && subscriber.handleOffer(message.sdp))
-    .on("layers_needed", (message) => publisher && publisher.simulcast && publisher.simulcast.setNeeded(message.rids))
+    .on("layers_needed", (message) => publisher && publisher.simulcast && publisher.simulcast.onLayersNeeded(message))
     .on("participant_joined", (message) => addParticipant(message.participant))
     .on("participant_media", (message) => grid.setMedia(message.participant_id, message))
     .on("participant_left", (message) => {
@@ -210,6 +215,7 @@ async function main() {
       grid.removeTile(message.participant_id);
     })
     .on("error", onError);
+  features = startCallFeatures({ client, grid, signaling, localTile, leave, showStatus, hideStatus });
   signaling.onclose = onDisconnected;
   try {
     client.ws = await signaling.connect();

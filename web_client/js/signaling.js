@@ -1,4 +1,5 @@
-// The WebSocket to the gateway: JSON messages with a `type`, dispatched to one handler per type.
+// The WebSocket to the gateway: JSON messages with a `type`, dispatched to the handlers of that type (in the
+// order they were added: the call page's own first, then features such as the host panel).
 
 export class SignalingChannel {
   constructor(url) {
@@ -10,7 +11,8 @@ export class SignalingChannel {
   }
 
   on(type, handler) {
-    this.handlers.set(type, handler);
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(handler);
     return this;
   }
 
@@ -44,14 +46,17 @@ export class SignalingChannel {
       this.send("pong");
       return;
     }
-    const handler = this.handlers.get(message.type);
-    if (!handler) {
+    const handlers = this.handlers.get(message.type);
+    if (!handlers) {
       console.debug("signaling: no handler for", message.type);
       return;
     }
-    Promise.resolve()
-      .then(() => handler(message))
-      .catch((err) => console.error(`signaling: handling ${message.type} failed`, err));
+    // Each handler on its own: one that fails does not keep the others from seeing the message.
+    for (const handler of handlers) {
+      Promise.resolve()
+        .then(() => handler(message))
+        .catch((err) => console.error(`signaling: handling ${message.type} failed`, err));
+    }
   }
 
   send(type, fields = {}) {

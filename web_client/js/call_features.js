@@ -1,0 +1,35 @@
+// Wires the call page's features around the call itself: the host panel and live statistics (host only),
+// what the host's controls do to this page, screen sharing, the recording indicator and the active
+// speaker highlight. Each listens to its own signaling messages; room.js only calls this once.
+
+import { HostPanel } from "./host_panel.js";
+import { Moderation } from "./moderation.js";
+import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
+import { ScreenShare } from "./screen_share.js";
+
+export function startCallFeatures({ client, grid, signaling, localTile, leave, showStatus, hideStatus }) {
+  // Our own tile is not in the grid's map of remote tiles.
+  const tileOf = (participantId) =>
+    participantId && participantId === client.participantId ? localTile : grid.tile(participantId);
+  const controlsEnd = document.querySelector(".controls-end");
+  const screenShare = new ScreenShare({
+    client,
+    grid,
+    signaling,
+    buttonsBox: document.querySelector(".control-buttons"),
+    beforeButton: document.getElementById("leave"),
+    report: (text) => showStatus(text, { bad: true }),
+  });
+  new Moderation({ callMedia: client.media, signaling, leave, showStatus, hideStatus, actionsBox: controlsEnd });
+  new RecordingIndicator(signaling);
+  new SpeakerHighlight(signaling, grid, tileOf);
+  const hostPanel = new HostPanel({ client, signaling, tileOf, toggleBox: controlsEnd });
+  return {
+    // room.js offers every remote track here first: screen shares are shown large, not in a tile.
+    claimTrack: (event) => screenShare.claim(event),
+    teardown() {
+      screenShare.close();
+      hostPanel.close();
+    },
+  };
+}

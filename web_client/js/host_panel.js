@@ -1,0 +1,229 @@
+// The host panel (host only): everyone in the call with microphone / camera state and connection quality,
+// per-person actions (mute or allow the microphone, turn the camera off or allow it, remove), meeting actions
+// (lock, record, end for everyone) and the live statistics (call_stats.js). Every button only sends a
+// `host_action`; the gateway checks that we are the host and the servers enforce it. The panel shows state
+// as the server reports it back (moderation, meeting_locked, recording, participant_media).
+
+import { CallStats } from "./call_stats.js";
+
+const STATE_LABELS = { on: "on", off: "off", blocked: "turned off by you" };
+
+export class HostPanel {
+  constructor({ client, signaling, tileOf, toggleBox }) {
+    this.client = client;
+    this.signaling = signaling;
+    this.tileOf = tileOf;
+    this.toggleBox = toggleBox;
+    this.people = new Map(); // participant id -> {name, audio, video, audioBlocked, videoBlocked, asked:Set}
+    this.rows = new Map(); // participant id -> <li>
+    this.panel = null;
+    this.stats = null;
+    this.locked = false;
+    this.recording = false;
+    signaling
+      .on("welcome", (message) => message.is_host && this.open(message))
+      .on("participant_joined", (message) => this.upsert(message.participant.id, message.participant))
+      .on("participant_media", (message) => this.upsert(message.participant_id, message))
+      .on("participant_left", (message) => this.remove(message.participant_id))
+      .on("moderation", (message) =>
+        this.upsert(message.participant_id, {
+          audioBlocked: message.audio_blocked,
+          videoBlocked: message.video_blocked,
+        }),
+      )
+      .on("unmute_requested", (message) => this.asked(message.participant_id, message.kind))
+      .on("meeting_locked", (message) => this.setMeetingState({ locked: message.locked }))
+      .on("recording", (message) => this.setMeetingState({ recording: message.active }))
+      .on("call_stats", (message) => this.onStats(message));
+  }
+
+  open(welcome) {
+    if (this.panel) return;
+    this.panel = document.createElement("aside");
+    this.panel.className = "host-panel";
+    this.panel.dataset.testid = "host-panel";
+    this.panel.setAttribute("aria-label", "Host controls");
+    const heading = document.createElement("h2");
+    heading.textContent = "Host controls";
+    this.meetingActions = document.createElement("div");
+    this.meetingActions.className = "hp-meeting";
+    this.lockButton = this.button("lock-meeting", "Lock meeting", () => this.act(this.locked ? "unlock" : "lock"));
+    this.recordButton = this.button("record-meeting", "Start recording", () =>
+      this.act(this.recording ? "record_stop" : "record_start"),
+    );
+    const end = this.button("end-meeting", "End for everyone", () => (confirm.hidden = false));
+    end.classList.add("danger");
+    // Ending is for everyone and cannot be undone: one more click, inline (a dialog would block tests).
+    const confirm = document.createElement("div");
+    confirm.className = "hp-confirm";
+    confirm.dataset.testid = "end-confirm";
+    confirm.hidden = true;
+    const yes = this.button("confirm-end-meeting", "End now", () => this.act("end"));
+    yes.classList.add("danger");
+    const no = this.button("cancel-end-meeting", "Cancel", () => (confirm.hidden = true));
+    confirm.append("End the meeting for everyone?", yes, no);
+    this.meetingActions.append(this.lockButton, this.recordButton, end, confirm);
+    this.list = document.createElement("ul");
+    this.list.className = "hp-people";
+    this.list.dataset.testid = "participant-list";
+    this.panel.append(heading, this.meetingActions, this.list);
+    this.stats = new CallStats(this.panel, this.tileOf);
+    document.body.appendChild(this.panel);
+
+    // Opened from the controls bar, closed at first: the call itself keeps the whole stage until the host
+    // wants the panel (on a phone it covers the call).
+    this.toggle = document.createElement("button");
+    this.toggle.type = "button";
+    this.toggle.className = "button hp-toggle";
+    this.toggle.dataset.testid = "toggle-host-panel";
+    this.toggle.textContent = "Host controls";
+    this.toggle.addEventListener("click", () => this.setOpen(this.panel.hidden));
+    this.toggleBox.appendChild(this.toggle);
+    this.setOpen(false);
+    this.setMeetingState({});
+
+    this.upsert(welcome.participant_id, { name: `${welcome.name} (you)`, self: true });
+    for (const participant of welcome.participants) this.upsert(participant.id, participant);
+  }
+
+  setOpen(open) {
+    this.panel.hidden = !open;
+    document.body.classList.toggle("with-host-panel", open);
+    this.toggle.setAttribute("aria-expanded", String(open));
+  }
+
+  button(testid, label, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button small";
+    button.dataset.testid = testid;
+    button.textContent = label;
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  act(action, participantId = null) {
+    const fields = participantId ? { action, participant_id: participantId } : { action };
+    this.signaling.send("host_action", fields);
+  }
+
+  upsert(id, fields) {
+    if (!this.panel) return;
+    const person = this.people.get(id) || { name: "", audio: false, video: false, asked: new Set() };
+    for (const key of ["name", "audio", "video", "audioBlocked", "videoBlocked", "self"]) {
+      if (fields[key] !== undefined && !(key === "name" && person.self)) person[key] = fields[key];
+    }
+    if (fields.audioBlocked === false) person.asked.delete("audio");
+    if (fields.videoBlocked === false) person.asked.delete("video");
+    this.people.set(id, person);
+    this.renderRow(id, person);
+  }
+
+  remove(id) {
+    this.people.delete(id);
+    const row = this.rows.get(id);
+    if (row) row.remove();
+    this.rows.delete(id);
+  }
+
+  asked(id, kind) {
+    const person = this.people.get(id);
+    if (!person) return;
+    person.asked.add(kind);
+    this.renderRow(id, person);
+  }
+
+  renderRow(id, person) {
+    let row = this.rows.get(id);
+    if (!row) {
+      row = document.createElement("li");
+      row.className = "hp-person";
+      row.dataset.testid = "participant-row";
+      row.dataset.participantId = id;
+      const name = document.createElement("span");
+      name.className = "hp-name";
+      const states = document.createElement("span");
+      states.className = "hp-states";
+      for (const testid of ["participant-mic", "participant-camera", "participant-quality"]) {
+        const badge = document.createElement("span");
+        badge.className = "hp-badge";
+        badge.dataset.testid = testid;
+        states.appendChild(badge);
+      }
+      row.append(name, states);
+      if (!person.self) {
+        const actions = document.createElement("div");
+        actions.className = "hp-actions";
+        const mute = this.button("mute-participant", "", () =>
+          this.act(this.people.get(id).audioBlocked ? "unmute" : "mute", id),
+        );
+        const video = this.button("video-off-participant", "", () =>
+          this.act(this.people.get(id).videoBlocked ? "video_on" : "video_off", id),
+        );
+        const kick = this.button("kick-participant", "Remove", () => this.act("kick", id));
+        kick.classList.add("danger");
+        const request = document.createElement("span");
+        request.className = "hp-request";
+        request.dataset.testid = "unmute-request";
+        actions.append(mute, video, kick);
+        row.append(actions, request);
+      }
+      this.rows.set(id, row);
+      this.list.appendChild(row);
+    }
+    row.querySelector(".hp-name").textContent = person.name; // textContent: names are never HTML
+    setBadge(row, "participant-mic", "Mic", deviceState(person.audio, person.audioBlocked));
+    setBadge(row, "participant-camera", "Camera", deviceState(person.video, person.videoBlocked));
+    if (person.self) return;
+    const mute = row.querySelector('[data-testid="mute-participant"]');
+    mute.textContent = person.audioBlocked ? "Allow mic" : "Mute";
+    mute.dataset.action = person.audioBlocked ? "unmute" : "mute";
+    const video = row.querySelector('[data-testid="video-off-participant"]');
+    video.textContent = person.videoBlocked ? "Allow camera" : "Stop video";
+    video.dataset.action = person.videoBlocked ? "video_on" : "video_off";
+    const request = row.querySelector(".hp-request");
+    const wants = [...person.asked].map((kind) => (kind === "audio" ? "to unmute" : "to turn on the camera"));
+    request.textContent = wants.length ? `Asks ${wants.join(" and ")}` : "";
+    request.hidden = wants.length === 0;
+  }
+
+  setMeetingState({ locked, recording }) {
+    if (typeof locked === "boolean") this.locked = locked;
+    if (typeof recording === "boolean") this.recording = recording;
+    if (!this.panel) return;
+    this.lockButton.textContent = this.locked ? "Unlock meeting" : "Lock meeting";
+    this.lockButton.setAttribute("aria-pressed", String(this.locked));
+    this.recordButton.textContent = this.recording ? "Stop recording" : "Start recording";
+    this.recordButton.setAttribute("aria-pressed", String(this.recording));
+  }
+
+  onStats(message) {
+    if (!this.panel) return;
+    for (const row of message.participants || []) {
+      const fields = { audio: row.audio, video: row.video };
+      fields.audioBlocked = row.audio_blocked;
+      fields.videoBlocked = row.video_blocked;
+      if (!this.people.has(row.id)) fields.name = row.name;
+      this.upsert(row.id, fields);
+      const element = this.rows.get(row.id);
+      if (element) setBadge(element, "participant-quality", "Connection", row.quality || "unknown");
+    }
+    this.stats.update(message);
+  }
+
+  close() {
+    if (this.stats) this.stats.close();
+  }
+}
+
+function deviceState(on, blocked) {
+  if (blocked) return "blocked";
+  return on ? "on" : "off";
+}
+
+function setBadge(row, testid, label, state) {
+  const badge = row.querySelector(`[data-testid="${testid}"]`);
+  badge.dataset.state = state;
+  if (testid === "participant-quality") badge.dataset.quality = state;
+  badge.textContent = `${label}: ${STATE_LABELS[state] || state}`;
+}
