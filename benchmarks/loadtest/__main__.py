@@ -9,14 +9,15 @@ import structlog
 import uvloop
 
 from .config import parse_args
-from .runner import run, summary
+from .report import summary
+from .runner import run, run_compared
 
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     try:
-        report = uvloop.run(run(config))
+        report = uvloop.run(run_compared(config) if config.compare else run(config))
     except KeyboardInterrupt:
         return 130
     except RuntimeError as exc:

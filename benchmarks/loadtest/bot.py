@@ -37,6 +37,7 @@ from .transport import ClientTransport
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
+RTCP_INTERVAL_S = 1.0
 # Tile sizes (device pixels) of a 5x4 grid on a 1920x1080 screen, with one speaker pinned large.
 GRID_TILE = (320, 180)
 PINNED_TILE = (1280, 720)
@@ -63,42 +64,57 @@ class Shared:
 class MediaEndpoint:
     """The media half of a bot, independent of how it is signalled: two connections, senders, a receiver."""
 
-    def __init__(self, index: int, shared: Shared, loss: float, seed: int) -> None:
+    def __init__(self, index: int, shared: Shared, loss: float, seed: int, host: str = "127.0.0.1",
+                 server_offers_full_ice: bool = False, single_layer: int | None = None, tagged: bool = True) -> None:
         self.index = index
         self.shared = shared
         self.certificate = Certificate.generate()
         rng = random.Random(seed)
         drop = (lambda: rng.random() < loss) if loss > 0 else None
-        self.publisher = ClientTransport(self.certificate, f"bot{index}/pub")
-        self.subscriber = ClientTransport(self.certificate, f"bot{index}/sub", drop=drop)
+        self.publisher = ClientTransport(self.certificate, f"bot{index}/pub", host)
+        # A full-ICE offerer (Janus) is the controlling agent of the subscriber connection; ICE-lite never is.
+        self.subscriber = ClientTransport(self.certificate, f"bot{index}/sub", host, drop=drop,
+                                          controlling=not server_offers_full_ice)
         self.rtcp_ssrc = secrets.randbits(32) or 1
-        self.receiver = Receiver(self.rtcp_ssrc, shared.latencies, self.subscriber.send_rtcp, shared.bot_of)
-        self.senders: list[StreamSender] = []
+        self.receiver = Receiver(self.rtcp_ssrc, shared.latencies, self.subscriber.send_rtcp, shared.bot_of,
+                                 tagged=tagged)
+        # Simulcast with every layer, or (for peers that cannot take simulcast) one layer without a rid.
+        self.simulcast = single_layer is None
+        media = shared.media
+        send = self.publisher.send_rtp
+        self.senders: list[StreamSender] = [audio_sender(index, AUDIO_MID, media.opus, OPUS_PT, send, tagged)]
+        if single_layer is None:
+            self.senders += [video_sender(index, VIDEO_MID, layer.spec.rid, i, layer, VP8_PT, send, tagged)
+                             for i, layer in enumerate(media.layers)]
+        else:
+            self.senders.append(video_sender(index, VIDEO_MID, None, single_layer, media.layers[single_layer],
+                                             VP8_PT, send, tagged))
         self.remb_bps = 0
         self.loss = loss
         self.publisher.on_rtcp = self._on_publisher_rtcp
         self.subscriber.on_rtp = self.receiver.on_rtp
         self.subscriber.on_rtcp = self._on_subscriber_rtcp
         self._start_task: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
+        # Each bot reports on its own phase, as independent browsers do, not all in the same millisecond.
+        self._report_timer: asyncio.TimerHandle | None = loop.call_later(RTCP_INTERVAL_S * (0.5 + random.random()),
+                                                                         self._report)
 
     @property
     def tracks(self) -> Iterable[TrackReceiver]:
         return self.receiver.tracks.values()
 
     def publisher_offer(self, stream_id: str) -> str:
-        return publisher_offer(self.publisher.identity(), [spec.rid for spec in LAYERS], stream_id)
+        if self.simulcast:
+            return publisher_offer(self.publisher.identity(), [spec.rid for spec in LAYERS], stream_id)
+        ssrcs = {sender.kind: sender.ssrc for sender in self.senders}
+        return publisher_offer(self.publisher.identity(), [], stream_id, ssrcs)
 
     def on_publisher_answer(self, remote: RemoteTransport, rids: list[str]) -> None:
-        media = self.shared.media
-        send = self.publisher.send_rtp
-        self.senders = [audio_sender(self.index, AUDIO_MID, media.opus, OPUS_PT, send)]
-        if rids:
-            for i, layer in enumerate(media.layers):
-                if layer.spec.rid in rids:
-                    self.senders.append(video_sender(self.index, VIDEO_MID, layer.spec.rid, i, layer, VP8_PT, send))
-        else:
-            top = media.layers[-1]
-            self.senders.append(video_sender(self.index, VIDEO_MID, None, len(media.layers) - 1, top, VP8_PT, send))
+        if self.simulcast:
+            # Layers the server did not accept are never sent; without any, Chrome sends only the first encoding.
+            accepted = set(rids) or {LAYERS[0].rid}
+            self.senders = [s for s in self.senders if not s.video or s.rid in accepted]
         self.publisher.start(remote)
         self._start_task = asyncio.create_task(self._start_sending(), name=f"bot{self.index}-send")
 
@@ -113,23 +129,32 @@ class MediaEndpoint:
         for sender in self.senders:
             sender.start(loop, now + phase * sender.interval)
 
-    def on_subscriber_offer(self, sdp: str) -> str:
+    def on_subscriber_offer(self, sdp: str, publisher_of_mid: dict[str, str] | None = None) -> str:
+        """Register the offered tracks (publisher from msid, or from `publisher_of_mid`) and answer."""
         offer = parse_subscriber_offer(sdp)
         for track in offer.tracks:
-            self.receiver.add_track(track.ssrc, track.kind, track.mid, track.publisher_id, track.track_id)
+            publisher = (publisher_of_mid or {}).get(track.mid, track.publisher_id)
+            self.receiver.add_track(track.ssrc, track.kind, track.mid, publisher, track.track_id)
         answer = subscriber_answer(sdp, self.subscriber.identity())
         if offer.remote is not None:
             self.subscriber.start(offer.remote)
         return answer
 
     def video_prefs(self) -> list[dict[str, Any]]:
+        """A 5x4 grid of small tiles with one large pinned speaker: bot 0 for everyone, bot 1 for bot 0."""
         prefs = []
         pinned = self.shared.pinned_participant
+        if self.index == 0:
+            pinned = next((pid for pid, index in self.shared.bot_of_participant.items() if index == 1), None)
         for track in self.receiver.tracks.values():
             if track.video:
                 width, height = PINNED_TILE if track.publisher_id == pinned else GRID_TILE
                 prefs.append({"track_id": track.track_id, "width": width, "height": height, "visible": True})
         return prefs
+
+    def _report(self) -> None:
+        self._report_timer = asyncio.get_running_loop().call_later(RTCP_INTERVAL_S, self._report)
+        self.tick()
 
     def tick(self) -> None:
         """Once a second: receiver reports on the subscriber connection, sender reports on the publisher one."""
@@ -156,6 +181,12 @@ class MediaEndpoint:
             elif isinstance(packet, Remb):
                 self.remb_bps = packet.bitrate
 
+    def layers_needed(self, rids: list[str]) -> None:
+        """Dynacast: send only these simulcast layers; the lowest keeps running for newcomers, as in the web client."""
+        video = [s for s in self.senders if s.video]
+        for position, sender in enumerate(video):
+            sender.set_active(position == 0 or sender.rid is None or sender.rid in rids)
+
     def _keyframe(self, ssrc: int) -> None:
         for sender in self.senders:
             if sender.ssrc == ssrc:
@@ -171,6 +202,9 @@ class MediaEndpoint:
                 self.receiver.on_sender_report(packet)
 
     def close(self) -> None:
+        if self._report_timer is not None:
+            self._report_timer.cancel()
+            self._report_timer = None
         for sender in self.senders:
             sender.stop()
         if self._start_task is not None:
@@ -222,7 +256,8 @@ class GatewayBot:
 
     async def connect(self, meeting_id: str) -> None:
         """Open the WebSocket, take the welcome and send the publisher offer; the rest runs in the reader."""
-        ws_url = self.base_url.replace("http", "ws", 1) + f"/ws?meeting={meeting_id}"
+        # audio/video=1: the pre-join choice the web client passes (camera and microphone on).
+        ws_url = self.base_url.replace("http", "ws", 1) + f"/ws?meeting={meeting_id}&audio=1&video=1"
         self.ws = await self.http.ws_connect(ws_url, max_msg_size=4 * 1024 * 1024)
         welcome = await self.ws.receive_json(timeout=CONNECT_TIMEOUT_S)
         if welcome.get("type") != "welcome":
@@ -264,6 +299,10 @@ class GatewayBot:
             answer = self.media.on_subscriber_offer(message["sdp"])
             await self.ws.send_json({"type": "subscribe_answer", "sdp": answer})
             await self._send_prefs()
+        elif kind == "layers_needed":
+            needed = message.get("rids")
+            if isinstance(needed, list):
+                self.media.layers_needed([str(r) for r in needed])
         elif kind == "ping":
             await self.ws.send_json({"type": "pong"})
         elif kind == "error":

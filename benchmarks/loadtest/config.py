@@ -17,7 +17,7 @@ class RunConfig:
     url: str = "http://127.0.0.1:8080"
     participants: int = 20
     duration: float = 60.0
-    warmup: float = 5.0
+    warmup: float = 20.0
     join_timeout: float = 30.0
     loss: float = 0.0
     loss_bots: int | None = None
@@ -28,7 +28,9 @@ class RunConfig:
     media_control: str | None = None
     host_user: str = "host"
     host_password: str = ""
-    janus_url: str = "http://127.0.0.1:8088/janus"
+    janus_event_loops: int = 0
+    compare: tuple[str, ...] = ()
+    relay_participants: int = 3
     seed: int = 1
     progress: bool = True
     command: str = ""
@@ -51,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="the signalling gateway (target mediaserver)")
     parser.add_argument("--participants", type=int, default=20)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds measured, after the warm-up")
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds after every track flows, not measured")
+    parser.add_argument("--warmup", type=float, default=20.0,
+                        help="seconds after every track flows, not measured (NACK caches fill, RSS settles)")
     parser.add_argument("--join-timeout", type=float, default=30.0,
                         help="seconds to wait for every expected track to flow")
     parser.add_argument("--loss", type=float, default=0.0, help="injected downlink loss P (0..1) at the bots")
@@ -64,7 +67,12 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     parser.add_argument("--media-control", default=None,
                         help="host:port of the media server's control port (default: from its command line)")
     parser.add_argument("--host-user", default=os.environ.get("HOST_USERNAME", "host"))
-    parser.add_argument("--janus-url", default="http://127.0.0.1:8088/janus", help="Janus HTTP API (target janus)")
+    parser.add_argument("--janus-event-loops", type=int, default=0,
+                        help="Janus event_loops setting (0: its default, one thread per handle)")
+    parser.add_argument("--compare", nargs="+", default=[], choices=TARGETS[1:], metavar="PEER",
+                        help="after the run, the same bots against these peers (janus, aiortc-relay)")
+    parser.add_argument("--relay-participants", type=int, default=3,
+                        help="participants for the aiortc relay under --compare (it saturates early)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
     ns = parser.parse_args(argv)
@@ -79,7 +87,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         url=ns.url, participants=ns.participants, duration=ns.duration, warmup=ns.warmup,
         join_timeout=ns.join_timeout, loss=ns.loss, loss_bots=ns.loss_bots, target=ns.target,
         json_path=ns.json_path, plot_path=ns.plot_path, server_pid=ns.server_pid, media_control=ns.media_control,
-        host_user=ns.host_user, host_password=password, janus_url=ns.janus_url, seed=ns.seed,
+        host_user=ns.host_user, host_password=password, janus_event_loops=ns.janus_event_loops, seed=ns.seed,
+        compare=tuple(ns.compare), relay_participants=ns.relay_participants,
         progress=not ns.no_progress,
         command=shlex.join(["python", "-m", "benchmarks.loadtest", *(sys.argv[1:] if argv is None else argv)]),
     )

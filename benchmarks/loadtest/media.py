@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import fractions
+import os
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import av
 import numpy as np
@@ -16,6 +20,8 @@ AUDIO_PTIME_S = 0.02
 KEYFRAME_INTERVAL_S = 3.0
 # Chrome's packetizer stays well under the path MTU; the SRTP trailer and header extensions follow.
 MAX_PAYLOAD = 1100
+CACHE_VERSION = "v1"  # bump when the scene or the encoder settings change
+_U32 = struct.Struct("!I")
 
 
 @dataclass(frozen=True)
@@ -46,21 +52,71 @@ class EncodedLayer:
         return sum(len(f) for f in self.frames) * 8 * FPS / len(self.frames)
 
 
-def _picture(index: int, width: int, height: int, noise: np.ndarray) -> av.VideoFrame:
-    """Smooth moving waves with a noisy centre: enough detail for the encoder to reach its target rate."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    waves = (np.sin(xx / width * 6 + index * 0.15) + np.cos(yy / height * 5 - index * 0.1)) * 60 + 128
-    luma = waves.astype(np.uint8)
-    h3, w3 = height // 3, width // 3
-    luma[h3 : 2 * h3, w3 : 2 * w3] += np.roll(noise, index * 3, 1)[h3 : 2 * h3, w3 : 2 * w3] // 2
-    rgb = np.stack([luma, np.roll(luma, index, 1), luma[::-1]], -1)
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+class _Scene:
+    """Smooth moving waves with a noisy centre: enough detail for the encoder to reach its target rate.
+
+    Drawn straight into YUV 4:2:0 planes from separable terms, so a 720p frame costs a few milliseconds.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self.x = np.arange(width, dtype=np.float32) / width * 6
+        self.y = np.arange(height, dtype=np.float32) / height * 5
+        self.noise = np.random.default_rng(7).integers(0, 30, (height, width), dtype=np.uint8)
+        self.chroma = np.full((height // 2, width), 128, dtype=np.uint8)  # U and V rows, neutral colour
+
+    def frame(self, index: int) -> av.VideoFrame:
+        waves = np.sin(self.x + index * 0.15)[None, :] + np.cos(self.y - index * 0.1)[:, None]
+        luma = (waves * 60 + 128).astype(np.uint8)
+        h3, w3 = self.height // 3, self.width // 3
+        luma[h3 : 2 * h3, w3 : 2 * w3] += np.roll(self.noise, index * 3, 1)[h3 : 2 * h3, w3 : 2 * w3]
+        return av.VideoFrame.from_ndarray(np.concatenate([luma, self.chroma]), format="yuv420p")
+
+
+def _cache_path(name: str) -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    versions = "-".join(f"{k}{v[0]}.{v[1]}" for k, v in sorted(av.library_versions.items()) if k == "libavcodec")
+    return root / "meeting-sfu-loadtest" / f"{CACHE_VERSION}-{versions}-{name}.frames"
+
+
+def _load_frames(path: Path) -> tuple[bytes, ...] | None:
+    """Frames from the disk cache (a count, then length-prefixed frames), or None if absent or damaged."""
+    try:
+        data = path.read_bytes()
+        (count,) = _U32.unpack_from(data, 0)
+        frames, pos = [], 4
+        for _ in range(count):
+            (size,) = _U32.unpack_from(data, pos)
+            frames.append(data[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        return tuple(frames) if pos == len(data) else None
+    except (OSError, struct.error):
+        return None
+
+
+def _store_frames(path: Path, frames: tuple[bytes, ...]) -> None:
+    # Encoding 720p takes seconds (tens on a busy machine); the cache keeps CI runs short. Best effort.
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(_U32.pack(len(frames)) + b"".join(_U32.pack(len(f)) + f for f in frames))
+        tmp.replace(path)
 
 
 @lru_cache(maxsize=8)
 def encode_layer(spec: LayerSpec, seconds: float = KEYFRAME_INTERVAL_S) -> EncodedLayer:
-    """Encode one GOP of `seconds` with libvpx in real-time CBR mode, as a browser's encoder runs."""
+    """One GOP of `seconds`, encoded once per machine (then read from the cache) by libvpx in real-time CBR mode."""
     count = round(seconds * FPS)
+    path = _cache_path(f"vp8-{spec.rid}-{spec.width}x{spec.height}-{spec.bitrate}-{count}")
+    cached = _load_frames(path)
+    if cached is not None and len(cached) == count and not cached[0][0] & 0x01:
+        return EncodedLayer(spec, cached)
+    layer = _encode_layer(spec, count)
+    _store_frames(path, layer.frames)
+    return layer
+
+
+def _encode_layer(spec: LayerSpec, count: int) -> EncodedLayer:
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height, codec.pix_fmt = spec.width, spec.height, "yuv420p"
     codec.time_base = fractions.Fraction(1, FPS)
@@ -70,10 +126,10 @@ def encode_layer(spec: LayerSpec, seconds: float = KEYFRAME_INTERVAL_S) -> Encod
     rate = str(spec.bitrate)
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0", "keyint_min": str(count),
                      "minrate": rate, "maxrate": rate, "bufsize": rate}
-    noise = np.random.default_rng(7).integers(0, 60, (spec.height, spec.width), dtype=np.uint8)
+    scene = _Scene(spec.width, spec.height)
     frames: list[bytes] = []
     for index in range(count):
-        picture = _picture(index, spec.width, spec.height, noise)
+        picture = scene.frame(index)
         picture.pts = index
         frames.extend(bytes(p) for p in codec.encode(picture))
     frames.extend(bytes(p) for p in codec.encode(None))

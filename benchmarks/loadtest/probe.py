@@ -128,13 +128,18 @@ class ControlStats:
 def forwarding_totals(stats: dict[str, Any]) -> dict[str, int]:
     """Sum the per-subscription counters of a `stats` result: forwarded packets, retransmits, layer switches."""
     totals = {"packets_forwarded": 0, "retransmits": 0, "layer_switches": 0, "subscriptions": 0,
-              "active_subscriptions": 0}
+              "active_subscriptions": 0, "rtt_us_median": -1}
+    rtts: list[float] = []
     for room in stats.get("rooms", {}).values():
         for participant in room.values():
             for sub in participant.get("subscriptions", []):
+                if isinstance(sub.get("rtt_ms"), int | float):
+                    rtts.append(float(sub["rtt_ms"]))  # from the bots' receiver reports
                 totals["subscriptions"] += 1
                 totals["active_subscriptions"] += 1 if sub.get("active") else 0
                 totals["packets_forwarded"] += int(sub.get("packets_sent", 0))
                 totals["retransmits"] += int(sub.get("retransmits", 0))
                 totals["layer_switches"] += int(sub.get("layer_switches", 0))
+    if rtts:
+        totals["rtt_us_median"] = int(sorted(rtts)[len(rtts) // 2] * 1000)
     return totals

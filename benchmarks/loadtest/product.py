@@ -40,8 +40,8 @@ class ProductTarget:
                 await bot.join_guest(self.meeting_id)
             await bot.connect(self.meeting_id)
             if not await bot.wait_publishing(CONNECT_TIMEOUT_S):
-                publisher = bot.media.publisher
-                raise RuntimeError(f"bot {index}: publisher connection not up ({publisher.state} {publisher.error})")
+                raise RuntimeError(f"bot {index}: publisher connection not up ({bot.media.publisher.describe()};"
+                                   f" gateway errors {bot.shared.errors}; websocket {bot.closed_reason or 'open'})")
             if index == 0:
                 await self._find_server(bot)
 

@@ -20,7 +20,6 @@ from .packets import TAG, VP8_KEEP
 _SSRC = Struct("!I")
 _unpack_ssrc = _SSRC.unpack_from
 _unpack_tag = TAG.unpack_from
-TAG_SIZE = TAG.size
 MAX_MISSING = 1000  # outstanding holes remembered per track (for late retransmissions)
 MAX_NACK_PER_GAP = 64
 REPORTS_PER_RR = 31
@@ -132,8 +131,9 @@ class Receiver:
     """Dispatches a subscriber connection's decrypted packets to their tracks; latencies go to a shared sink."""
 
     def __init__(self, rtcp_ssrc: int, latency_sink: list[int], send_rtcp: Callable[[bytes], None],
-                 bot_of: Callable[[str], int]) -> None:
+                 bot_of: Callable[[str], int], tagged: bool = True) -> None:
         self.rtcp_ssrc = rtcp_ssrc
+        self.tagged = tagged  # False: the server re-encodes (aiortc relay), payloads carry no tag to read
         self.tracks: dict[int, TrackReceiver] = {}
         self.counters = InboundCounters()
         self.nacks_sent = 0
@@ -154,10 +154,12 @@ class Receiver:
             return
         track.last_arrival_ns = arrival_ns
         lost = track.update((data[2] << 8) | data[3])
-        if lost is not None:
+        if lost is not None and track.video:  # the server's offers negotiate NACK for video only
             self.nacks_sent += 1
             track.nacked += len(lost)
             self._send_rtcp(Nack(sender_ssrc=self.rtcp_ssrc, media_ssrc=track.ssrc, lost=lost).serialize())
+        if not self.tagged:
+            return
         # Payload offset: our SFU sends no CSRCs or extensions, but peers (Janus) may.
         b0 = data[0]
         at = 12 + 4 * (b0 & 0x0F)

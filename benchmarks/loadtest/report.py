@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import platform
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,6 +110,7 @@ class Sample:
     server_cpu_percent: float | None
     server_rss_mb: float | None
     loadgen_cpu_percent: float | None
+    machine_cpu_percent: float | None
     latency_p50_ms: float | None
     latency_p99_ms: float | None
     tracks_receiving: int
@@ -131,6 +134,7 @@ def progress_line(sample: Sample, tracks_expected: int, window: tuple[float, flo
         f" | latency p50 {fmt(sample.latency_p50_ms, 2)} p99 {fmt(sample.latency_p99_ms, 2)} ms"
         f" | server {fmt(sample.server_cpu_percent, 0)}% {fmt(us_per_packet, 1)} us/pkt"
         f" rss {fmt(sample.server_rss_mb, 0)} MB | loadgen {fmt(sample.loadgen_cpu_percent, 0)}%"
+        f" | machine {fmt(sample.machine_cpu_percent, 0)}%"
     )
 
 
@@ -145,6 +149,19 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
             "python": platform.python_version(), "system": platform.platform(terse=True)}
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and which media server files differ from it (read-only git queries)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "mediaserver"], cwd=root, capture_output=True,
+                                 text=True, timeout=5).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "mediaserver_uncommitted": None}
+    return {"commit": commit or None, "mediaserver_uncommitted": [line[3:] for line in changed if line.strip()]}
 
 
 def latency_block(histogram: LatencyHistogram) -> dict[str, Any]:
@@ -177,7 +194,9 @@ def write_plot(path: Path, samples: Sequence[Sample], title: str) -> None:
                 label="server under test")
     ax_cpu.plot(t, [math.nan if s.loadgen_cpu_percent is None else s.loadgen_cpu_percent for s in samples],
                 label="load generator", alpha=0.6)
-    ax_cpu.set_ylabel("CPU, % of one core")
+    ax_cpu.plot(t, [math.nan if s.machine_cpu_percent is None else s.machine_cpu_percent for s in samples],
+                label="whole machine", alpha=0.4, linestyle="--")
+    ax_cpu.set_ylabel(f"CPU, % of one core ({os.cpu_count()} cores)")
     ax_lat.plot(t, [math.nan if s.latency_p50_ms is None else s.latency_p50_ms for s in samples], label="p50")
     ax_lat.plot(t, [math.nan if s.latency_p99_ms is None else s.latency_p99_ms for s in samples], label="p99")
     ax_lat.set_ylabel("added one-way latency, ms")
@@ -192,3 +211,70 @@ def write_plot(path: Path, samples: Sequence[Sample], title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+class Progress:
+    """The live status line: rewritten in place on a terminal, one line every 5 s otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.count = 0
+
+    def line(self, text: str) -> None:
+        if not self.enabled:
+            return
+        self.count += 1
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + text)
+        elif self.count % 5 == 1:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def summary(report: dict[str, Any]) -> str:
+    """The human-readable end-of-run summary."""
+    lat = report["latency_ms"]
+    quiet = report["undisturbed"]["latency_ms"]
+    lines = [
+        f"target {report['target']}: {report['participants']} participants, {report['duration_s']:g} s measured",
+        f"  tracks receiving     {report['tracks_receiving']}/{report['tracks_expected']}",
+        f"  packets sent         {report['packets_sent']}",
+        f"  packets forwarded    {report['packets_forwarded']} (counted by the {report['packets_forwarded_source']})",
+        f"  packets received     {report['packets_received']} of {report['packets_expected']} expected",
+        f"  delivery             {_pct(report['delivery_ratio'])}",
+        f"  added latency        p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms (max {lat['max']})",
+        f"  ... undisturbed      p50 {quiet['p50']} ms, p95 {quiet['p95']} ms, p99 {quiet['p99']} ms"
+        f" ({report['undisturbed']['seconds']} of {report['undisturbed']['of']} s without other processes' load)",
+        f"  server CPU           {report['server_cpu_percent']} % of a core,"
+        f" {report['server_cpu_us_per_forwarded_packet']} us per forwarded packet",
+        f"  server RSS           {report['server_rss_mb']} MB (growth in window {report['server_rss_growth_mb']} MB)",
+        f"  layer switches       {report['layer_switches']}",
+        f"  load generator CPU   {report['loadgen_cpu_percent']} % of a core",
+        f"  machine CPU          {report['machine_cpu_percent']} % of a core, of which other processes"
+        f" {report['other_processes_cpu_percent']} % (steal {report['machine_steal_percent']} %)",
+        f"  tile sizes           {report['video_prefs']}",
+    ]
+    if report["errors"]:
+        lines.append(f"  errors               {report['errors']}")
+    for name, peer in report.get("peers", {}).items():
+        if "error" in peer:
+            lines.append(f"  peer {name}: could not run ({peer['error']})")
+            continue
+        ratio = report["cpu_per_forwarded_packet_vs_ours"].get(name)
+        lines.append(
+            f"  peer {name}: {peer['participants']} participants, {peer['server_cpu_percent']} % CPU,"
+            f" {peer['server_cpu_us_per_forwarded_packet']} us per forwarded packet ({ratio}x ours),"
+            f" delivery {_pct(peer['delivery_ratio'])}, latency p99 {peer['latency_ms']['p99']} ms"
+        )
+    lines.extend(f"  note: {note}" for note in report["notes"])
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.3f} %"

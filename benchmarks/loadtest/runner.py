@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import json
 import os
-import sys
 import time
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,8 +16,10 @@ from .bot import MediaEndpoint, Shared
 from .config import RunConfig
 from .media import load_media
 from .report import (
+    Progress,
     Sample,
     Totals,
+    code_version,
     latency_block,
     machine,
     progress_line,
@@ -29,9 +29,22 @@ from .report import (
     tracks_receiving,
     write_plot,
 )
-from .stats import CpuSample, LatencyHistogram, cpu_percent, cpu_us_per_packet, delivery_ratio, read_process_tree
+from .stats import (
+    CpuSample,
+    LatencyHistogram,
+    MachineSample,
+    cpu_percent,
+    cpu_us_per_packet,
+    delivery_ratio,
+    machine_percent,
+    read_machine,
+    read_process_tree,
+)
 
 TICK_S = 1.0
+CORES = os.cpu_count() or 1
+# A second in which other processes used more than this (% of one core) is "disturbed".
+QUIET_OTHERS_PERCENT = 30.0
 
 
 class Target(Protocol):
@@ -74,10 +87,15 @@ class Sampler:
         self.started = time.monotonic()
         self.samples: list[Sample] = []
         self.histogram = LatencyHistogram()
+        # Latency over the seconds nothing else competed for the CPU (this one and the one before).
+        self.quiet_histogram = LatencyHistogram()
+        self.quiet_seconds = 0
+        self._was_quiet = False
         self.measuring = False
-        self._server_prev = self._server_sample()
-        self._self_prev = read_process_tree([os.getpid()], time.monotonic())
+        self.server_last = self._server_sample()
+        self.own_last = read_process_tree([os.getpid()], time.monotonic())
         self._prev = totals(target.endpoints)
+        self.machine_last = read_machine()
         self._window_start: Totals | None = None
         self._window_cpu: CpuSample | None = None
 
@@ -97,23 +115,32 @@ class Sampler:
         if self.measuring:
             self.histogram.add_many(batch)
         current = totals(self.target.endpoints)
-        elapsed = max(now - (self._self_prev.wall_s if self._self_prev else now), 1e-3)
+        elapsed = max(now - (self.own_last.wall_s if self.own_last else now), 1e-3)
         server = self._server_sample()
         own = read_process_tree([os.getpid()], now)
-        server_cpu = cpu_percent(self._server_prev, server) if server and self._server_prev else None
+        server_cpu = cpu_percent(self.server_last, server) if server and self.server_last else None
+        machine_now = read_machine()
+        machine_cpu, _ = machine_percent(self.machine_last, machine_now, CORES)
+        loadgen_cpu = cpu_percent(self.own_last, own)
+        quiet = machine_cpu - (server_cpu or 0.0) - loadgen_cpu < QUIET_OTHERS_PERCENT
+        if self.measuring and quiet and self._was_quiet:
+            self.quiet_histogram.add_many(batch)
+            self.quiet_seconds += 1
+        self._was_quiet = quiet
         sample = Sample(
             t=now - self.started,
             sent_pps=(current.packets_sent - self._prev.packets_sent) / elapsed,
             received_pps=(current.packets_received - self._prev.packets_received) / elapsed,
             server_cpu_percent=server_cpu,
             server_rss_mb=server.rss_bytes / 2**20 if server else None,
-            loadgen_cpu_percent=cpu_percent(self._self_prev, own),
+            loadgen_cpu_percent=loadgen_cpu,
+            machine_cpu_percent=machine_cpu,
             latency_p50_ms=float(np.percentile(batch, 50)) / 1000 if batch.size else None,
             latency_p99_ms=float(np.percentile(batch, 99)) / 1000 if batch.size else None,
             tracks_receiving=tracks_receiving(self.target.endpoints, time.time_ns()),
             measuring=self.measuring,
         )
-        self._prev, self._server_prev, self._self_prev = current, server, own
+        self._prev, self.server_last, self.own_last, self.machine_last = current, server, own, machine_now
         self.samples.append(sample)
         return sample
 
@@ -121,22 +148,23 @@ class Sampler:
         """Restart the per-second baselines without a sample (after a slow control call)."""
         self.shared.latencies.clear()
         self._prev = totals(self.target.endpoints)
-        self._server_prev = self._server_sample()
-        self._self_prev = read_process_tree([os.getpid()], time.monotonic())
+        self.server_last = self._server_sample()
+        self.own_last = read_process_tree([os.getpid()], time.monotonic())
+        self.machine_last = read_machine()
 
     def window_progress(self, current: Totals) -> tuple[float | None, float | None]:
         """Delivery and CPU us per received packet since the window opened (for the progress line)."""
-        if self._window_start is None or self._window_cpu is None or self._server_prev is None:
+        if self._window_start is None or self._window_cpu is None or self.server_last is None:
             return None, None
         expected = current.expected - self._window_start.expected
         received = current.received - self._window_start.received
         packets = current.packets_received - self._window_start.packets_received
-        return delivery_ratio(received, expected), cpu_us_per_packet(self._window_cpu, self._server_prev, packets)
+        return delivery_ratio(received, expected), cpu_us_per_packet(self._window_cpu, self.server_last, packets)
 
     def open_window(self, start: Totals) -> None:
         self.measuring = True
         self._window_start = start
-        self._window_cpu = self._server_prev
+        self._window_cpu = self.server_last
 
 
 async def run(config: RunConfig) -> dict[str, Any]:
@@ -150,12 +178,47 @@ async def run(config: RunConfig) -> dict[str, Any]:
         await target.close()
 
 
+PEER_FIELDS = ("participants", "duration_s", "tracks_expected", "tracks_receiving", "packets_forwarded",
+               "packets_forwarded_source", "delivery_ratio", "latency_ms", "server_cpu_percent",
+               "server_cpu_us_per_forwarded_packet", "server_rss_mb", "loadgen_cpu_percent",
+               "other_processes_cpu_percent", "notes")
+
+
+async def run_compared(config: RunConfig) -> dict[str, Any]:
+    """The run of `config.target`, then the same bots against each of `config.compare`, one after the other.
+
+    The report gains `peers` (each peer's figures) and `cpu_per_forwarded_packet_vs_ours` (peer / ours).
+    """
+    report = await run(replace(config, json_path=None))
+    ours = report["server_cpu_us_per_forwarded_packet"]
+    peers: dict[str, Any] = {}
+    ratios: dict[str, float | None] = {}
+    for peer in config.compare:
+        count = config.relay_participants if peer == "aiortc-relay" else config.participants
+        peer_config = replace(config, target=peer, participants=count, json_path=None, plot_path=None,
+                              server_pid=None, media_control=None, compare=())
+        try:
+            peer_report = await run(peer_config)
+        except Exception as exc:  # a peer that cannot run here must not cost the main run's report
+            peers[peer] = {"error": f"{type(exc).__name__}: {exc}"}
+            ratios[peer] = None
+            continue
+        peers[peer] = {key: peer_report.get(key) for key in PEER_FIELDS}
+        theirs = peer_report["server_cpu_us_per_forwarded_packet"]
+        ratios[peer] = round(theirs / ours, 2) if theirs and ours else None
+    report["peers"] = peers
+    report["cpu_per_forwarded_packet_vs_ours"] = ratios
+    if config.json_path is not None:
+        config.json_path.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
 async def _measure(config: RunConfig, target: Target, shared: Shared,
                    started_at: datetime.datetime) -> dict[str, Any]:
     join_started = time.monotonic()
     await target.join(shared)
     sampler = Sampler(target, shared, config)
-    show = _Progress(config)
+    show = Progress(config.progress)
     expected_tracks = config.tracks_expected
     # Until every track flows (bounded), then the warm-up: neither is measured.
     deadline = time.monotonic() + config.join_timeout
@@ -174,8 +237,9 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
     server_start = await target.server_counters()
     sampler.rebase()  # the window starts now, right after the server's counters were read
     start = totals(target.endpoints)
-    cpu_start = sampler._server_prev
-    self_start = sampler._self_prev
+    cpu_start = sampler.server_last
+    self_start = sampler.own_last
+    machine_start = sampler.machine_last
     sampler.open_window(start)
     for second in range(max(1, round(config.duration / TICK_S))):
         await asyncio.sleep(TICK_S)
@@ -183,14 +247,16 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
         delivery, per_packet = sampler.window_progress(totals(target.endpoints))
         show.line(progress_line(sample, expected_tracks, (second + 1, config.duration), delivery, per_packet))
     end = totals(target.endpoints)
-    cpu_end = sampler._server_prev
-    self_end = sampler._self_prev
+    cpu_end = sampler.server_last
+    self_end = sampler.own_last
+    machine_end = sampler.machine_last
     receiving = tracks_receiving(target.endpoints, time.time_ns())
     server_end = await target.server_counters()
     show.done()
 
     report = _report(config, target, shared, sampler, start, end, (cpu_start, cpu_end), (self_start, self_end),
                      (server_start, server_end), receiving)
+    report.update(_machine_block(machine_start, machine_end, report))
     report["date"] = started_at.isoformat(timespec="seconds")
     report["all_tracks_flowing_after_s"] = round(all_flowing_s, 2)
     if config.json_path is not None:
@@ -236,6 +302,9 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "packets_expected": expected,
         "delivery_ratio": None if ratio is None else round(ratio, 6),
         "latency_ms": latency_block(sampler.histogram),
+        "undisturbed": {"seconds": sampler.quiet_seconds, "of": sum(1 for s in sampler.samples if s.measuring),
+                        "other_processes_below_percent": QUIET_OTHERS_PERCENT,
+                        "latency_ms": latency_block(sampler.quiet_histogram)},
         "server_cpu_percent": _round(server_cpu, 1),
         "server_cpu_us_per_forwarded_packet": _round(per_forwarded, 2),
         "server_cpu_us_per_received_packet": _round(per_received, 2),
@@ -245,6 +314,8 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "server_pids": target.server_pids(),
         "loadgen_cpu_percent": _round(cpu_percent(own[0], own[1]) if own[0] and own[1] else None, 1),
         "layer_switches": switches,
+        "server_rtt_ms_median": (server[1]["rtt_us_median"] / 1000
+                                 if server[1] is not None and server[1].get("rtt_us_median", -1) >= 0 else None),
         "layer_changes_seen_by_bots": end.stream_changes - start.stream_changes,
         "retransmits": retransmits,
         "nacked_packets": end.nacked - start.nacked,
@@ -259,69 +330,20 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "notes": list(target.notes),
         "delivery_worst_tracks": worst,
         "machine": machine(),
+        "code": code_version(),
         "command": config.command,
         "timeseries": samples_table(sampler.samples),
         "tracks": rows,
     }
 
 
+def _machine_block(start: MachineSample, end: MachineSample, report: dict[str, Any]) -> dict[str, Any]:
+    """Whole-machine CPU over the window: what neither the server nor the load generator used is noise."""
+    busy, steal = machine_percent(start, end, CORES)
+    ours = (report["server_cpu_percent"] or 0) + (report["loadgen_cpu_percent"] or 0)
+    return {"machine_cpu_percent": round(busy, 1), "machine_steal_percent": round(steal, 1),
+            "other_processes_cpu_percent": round(max(busy - ours, 0.0), 1)}
+
+
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-class _Progress:
-    """The live status line: rewritten in place on a terminal, one line every 5 s otherwise."""
-
-    def __init__(self, config: RunConfig) -> None:
-        self.enabled = config.progress
-        self.tty = sys.stderr.isatty()
-        self.count = 0
-
-    def line(self, text: str) -> None:
-        if not self.enabled:
-            return
-        self.count += 1
-        if self.tty:
-            sys.stderr.write("\r\x1b[2K" + text)
-        elif self.count % 5 == 1:
-            sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
-def summary(report: dict[str, Any]) -> str:
-    """The human-readable end-of-run summary."""
-    lat = report["latency_ms"]
-    lines = [
-        f"target {report['target']}: {report['participants']} participants, {report['duration_s']:g} s measured",
-        f"  tracks receiving     {report['tracks_receiving']}/{report['tracks_expected']}",
-        f"  packets sent         {report['packets_sent']}",
-        f"  packets forwarded    {report['packets_forwarded']} (counted by the {report['packets_forwarded_source']})",
-        f"  packets received     {report['packets_received']} of {report['packets_expected']} expected",
-        f"  delivery             {_pct(report['delivery_ratio'])}",
-        f"  added latency        p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms (max {lat['max']})",
-        f"  server CPU           {report['server_cpu_percent']} % of a core,"
-        f" {report['server_cpu_us_per_forwarded_packet']} us per forwarded packet",
-        f"  server RSS           {report['server_rss_mb']} MB (growth in window {report['server_rss_growth_mb']} MB)",
-        f"  layer switches       {report['layer_switches']}",
-        f"  load generator CPU   {report['loadgen_cpu_percent']} % of a core",
-        f"  tile sizes           {report['video_prefs']}",
-    ]
-    if report["errors"]:
-        lines.append(f"  errors               {report['errors']}")
-    lines.extend(f"  note: {note}" for note in report["notes"])
-    return "\n".join(lines)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.3f} %"
-
-
-def close_quietly(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        with contextlib.suppress(Exception):
-            task.cancel()

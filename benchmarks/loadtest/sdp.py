@@ -49,6 +49,12 @@ class RemoteTransport:
     fingerprint: str
     host: str
     port: int
+    setup: str | None = None  # the server's DTLS role as written in its description
+
+    @property
+    def dtls_client_is_us(self) -> bool:
+        """Whether the bot runs the DTLS client: yes unless the server's answer took the active role."""
+        return self.setup != "active"
 
 
 @dataclass
@@ -69,8 +75,12 @@ class SubscriberOffer:
     mids: list[tuple[str, str, bool]] = field(default_factory=list)  # (mid, kind, active)
 
 
-def publisher_offer(local: LocalIdentity, rids: list[str], stream_id: str) -> str:
-    """Audio + 3-layer simulcast VP8, sendonly, with the extension ids Chrome uses (mid 4, rid 10)."""
+def publisher_offer(local: LocalIdentity, rids: list[str], stream_id: str,
+                    ssrcs: dict[str, int] | None = None) -> str:
+    """Audio + VP8 (simulcast when `rids` are given, as Chrome: no SSRCs), sendonly, Chrome's extension ids.
+
+    Without simulcast, `ssrcs` ({"audio": .., "video": ..}) are declared, which peers that route by SSRC need.
+    """
     session = SessionDescription(
         origin=f"- {secrets.randbits(62)} 2 IN IP4 127.0.0.1",
         groups=[("BUNDLE", [AUDIO_MID, VIDEO_MID])],
@@ -92,8 +102,13 @@ def publisher_offer(local: LocalIdentity, rids: list[str], stream_id: str) -> st
     ]
     video.formats = [VP8_PT, VP8_RTX_PT]
     video.msid = f"{stream_id} {stream_id}-video"
-    video.rids = [Rid(rid, "send") for rid in rids]
-    video.simulcast = "send " + ";".join(rids)
+    if rids:
+        video.rids = [Rid(rid, "send") for rid in rids]
+        video.simulcast = "send " + ";".join(rids)
+    for section in (audio, video):
+        ssrc = (ssrcs or {}).get(section.kind)
+        if ssrc is not None:
+            section.ssrcs[ssrc] = {"cname": stream_id, "msid": section.msid or ""}
     session.media = [audio, video]
     return session.serialize()
 
@@ -102,11 +117,12 @@ def _remote_of(session: SessionDescription, media: MediaSection) -> RemoteTransp
     ufrag, pwd = media.effective_ice(session)
     fingerprints = media.effective_fingerprints(session)
     sha256 = next((value for alg, value in fingerprints if alg.lower() == "sha-256"), None)
-    candidate = next((c.split() for c in media.candidates if len(c.split()) >= 8 and c.split()[2].lower() == "udp"),
-                     None)
+    candidate = next((parts for c in media.candidates if len(parts := c.split()) >= 8 and parts[2].lower() == "udp"
+                      and parts[7] == "host" and ":" not in parts[4]), None)
     if ufrag is None or pwd is None or sha256 is None or candidate is None:
-        raise SdpError(f"mid {media.mid}: no ICE credentials, sha-256 fingerprint or UDP candidate")
-    return RemoteTransport(ufrag, pwd, sha256.upper(), candidate[4], int(candidate[5]))
+        raise SdpError(f"mid {media.mid}: no ICE credentials, sha-256 fingerprint or IPv4 UDP host candidate")
+    return RemoteTransport(ufrag, pwd, sha256.upper(), candidate[4], int(candidate[5]),
+                           media.effective_setup(session))
 
 
 def parse_publisher_answer(text: str) -> tuple[RemoteTransport, list[str]]:
@@ -152,12 +168,12 @@ def subscriber_answer(offer_text: str, local: LocalIdentity) -> str:
         local.apply(section, "active")
         section.direction = "recvonly" if media.direction in ("sendonly", "sendrecv") else "inactive"
         section.extmaps = dict(media.extmaps)
-        wanted = OPUS_PT if media.kind == "audio" else VP8_PT
-        codec = media.codec(wanted)
+        wanted = "opus" if media.kind == "audio" else "vp8"
+        codec = next((c for c in media.codecs if c.name.lower() == wanted), None)
         if codec is None:
-            raise SdpError(f"mid {media.mid}: the offer lacks payload type {wanted}")
+            raise SdpError(f"mid {media.mid}: the offer has no {wanted}")
         section.codecs = [codec]
-        section.formats = [wanted]
+        section.formats = [codec.payload_type]
         answer.media.append(section)
     if answer.media:
         answer.groups = [("BUNDLE", [m.mid or "" for m in answer.media])]

@@ -33,17 +33,18 @@ _time_ns = time.time_ns
 
 
 @lru_cache(maxsize=8)
-def packetized(layer: EncodedLayer, limit: int) -> tuple[tuple[bytes, ...], ...]:
+def packetized(layer: EncodedLayer, limit: int, minimum: int) -> tuple[tuple[bytes, ...], ...]:
     """Each frame of a layer cut into payload chunks, once for all bots."""
-    return tuple(split_frame(frame, limit, minimum=VP8_KEEP + TAG_SIZE) for frame in layer.frames)
+    return tuple(split_frame(frame, limit, minimum=minimum) for frame in layer.frames)
 
 
 class StreamSender:
     """One RTP stream (Opus, or one VP8 simulcast layer) of one bot, driven by its own loop timer."""
 
     def __init__(self, bot: int, stream: int, kind: str, payload_type: int, ext_block: bytes,
-                 frames: tuple[tuple[bytes, ...], ...], send: SendRtp) -> None:
+                 frames: tuple[tuple[bytes, ...], ...], send: SendRtp, tagged: bool = True) -> None:
         self.bot = bot
+        self.tagged = tagged  # False keeps the media decodable, for peers that decode (the aiortc relay)
         self.stream = stream
         self.kind = kind
         self.video = kind == "video"
@@ -68,6 +69,8 @@ class StreamSender:
         self.keyframes_sent = 0
         self.keyframe_requests = 0
         self.late_skips = 0
+        self.active = True  # dynacast: the server may ask for this layer to be paused
+        self.rid: str | None = None
         self._started_at = 0.0
         self._next_due = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -89,7 +92,10 @@ class StreamSender:
     def _fire(self) -> None:
         loop = self._loop
         assert loop is not None
-        self.emit_frame()
+        if self.active:
+            self.emit_frame()
+        else:
+            self.timestamp = (self.timestamp + self.ts_step) & 0xFFFFFFFF  # the capture clock runs on
         due = self._next_due + self.interval
         now = loop.time()
         if due < now - MAX_CATCH_UP * self.interval:
@@ -98,9 +104,18 @@ class StreamSender:
         self._next_due = due
         self._timer = loop.call_at(due, self._fire)
 
+    def set_active(self, active: bool) -> None:
+        """Pause or resume the layer, as a browser does with `active` in setParameters."""
+        if active and not self.active:
+            self._restart_gop()  # an encoder resuming a layer starts it with a keyframe
+        self.active = active
+
     def request_keyframe(self) -> None:
         """A PLI/FIR from the server: the next frame restarts the loop, whose first frame is a keyframe."""
         self.keyframe_requests += 1
+        self._restart_gop()
+
+    def _restart_gop(self) -> None:
         if self.video and self._index != 0:
             self._index = 0
             self._since_key = 0
@@ -123,10 +138,11 @@ class StreamSender:
                             self.timestamp, self.ssrc) + self._prefix_ext
         buf = bytearray(head)
         buf += payload
-        if len(payload) < TAG_SIZE:
-            buf += bytes(TAG_SIZE - len(payload))
         self.counter += 1
-        _pack_tag_into(buf, len(head), _time_ns(), self.bot, AUDIO_STREAM, 0, self.counter & 0xFFFFFFFF)
+        if self.tagged:
+            if len(payload) < TAG_SIZE:
+                buf += bytes(TAG_SIZE - len(payload))
+            _pack_tag_into(buf, len(head), _time_ns(), self.bot, AUDIO_STREAM, 0, self.counter & 0xFFFFFFFF)
         if self._send(bytes(buf)):
             self.packets_sent += 1
             self.octets_sent += len(buf) - len(head)
@@ -153,8 +169,9 @@ class StreamSender:
             buf = bytearray(head)
             buf += chunk
             self.counter += 1
-            _pack_tag_into(buf, len(head) + VP8_KEEP, _time_ns(), self.bot, self.stream, tid,
-                           self.counter & 0xFFFFFFFF)
+            if self.tagged:
+                _pack_tag_into(buf, len(head) + VP8_KEEP, _time_ns(), self.bot, self.stream, tid,
+                               self.counter & 0xFFFFFFFF)
             if send(bytes(buf)):
                 self.packets_sent += 1
                 self.octets_sent += len(buf) - 12 - len(ext)
@@ -169,14 +186,18 @@ class StreamSender:
                             packet_count=self.packets_sent & 0xFFFFFFFF, octet_count=self.octets_sent & 0xFFFFFFFF)
 
 
-def audio_sender(bot: int, mid: str, opus: tuple[bytes, ...], payload_type: int, send: SendRtp) -> StreamSender:
+def audio_sender(bot: int, mid: str, opus: tuple[bytes, ...], payload_type: int, send: SendRtp,
+                 tagged: bool = True) -> StreamSender:
     frames = tuple((p,) for p in opus)
     return StreamSender(bot, AUDIO_STREAM, "audio", payload_type, extension_block(mid, None, audio_level=30),
-                        frames, send)
+                        frames, send, tagged)
 
 
 def video_sender(bot: int, mid: str, rid: str | None, index: int, layer: EncodedLayer, payload_type: int,
-                 send: SendRtp) -> StreamSender:
+                 send: SendRtp, tagged: bool = True) -> StreamSender:
     ext = extension_block(mid, rid)
     limit = MAX_PAYLOAD - VP8_DESCRIPTOR_SIZE
-    return StreamSender(bot, 1 + index, "video", payload_type, ext, packetized(layer, limit), send)
+    chunks = packetized(layer, limit, VP8_KEEP + TAG_SIZE if tagged else 0)
+    sender = StreamSender(bot, 1 + index, "video", payload_type, ext, chunks, send, tagged)
+    sender.rid = rid
+    return sender

@@ -127,6 +127,36 @@ def read_process_tree(pids: Sequence[int], wall_s: float) -> CpuSample:
     return CpuSample(wall_s, sum(s.cpu_ticks for s in samples), sum(s.rss_bytes for s in samples))
 
 
+@dataclass(frozen=True)
+class MachineSample:
+    """Whole-machine CPU time from the first line of /proc/stat, in clock ticks summed over cores."""
+
+    busy: int
+    total: int
+    steal: int
+
+
+def parse_machine_stat(text: str) -> MachineSample:
+    """The aggregate `cpu` line: user nice system idle iowait irq softirq steal ...; idle and iowait are not busy."""
+    fields = [int(v) for v in text.splitlines()[0].split()[1:]]
+    total = sum(fields[:8])  # guest time is already counted in user
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    steal = fields[7] if len(fields) > 7 else 0
+    return MachineSample(busy=total - idle - steal, total=total, steal=steal)
+
+
+def read_machine() -> MachineSample:
+    return parse_machine_stat(Path("/proc/stat").read_text())
+
+
+def machine_percent(start: MachineSample, end: MachineSample, cores: int) -> tuple[float, float]:
+    """(busy, steal) between two samples, in % of one core like cpu_percent (so 200 = two cores busy)."""
+    total = end.total - start.total
+    if total <= 0:
+        return 0.0, 0.0
+    return (100.0 * cores * (end.busy - start.busy) / total, 100.0 * cores * (end.steal - start.steal) / total)
+
+
 def cpu_percent(start: CpuSample, end: CpuSample) -> float:
     """CPU used between two samples as a percentage of one core (200 means two cores busy)."""
     wall = end.wall_s - start.wall_s

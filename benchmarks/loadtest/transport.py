@@ -67,8 +67,10 @@ class ClientTransport:
     """new -> checking -> dtls -> connected -> closed. Callbacks receive decrypted RTP (with arrival ns) and RTCP."""
 
     def __init__(self, certificate: Certificate, label: str, host: str = "127.0.0.1",
-                 drop: Callable[[], bool] | None = None) -> None:
+                 drop: Callable[[], bool] | None = None, controlling: bool = True) -> None:
         self.label = label
+        # Controlling against an ICE-lite server or as the offerer; controlled when a full-ICE server offered.
+        self.controlling = controlling
         self.certificate = certificate
         self.ufrag, self.pwd = random_ice_credentials()
         self.state = "new"
@@ -83,6 +85,7 @@ class ClientTransport:
         self._addr: Addr | None = None
         self._tie_breaker = int.from_bytes(os.urandom(8), "big")
         self._pending: dict[bytes, bool] = {}  # STUN transaction id -> nominating
+        self._consent_started = False
         self._dtls: DtlsSession | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._dtls_timer: asyncio.TimerHandle | None = None
@@ -95,6 +98,14 @@ class ClientTransport:
         self._sock.bind((host, 0))
         self.local_addr: Addr = self._sock.getsockname()
         self._loop.add_reader(self._sock.fileno(), self._on_readable)
+
+    def describe(self) -> str:
+        """State and counters, for the message when a connection does not come up."""
+        c = self.counters
+        dtls = "none" if self._dtls is None else ("done" if self._dtls.handshake_done else "handshaking")
+        timer = "armed" if self._dtls_timer is not None else "idle"
+        return (f"{self.label}: {self.state} {self.error} dtls={dtls} timer={timer} in={c.datagrams_in}"
+                f" out={c.datagrams_out} send_errors={c.send_errors} remote={self._addr}")
 
     @property
     def remote(self) -> RemoteTransport | None:
@@ -112,6 +123,9 @@ class ClientTransport:
         self._remote = remote
         self._addr = (remote.host, remote.port)
         self.state = "checking"
+        if not remote.dtls_client_is_us:
+            # We are the DTLS server: be ready for the ClientHello that follows the server's own checks.
+            self._dtls = DtlsSession(self.certificate.ssl_context(), server=True)
         self._check(attempt=0)
 
     async def wait_connected(self, timeout: float) -> bool:
@@ -126,9 +140,12 @@ class ClientTransport:
         request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
         request.attributes["USERNAME"] = f"{self._remote.ufrag}:{self.ufrag}"
         request.attributes["PRIORITY"] = 1853824767
-        request.attributes["ICE-CONTROLLING"] = self._tie_breaker
-        if nominate:
-            request.attributes["USE-CANDIDATE"] = None
+        if self.controlling:
+            request.attributes["ICE-CONTROLLING"] = self._tie_breaker
+            if nominate:
+                request.attributes["USE-CANDIDATE"] = None
+        else:
+            request.attributes["ICE-CONTROLLED"] = self._tie_breaker
         request.add_message_integrity(self._remote.pwd.encode())
         request.add_fingerprint()
         self._pending[request.transaction_id] = nominate
@@ -136,13 +153,18 @@ class ClientTransport:
 
     def _check(self, attempt: int) -> None:
         """Aggressive nomination: every check nominates, repeated until one succeeds."""
-        if self.state != "checking":
+        if self.state != "checking" or self._consent_started:
             return
         if attempt >= CHECK_ATTEMPTS:
             self._fail(f"no STUN response after {attempt} checks")
             return
         self._send(self._binding_request(nominate=True))
         self._later(CHECK_INTERVAL_S, lambda: self._check(attempt + 1))
+
+    def _start_consent(self) -> None:
+        if not self._consent_started:
+            self._consent_started = True
+            self._later(CONSENT_INTERVAL_S, self._consent)
 
     def _consent(self) -> None:
         if self.state in ("closed", "failed"):
@@ -159,9 +181,19 @@ class ClientTransport:
             message = stun.parse_message(data)
         except Exception:  # aioice raises several types for garbage
             return
-        if message.message_class != stun.Class.RESPONSE or self._remote is None:
+        if self._remote is None:
+            return
+        if message.message_class == stun.Class.REQUEST:
+            self._answer_check(message)
             return
         if self._pending.pop(message.transaction_id, None) is None:
+            return
+        if message.message_class == stun.Class.ERROR:
+            code = message.attributes.get("ERROR-CODE", (0, ""))[0]
+            if code == 487:  # role conflict (RFC 8445 7.2.5.1): take the other role and check again
+                self.controlling = not self.controlling
+            return
+        if message.message_class != stun.Class.RESPONSE:
             return
         if not message.check_message_integrity(self._remote.pwd.encode()):
             return
@@ -169,10 +201,28 @@ class ClientTransport:
             self._pending.clear()  # answers that never came: keep the table small over hours
         if self.state == "checking":
             self.state = "dtls"
-            self._dtls = DtlsSession(self.certificate.ssl_context(), server=False)
-            self._send_all(self._dtls.start())
-            self._arm_dtls_timer()
-            self._later(CONSENT_INTERVAL_S, self._consent)
+            if self._dtls is None:
+                self._dtls = DtlsSession(self.certificate.ssl_context(), server=False)
+                self._send_all(self._dtls.start())
+                self._arm_dtls_timer()
+            self._start_consent()
+
+    def _answer_check(self, request: stun.Message) -> None:
+        """Full-ICE servers (Janus) check us too: answer checks that carry our ufrag and password."""
+        username = request.attributes.get("USERNAME")
+        if not isinstance(username, str) or username.split(":", 1)[0] != self.ufrag:
+            return
+        try:
+            if not request.check_message_integrity(self.pwd.encode()):
+                return
+        except Exception:  # a truncated MESSAGE-INTEGRITY raises inside aioice
+            return
+        assert self._addr is not None
+        response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, request.transaction_id)
+        response.attributes["XOR-MAPPED-ADDRESS"] = self._addr
+        response.add_message_integrity(self.pwd.encode())
+        response.add_fingerprint()
+        self._send(bytes(response))
 
     def _on_dtls(self, data: bytes) -> None:
         if self._dtls is None:
@@ -190,6 +240,7 @@ class ClientTransport:
                 return
             self.srtp = self._dtls.srtp
             self.state = "connected"
+            self._start_consent()
             self.connected.set()
         self._arm_dtls_timer()
 

@@ -1,0 +1,59 @@
+"""The load generator against the real product (gateway + media server subprocesses): a short 4-bot run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import uvloop
+
+from benchmarks.loadtest.config import RunConfig
+from benchmarks.loadtest.report import REQUIRED_FIELDS
+from benchmarks.loadtest.runner import run
+from tests.gateway.gateway_process import GatewayProcess, start_gateway_process
+
+pytestmark = pytest.mark.slow
+
+HOST_PASSWORD = "loadtest-password"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "loadtest"
+# 4 bots, 10 s measured: long enough for every subscription to show up in the counters, short for CI.
+SHORT_RUN = RunConfig(participants=4, duration=10.0, warmup=1.0, join_timeout=20.0, progress=False)
+
+
+@pytest.fixture
+def product() -> Iterator[GatewayProcess]:
+    gateway = start_gateway_process({"HOST_PASSWORD": HOST_PASSWORD}, wait_media=True, timeout=30)
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "product.log").write_text(gateway.log())
+
+
+def test_four_bots_for_ten_seconds_deliver_and_report_every_field(product: GatewayProcess) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    plot = ARTIFACTS / "short-run.png" if importlib.util.find_spec("matplotlib") else None
+    config = replace(SHORT_RUN, url=product.base_url, host_password=HOST_PASSWORD,
+                     json_path=ARTIFACTS / "short-run.json", plot_path=plot)
+    report = uvloop.run(run(config))
+
+    missing = [f for f in REQUIRED_FIELDS if report.get(f) is None]
+    assert not missing, f"report fields missing or empty: {missing}"
+    assert json.loads(config.json_path.read_text())["participants"] == 4  # type: ignore[union-attr]
+    assert report["target"] == "mediaserver"
+    assert report["tracks_expected"] == 4 * 3 * 2
+    assert report["tracks_receiving"] == report["tracks_expected"], report["delivery_worst_tracks"]
+    assert report["packets_forwarded_source"] == "server"
+    assert report["packets_sent"] > 0 and report["packets_forwarded"] > 0 and report["packets_received"] > 0
+    assert report["delivery_ratio"] >= 0.99, report["delivery_worst_tracks"]
+    assert {"p50", "p95", "p99"} <= set(report["latency_ms"])
+    assert report["server_cpu_us_per_forwarded_packet"] > 0 and report["server_rss_mb"] > 0
+    assert report["video_prefs"] == "sent"
+    assert report["errors"] == {}, report["errors"]
+    if plot is not None:
+        assert plot.stat().st_size > 10_000
