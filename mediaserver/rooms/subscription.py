@@ -28,6 +28,9 @@ NO_LAYER = -1
 ALL_TEMPORAL = 2
 # A switch moves our timestamps forward by at least one frame at 30 fps, so they stay strictly monotonic.
 MIN_FRAME_STEP_S = 1 / 30
+# Packets arriving up to this far behind the newest are still forwarded; later ones are useless anyway.
+REORDER_WINDOW = 0x1000
+BASE_TRAIL = 2 * REORDER_WINDOW
 
 
 class Subscription:
@@ -179,8 +182,14 @@ class Subscription:
             if desc is not None and not (layer == self.target_layer and desc.keyframe):
                 return  # still on another layer, or waiting for the target's keyframe
             self._switch(layer, hdr, desc, now)
-        elif (hdr.sequence - self._base_seq) & 0xFFFF >= 0x8000:
-            return  # older than our switch point: its number is already taken by the previous layer
+        else:
+            behind = (hdr.sequence - self._base_seq) & 0xFFFF
+            if behind >= 0x8000:
+                return  # older than our switch point: its number is already taken by the previous layer
+            if behind > BASE_TRAIL:
+                # Keep the reference close behind the stream: compared with a fixed switch point, every packet
+                # would look "older" once 32768 had passed, and the stream would stop.
+                self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
         if desc is not None:
             if desc.start_of_partition and desc.partition_id == 0:
                 self._apply_pending_tid(desc)
@@ -205,6 +214,8 @@ class Subscription:
     def skip(self, hdr: RtpHeader, layer: int) -> None:
         """A packet of our layer that is not forwarded: later numbers move down to close the gap."""
         if layer == self.current_layer and (hdr.sequence - self._base_seq) & 0xFFFF < 0x8000:
+            if (hdr.sequence - self._base_seq) & 0xFFFF > BASE_TRAIL:
+                self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
             self.seq_offset = (self.seq_offset - 1) & 0xFFFF
 
     def _munged_payload(self, payload: bytes, hdr: RtpHeader, desc: Vp8Descriptor) -> bytes:

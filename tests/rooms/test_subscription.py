@@ -191,3 +191,17 @@ def test_receive_stats_report_fraction_lost_per_interval() -> None:
         stats.update(seq, seq * 3000, 0.0, 100)
     second = stats.report_block()
     assert second is not None and second.fraction_lost == 0 and second.packets_lost == 3
+
+
+def test_a_long_stream_keeps_flowing_past_the_sequence_wrap() -> None:
+    """Regression: a fixed switch point made every packet look old after 32768 packets (about 11 min of audio)."""
+    sub, sink = make("audio")
+    sub.activate()
+    for i in range(140_000):  # more than two full 16-bit cycles
+        forward(sub, rtp(1000 + i, 960 * i, b"x", pt=111))
+    assert len(sink.sent) == 140_000
+    last, before = parse_rtp(sink.sent[-1]), parse_rtp(sink.sent[-2])
+    assert last.sequence == (before.sequence + 1) & 0xFFFF
+    # A straggler far behind is still dropped rather than given a number from the past.
+    forward(sub, rtp(1000 + 140_000 - 20_000, 0, b"late", pt=111))
+    assert len(sink.sent) == 140_000
