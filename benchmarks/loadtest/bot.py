@@ -100,6 +100,13 @@ class MediaEndpoint:
         self._report_timer: asyncio.TimerHandle | None = loop.call_later(RTCP_INTERVAL_S * (0.5 + random.random()),
                                                                          self._report)
 
+    def problems(self) -> dict[str, int]:
+        """What went wrong on this bot's connections: each non-zero count loses or garbles packets."""
+        pub, sub, inbound = self.publisher.counters, self.subscriber.counters, self.receiver.counters
+        return {"srtp_errors": pub.srtp_errors + sub.srtp_errors, "send_errors": pub.send_errors + sub.send_errors,
+                "unknown_ssrc": inbound.unknown_ssrc, "no_tag": inbound.no_tag,
+                "dropped_injected": sub.dropped_injected}
+
     @property
     def tracks(self) -> Iterable[TrackReceiver]:
         return self.receiver.tracks.values()

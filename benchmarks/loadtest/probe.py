@@ -125,6 +125,11 @@ class ControlStats:
                 await self._task
 
 
+# The media server's drop counters (UdpMux) worth a line in the report when they move during the window.
+SERVER_ERROR_COUNTERS = ("srtp_errors", "send_errors", "handler_errors", "srtp_unknown_source", "srtp_before_keys",
+                         "dtls_dropped", "stun_bad")
+
+
 def forwarding_totals(stats: dict[str, Any]) -> dict[str, int]:
     """Sum the per-subscription counters of a `stats` result: forwarded packets, retransmits, layer switches."""
     totals = {"packets_forwarded": 0, "retransmits": 0, "layer_switches": 0, "subscriptions": 0,
@@ -142,4 +147,7 @@ def forwarding_totals(stats: dict[str, Any]) -> dict[str, int]:
                 totals["layer_switches"] += int(sub.get("layer_switches", 0))
     if rtts:
         totals["rtt_us_median"] = int(sorted(rtts)[len(rtts) // 2] * 1000)
+    counters = stats.get("counters", {})
+    for name in SERVER_ERROR_COUNTERS:
+        totals[name] = int(counters.get(name, 0))
     return totals

@@ -21,6 +21,7 @@ _SSRC = Struct("!I")
 _unpack_ssrc = _SSRC.unpack_from
 _unpack_tag = TAG.unpack_from
 MAX_MISSING = 1000  # outstanding holes remembered per track (for late retransmissions)
+MAX_MISORDER = 1000  # further back than this is a jump ahead, not a late packet
 MAX_NACK_PER_GAP = 64
 REPORTS_PER_RR = 31
 
@@ -28,9 +29,10 @@ REPORTS_PER_RR = 31
 class TrackReceiver:
     """One forwarded track as the subscribing bot sees it."""
 
-    __slots__ = ("_expected_prior", "_received_prior", "base_ext", "cycles", "duplicates", "kind", "last_arrival_ns",
-                 "last_sr_at", "last_sr_middle", "max_seq", "mid", "misrouted", "missing", "nacked", "publisher_bot",
-                 "publisher_id", "received", "recovered", "ssrc", "stream", "stream_changes", "track_id", "video")
+    __slots__ = ("_expected_prior", "_received_prior", "base_ext", "cycles", "duplicates", "jumps", "kind",
+                 "last_arrival_ns", "last_sr_at", "last_sr_middle", "max_gap_ns", "max_seq", "mid", "misrouted",
+                 "missing", "nacked", "publisher_bot", "publisher_id", "received", "recovered", "ssrc", "stream",
+                 "stream_changes", "track_id", "video")
 
     def __init__(self, ssrc: int, kind: str, mid: str, publisher_id: str, track_id: str) -> None:
         self.ssrc = ssrc
@@ -49,6 +51,8 @@ class TrackReceiver:
         self.nacked = 0
         self.missing: dict[int, None] = {}  # extended sequence numbers of holes, oldest first
         self.last_arrival_ns = 0
+        self.max_gap_ns = 0  # longest silence between two packets since the last reset (a stalled track)
+        self.jumps = 0
         self.stream = -1  # tag stream id (1 + simulcast layer) of the latest packet
         self.stream_changes = 0
         self.misrouted = 0
@@ -91,8 +95,18 @@ class TrackReceiver:
             while len(missing) > MAX_MISSING:
                 del missing[next(iter(missing))]
             return [ext & 0xFFFF for ext in lost]
+        behind = 0x10000 - delta
+        if behind > MAX_MISORDER:
+            # Too far back to be reordering: the sender jumped ahead (RFC 3550 A.1 would restart here). Count
+            # the jump as lost, as a subscriber sees it, without NACKing thousands of packets.
+            if seq < self.max_seq:
+                self.cycles += 0x10000
+            self.max_seq = seq
+            self.received += 1
+            self.jumps += 1
+            return None
         # Older than the highest: a retransmission filling a hole, or a duplicate.
-        ext = self.cycles + self.max_seq - ((self.max_seq - seq) & 0xFFFF)
+        ext = self.cycles + self.max_seq - behind
         if ext in self.missing:
             del self.missing[ext]
             self.received += 1
@@ -152,6 +166,9 @@ class Receiver:
         if track is None:
             counters.unknown_ssrc += 1
             return
+        last = track.last_arrival_ns
+        if last and arrival_ns - last > track.max_gap_ns:
+            track.max_gap_ns = arrival_ns - last
         track.last_arrival_ns = arrival_ns
         lost = track.update((data[2] << 8) | data[3])
         if lost is not None and track.video:  # the server's offers negotiate NACK for video only

@@ -37,6 +37,8 @@ class HasMedia(Protocol):
     @property
     def index(self) -> int: ...
 
+    def problems(self) -> dict[str, int]: ...
+
 
 @dataclass
 class Totals:
@@ -53,6 +55,7 @@ class Totals:
     misrouted: int = 0
     keyframe_requests: int = 0
     late_skips: int = 0
+    jumps: int = 0
     tracks: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # (bot, ssrc) -> (exp, recv)
 
 
@@ -73,8 +76,37 @@ def totals(bots: Sequence[HasMedia]) -> Totals:
             out.duplicates += track.duplicates
             out.stream_changes += track.stream_changes
             out.misrouted += track.misrouted
+            out.jumps += track.jumps
             out.tracks[(bot.index, track.ssrc)] = (expected, track.received)
     return out
+
+
+def bot_problems(bots: Sequence[HasMedia]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for bot in bots:
+        for key, value in bot.problems().items():
+            out[key] = out.get(key, 0) + value
+    return out
+
+
+STALL_NS = 1_000_000_000
+
+
+def reset_stalls(bots: Sequence[HasMedia]) -> None:
+    for bot in bots:
+        for track in bot.tracks:
+            track.max_gap_ns = 0
+
+
+def stalls(bots: Sequence[HasMedia], now_ns: int) -> tuple[int, float]:
+    """Tracks silent for more than 1 s since the last reset (or until now), and the longest silence in seconds."""
+    count, longest = 0, 0
+    for bot in bots:
+        for track in bot.tracks:
+            gap = max(track.max_gap_ns, now_ns - track.last_arrival_ns if track.last_arrival_ns else 0)
+            longest = max(longest, gap)
+            count += gap > STALL_NS
+    return count, round(longest / 1e9, 2)
 
 
 def tracks_receiving(bots: Sequence[HasMedia], now_ns: int) -> int:
@@ -243,7 +275,8 @@ def summary(report: dict[str, Any]) -> str:
     quiet = report["undisturbed"]["latency_ms"]
     lines = [
         f"target {report['target']}: {report['participants']} participants, {report['duration_s']:g} s measured",
-        f"  tracks receiving     {report['tracks_receiving']}/{report['tracks_expected']}",
+        f"  tracks receiving     {report['tracks_receiving']}/{report['tracks_expected']} at the end;"
+        f" {report['tracks_stalled']} stalled > 1 s in the window (longest {report['longest_stall_s']} s)",
         f"  packets sent         {report['packets_sent']}",
         f"  packets forwarded    {report['packets_forwarded']} (counted by the {report['packets_forwarded_source']})",
         f"  packets received     {report['packets_received']} of {report['packets_expected']} expected",
@@ -262,6 +295,12 @@ def summary(report: dict[str, Any]) -> str:
     ]
     if report["errors"]:
         lines.append(f"  errors               {report['errors']}")
+    server_errors = {k: v for k, v in (report.get("server_errors") or {}).items() if v}
+    if server_errors:
+        lines.append(f"  server drop counters {server_errors}")
+    problems = {k: v for k, v in report.get("bot_problems", {}).items() if v and k != "dropped_injected"}
+    if problems:
+        lines.append(f"  bot-side problems    {problems}")
     for name, peer in report.get("peers", {}).items():
         if "error" in peer:
             lines.append(f"  peer {name}: could not run ({peer['error']})")

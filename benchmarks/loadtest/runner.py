@@ -15,15 +15,19 @@ import numpy as np
 from .bot import MediaEndpoint, Shared
 from .config import RunConfig
 from .media import load_media
+from .probe import SERVER_ERROR_COUNTERS
 from .report import (
     Progress,
     Sample,
     Totals,
+    bot_problems,
     code_version,
     latency_block,
     machine,
     progress_line,
+    reset_stalls,
     samples_table,
+    stalls,
     totals,
     track_rows,
     tracks_receiving,
@@ -241,6 +245,7 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
     self_start = sampler.own_last
     machine_start = sampler.machine_last
     sampler.open_window(start)
+    reset_stalls(target.endpoints)
     for second in range(max(1, round(config.duration / TICK_S))):
         await asyncio.sleep(TICK_S)
         sample = sampler.tick()
@@ -251,11 +256,12 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
     self_end = sampler.own_last
     machine_end = sampler.machine_last
     receiving = tracks_receiving(target.endpoints, time.time_ns())
+    stalled = stalls(target.endpoints, time.time_ns())
     server_end = await target.server_counters()
     show.done()
 
     report = _report(config, target, shared, sampler, start, end, (cpu_start, cpu_end), (self_start, self_end),
-                     (server_start, server_end), receiving)
+                     (server_start, server_end), receiving, stalled)
     report.update(_machine_block(machine_start, machine_end, report))
     report["date"] = started_at.isoformat(timespec="seconds")
     report["all_tracks_flowing_after_s"] = round(all_flowing_s, 2)
@@ -269,7 +275,8 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
 
 def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler, start: Totals, end: Totals,
             cpu: tuple[CpuSample | None, CpuSample | None], own: tuple[CpuSample | None, CpuSample | None],
-            server: tuple[dict[str, int] | None, dict[str, int] | None], receiving: int) -> dict[str, Any]:
+            server: tuple[dict[str, int] | None, dict[str, int] | None], receiving: int,
+            stalled: tuple[int, float]) -> dict[str, Any]:
     received = end.packets_received - start.packets_received
     expected = end.expected - start.expected
     unique = end.received - start.received
@@ -295,6 +302,9 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "duration_s": config.duration,
         "tracks_expected": config.tracks_expected,
         "tracks_receiving": receiving,
+        "tracks_stalled": stalled[0],
+        "longest_stall_s": stalled[1],
+        "sequence_jumps": end.jumps - start.jumps,
         "packets_sent": end.packets_sent - start.packets_sent,
         "packets_forwarded": forwarded,
         "packets_forwarded_source": "server" if counted_by_server else "bots",
@@ -327,6 +337,9 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "injected_loss": {"p": config.loss, "bots": lossy},
         "video_prefs": shared.video_prefs,
         "errors": dict(shared.errors),
+        "server_errors": ({name: server[1][name] - server[0][name] for name in SERVER_ERROR_COUNTERS}
+                          if server[0] is not None and server[1] is not None else None),
+        "bot_problems": bot_problems(target.endpoints),
         "notes": list(target.notes),
         "delivery_worst_tracks": worst,
         "machine": machine(),

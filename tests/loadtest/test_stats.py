@@ -119,3 +119,15 @@ def test_track_counts_loss_wrap_retransmission_and_duplicates() -> None:
     assert block is not None
     assert block.packets_lost == 1 and block.highest_seq == 0x10001
     assert block.fraction_lost == (1 << 8) // 5
+
+
+def test_track_treats_a_far_jump_as_lost_packets_not_as_late_ones() -> None:
+    # A forwarder that withholds 32768 packets and resumes: RFC 3550 A.1 would restart; we count them as lost.
+    track = TrackReceiver(ssrc=1, kind="audio", mid="0", publisher_id="p", track_id="t")
+    track.update(100)
+    track.update(101)
+    assert track.update((101 + 0x8001) & 0xFFFF) is None  # no NACK storm for the jump
+    assert track.jumps == 1 and track.duplicates == 0
+    assert track.expected == 0x8001 + 2 and track.received == 3
+    track.update((101 + 0x8001 - 5) & 0xFFFF)  # a genuinely late packet, within the reorder window
+    assert track.duplicates == 1 and track.jumps == 1
