@@ -118,7 +118,9 @@ class Subscription:
         self.last_ts_at = 0.0
         self.last_pic = -1
         self.last_tl0 = -1
-        self.cache = PacketCache()
+        # NACK is negotiated for video only (our offers, like Chrome's, put nack on VP8): audio is never asked
+        # again, and keeping 512 copies for each of 19 audio subscriptions per listener cost memory and time.
+        self.cache: PacketCache | None = PacketCache() if publication.is_video else None
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmits = 0
@@ -203,7 +205,8 @@ class Subscription:
             out += self._munged_payload(payload, hdr, desc)
         else:
             out += payload
-        self.cache.put(seq, out)
+        if self.cache is not None:
+            self.cache.put(seq, out)
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self.last_seq = seq
@@ -287,7 +290,7 @@ class Subscription:
         self.nacks_received += 1
         self.nacked_packets += len(lost)
         for seq in lost:
-            packet = self.cache.get(seq)
+            packet = None if self.cache is None else self.cache.get(seq)
             if packet is None:
                 self.nack_misses += 1
             else:

@@ -141,15 +141,29 @@ def test_reactivation_continues_numbering_after_a_pause() -> None:
 
 
 def test_nack_is_answered_from_the_cache_and_misses_are_counted() -> None:
-    sub, sink = make("audio")
+    sub, sink = make("video")
     sub.activate()
     for i in range(10):
+        forward(sub, rtp(1000 + i, 3000 * i, KEYFRAME_VP8 if i == 0 else DELTA_VP8))
+    out_seqs = [parse_rtp(p).sequence for p in sink.sent]
+    assert len(out_seqs) == 10
+    sent = list(sink.sent)
+    sink.sent.clear()
+    sub.retransmit([out_seqs[3], out_seqs[7], (out_seqs[-1] + 100) & 0xFFFF])
+    assert sink.sent == [sent[3], sent[7]]  # the very packets sent before, byte for byte
+    assert sub.retransmits == 2 and sub.nack_misses == 1
+
+
+def test_audio_keeps_no_cache_so_a_nack_for_it_is_a_counted_miss() -> None:
+    # Subscriber offers negotiate NACK for video only: caching audio would only cost memory.
+    sub, sink = make("audio")
+    sub.activate()
+    for i in range(5):
         forward(sub, rtp(1000 + i, 960 * i, bytes([i]), pt=111))
     out_seqs = [parse_rtp(p).sequence for p in sink.sent]
     sink.sent.clear()
-    sub.retransmit([out_seqs[3], out_seqs[7], (out_seqs[-1] + 100) & 0xFFFF])
-    assert [parse_rtp(p).sequence for p in sink.sent] == [out_seqs[3], out_seqs[7]]
-    assert sub.retransmits == 2 and sub.nack_misses == 1
+    sub.retransmit(out_seqs[:2])
+    assert sink.sent == [] and sub.retransmits == 0 and sub.nack_misses == 2
 
 
 def test_cache_slot_reuse_is_not_mistaken_for_the_old_packet() -> None:
