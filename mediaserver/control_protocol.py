@@ -16,7 +16,9 @@ Methods (params -> result):
   subscriber_answer  {room_id, participant_id, sdp}              -> {}
   leave              {room_id, participant_id}                   -> {}
   close_room         {room_id}                                   -> {}
-  stats              {room_id?}                                  -> {rooms: {...}, counters: {...}}
+  stats              {room_id?, summary?}                        -> {rooms: {...}, counters: {...}}
+                     summary: true gives each participant's summary only (quality, uplink, downlink, muted),
+                     without per-subscription detail: what the host's panel polls, cheap at 20 participants
   set_video_prefs    {room_id, participant_id, prefs: [{track_id, width, height, visible}]} -> {}
                      the subscriber's rendered tile sizes (device pixels); the server picks simulcast layers
   set_track_enabled  {room_id, participant_id, kind, enabled}     -> {tracks}   host control: stop/resume

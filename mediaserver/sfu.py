@@ -138,7 +138,11 @@ class Sfu:
 
     def stats(self, params: dict[str, Any]) -> dict[str, Any]:
         room_id = params.get("room_id")
-        rooms = {rid: r.stats() for rid, r in self.rooms.items() if room_id in (None, rid)}
+        # The full form lists every subscription (380 at 20 people) and held the loop for milliseconds; the
+        # host's panel, polled every 2 s, needs only the summaries.
+        summary = params.get("summary") is True
+        rooms = {rid: r.summaries() if summary else r.stats() for rid, r in self.rooms.items()
+                 if room_id in (None, rid)}
         speakers = {rid: r.active_speaker for rid, r in self.rooms.items() if room_id in (None, rid)}
         return {"rooms": rooms, "active_speakers": speakers, "counters": self.mux.counters.as_dict(),
                 "udp_port": self.udp_port}

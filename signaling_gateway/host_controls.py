@@ -340,7 +340,7 @@ class HostControls:
         started = meeting.created_at if meeting is not None else utcnow()
         while self._hosts(meeting_id):
             try:
-                stats = await self._media.stats(meeting_id)
+                stats = await self._media.stats(meeting_id, summary=True)
             except (ControlError, MediaUnavailable) as exc:
                 log.info("call_stats_unavailable", meeting_id=meeting_id, error=str(exc))
                 stats = {}

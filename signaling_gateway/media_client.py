@@ -53,7 +53,7 @@ class MediaApi(Protocol):
 
     async def close_room(self, room_id: str) -> None: ...
 
-    async def stats(self, room_id: str | None = None) -> dict[str, Any]: ...
+    async def stats(self, room_id: str | None = None, summary: bool = False) -> dict[str, Any]: ...
 
     async def set_video_prefs(self, room_id: str, participant_id: str, prefs: list[dict[str, Any]]) -> None: ...
 
@@ -240,8 +240,11 @@ class MediaClient:
     async def close_room(self, room_id: str) -> None:
         await self.request(cp.CLOSE_ROOM, {"room_id": room_id})
 
-    async def stats(self, room_id: str | None = None) -> dict[str, Any]:
-        return await self.request(cp.STATS, {"room_id": room_id} if room_id else {})
+    async def stats(self, room_id: str | None = None, summary: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"room_id": room_id} if room_id else {}
+        if summary:
+            params["summary"] = True
+        return await self.request(cp.STATS, params)
 
     async def set_video_prefs(self, room_id: str, participant_id: str, prefs: list[dict[str, Any]]) -> None:
         await self.request(cp.SET_VIDEO_PREFS, {"room_id": room_id, "participant_id": participant_id, "prefs": prefs})

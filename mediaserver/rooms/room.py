@@ -196,6 +196,9 @@ class Room:
     def stats(self) -> dict[str, Any]:
         return {pid: p.stats() for pid, p in self.participants.items()}
 
+    def summaries(self) -> dict[str, Any]:
+        return {pid: p.summary() for pid, p in self.participants.items()}
+
     async def start_recording(self, directory: Path) -> None:
         if self.recorder is not None:
             raise RoomError(proto.ERR_BUSY, f"room {self.id!r} is already being recorded")

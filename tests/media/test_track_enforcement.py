@@ -38,6 +38,12 @@ async def test_video_off_stops_forwarding_and_video_on_resumes(control: MediaCli
         assert await sent_to(control, "ctl", "bob", "video") == stopped_at, "video still forwarded"
         summary = (await control.stats("ctl"))["rooms"]["ctl"]["alice"]
         assert summary["muted"] == {"audio": False, "video": True}
+        # The host panel's cheap form: the same summaries, without the per-subscription detail.
+        brief = (await control.stats("ctl", summary=True))["rooms"]["ctl"]
+        assert set(brief) == {"alice", "bob"}
+        assert brief["alice"]["muted"] == {"audio": False, "video": True}
+        assert set(brief["bob"]) == {"uplink", "downlink", "quality", "muted"}
+        assert brief["bob"]["downlink"]["bitrate_bps"] > 0  # bob is hearing alice
 
         frames = bob.frames[("alice", "video")]
         await control.request("set_track_enabled", {"room_id": "ctl", "participant_id": "alice",
