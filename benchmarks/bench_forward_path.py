@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import cast
+from typing import Literal, cast
 
 import pytest
 import uvloop
@@ -192,7 +192,8 @@ def drained_mux() -> Iterator[tuple[UdpMux, tuple[str, int]]]:
         drain.wait()
 
 
-def _fanout_room(mux: UdpMux, addr: tuple[str, int], kind: str) -> tuple[PublisherSide, list[Subscription]]:
+def _fanout_room(mux: UdpMux, addr: tuple[str, int], kind: Literal["audio", "video"],
+                 ) -> tuple[PublisherSide, list[Subscription]]:
     """One publication and 19 subscribers, each on its own connected PeerTransport with its own SRTP keys."""
     transport = PeerTransport(mux, Certificate.generate().ssl_context(), "bench/pub")
     side = PublisherSide("bench", transport, rtcp_ssrc=1)
@@ -214,7 +215,7 @@ def _fanout_room(mux: UdpMux, addr: tuple[str, int], kind: str) -> tuple[Publish
 
 
 @pytest.mark.parametrize("kind", ["video", "audio"])
-def test_fanout_to_19_transports(benchmark, drained_mux, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_fanout_to_19_transports(benchmark, drained_mux, kind: Literal["audio", "video"]) -> None:  # type: ignore[no-untyped-def]
     """As a 20-person room forwards: 19 copies, each protected with its subscriber's keys and sent from the
     shared port through PeerTransport and UdpMux to a socket another process reads. Divide by 19 for the cost
     per forwarded packet (the inbound unprotect is measured above).

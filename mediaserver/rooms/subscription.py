@@ -193,17 +193,24 @@ class Subscription:
                 # would look "older" once 32768 had passed, and the stream would stop.
                 self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
         if desc is not None:
-            if desc.start_of_partition and desc.partition_id == 0:
+            if self._pending_tid != self.max_tid and desc.start_of_partition and desc.partition_id == 0:
                 self._apply_pending_tid(desc)
-            if desc.tid is not None and desc.tid > self.max_tid:
+            tid = desc.tid
+            if tid is not None and tid > self.max_tid:
                 self._drop_temporal(desc)
                 return
         seq = (hdr.sequence + self.seq_offset) & 0xFFFF
         ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
         out = _pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
-        if desc is not None and desc.picture_id is not None:
-            out += self._munged_payload(payload, hdr, desc)
+        if desc is None or desc.picture_id is None:
+            out += payload
+        elif self.pic_offset or self.tl0_offset:
+            out = self._munged(out, payload, hdr, desc)
         else:
+            # No offsets yet (no switch since the start): the descriptor goes out as it came in.
+            self.last_pic = desc.picture_id
+            if desc.tl0picidx is not None:
+                self.last_tl0 = desc.tl0picidx
             out += payload
         if self.cache is not None:
             self.cache.put(seq, out)
@@ -221,7 +228,8 @@ class Subscription:
                 self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
             self.seq_offset = (self.seq_offset - 1) & 0xFFFF
 
-    def _munged_payload(self, payload: bytes, hdr: RtpHeader, desc: Vp8Descriptor) -> bytes:
+    def _munged(self, header: bytes, payload: bytes, hdr: RtpHeader, desc: Vp8Descriptor) -> bytes:
+        """The packet with PictureID and TL0PICIDX moved by our offsets, so they run on across switches."""
         assert desc.picture_id is not None
         mask = 0x7FFF if desc.picture_id_bits == 15 else 0x7F
         pic = (desc.picture_id + self.pic_offset) & mask
@@ -230,17 +238,18 @@ class Subscription:
         if tl0 is not None:
             tl0 = (tl0 + self.tl0_offset) & 0xFF
             self.last_tl0 = tl0
-        if not self.pic_offset and not self.tl0_offset:
-            return payload  # nothing to rewrite: skip the copy
-        buf = bytearray(payload)
-        at = desc.picture_id_offset - hdr.payload_start
+        buf = bytearray(header)
+        buf += payload
+        # Descriptor offsets are absolute in the source packet; here the payload follows our 12-byte header.
+        shift = len(header) - hdr.payload_start
+        at = desc.picture_id_offset + shift
         if desc.picture_id_bits == 15:
             buf[at] = 0x80 | (pic >> 8)
             buf[at + 1] = pic & 0xFF
         else:
             buf[at] = pic
         if tl0 is not None:
-            buf[desc.tl0_offset - hdr.payload_start] = tl0
+            buf[desc.tl0_offset + shift] = tl0
         return bytes(buf)
 
     def _apply_pending_tid(self, desc: Vp8Descriptor) -> None:

@@ -52,6 +52,7 @@ class PeerTransport:
         self.on_closed: Callable[[PeerTransport], None] | None = None
         self.srtp_errors = 0
         self.loss = 0.0  # injected downlink loss (fault injection only): share of RTP packets dropped
+        self._send = mux.send  # bound once: send_rtp runs for every outbound copy
         mux.register(self)
 
     # --- control path -------------------------------------------------------------------------
@@ -180,7 +181,7 @@ class PeerTransport:
         except SrtpError:
             self.mux.counters.srtp_errors += 1
             return
-        self.mux.send(protected, addr)
+        self._send(protected, addr)
 
     def send_rtcp(self, plain: bytes) -> None:
         srtp = self.srtp

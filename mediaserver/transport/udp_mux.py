@@ -108,8 +108,9 @@ class UdpMux(asyncio.DatagramProtocol):
     # --- sending ---------------------------------------------------------------------------
 
     def send(self, data: bytes, addr: Addr) -> None:
-        self.counters.datagrams_out += 1
-        self.counters.bytes_out += len(data)
+        counters = self.counters
+        counters.datagrams_out += 1
+        counters.bytes_out += len(data)
         self._sendto(data, addr)
 
     sendto = send
