@@ -7,6 +7,7 @@ import resource
 
 from aiohttp import web
 
+from .loop_lag import BUCKETS_MS
 from .sfu import Sfu
 
 
@@ -26,6 +27,15 @@ def render_metrics(sfu: Sfu) -> str:
     ):
         lines.append(f"# TYPE mediaserver_{name} gauge")
         lines.append(f"mediaserver_{name} {value}")
+    lag = sfu.loop_lag
+    lines.append("# TYPE mediaserver_event_loop_lag_seconds histogram")
+    cumulative = 0
+    for bound, count in zip((*BUCKETS_MS, float("inf")), lag.counts, strict=True):
+        cumulative += count
+        le = "+Inf" if bound == float("inf") else f"{bound / 1000:g}"
+        lines.append(f'mediaserver_event_loop_lag_seconds_bucket{{le="{le}"}} {cumulative}')
+    lines.append(f"mediaserver_event_loop_lag_seconds_sum {lag.total_ms / 1000:.6f}")
+    lines.append(f"mediaserver_event_loop_lag_seconds_count {lag.samples}")
     lines.append("# TYPE mediaserver_cpu_seconds_total counter")
     lines.append(f"mediaserver_cpu_seconds_total {usage.ru_utime + usage.ru_stime:.3f}")
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ from mediaserver.transport.certificate import Certificate
 from mediaserver.transport.udp_mux import UdpMux
 
 from .config import Config
+from .loop_lag import LoopLagMonitor
 
 log = structlog.get_logger(__name__)
 
@@ -42,9 +43,11 @@ class Sfu:
         self.ssl_context = self.certificate.ssl_context()
         self.rooms: dict[str, Room] = {}
         self.udp_port = config.udp_port
+        self.loop_lag = LoopLagMonitor()
 
     async def start(self) -> None:
         _, self.udp_port = await self.mux.start(self.config.bind, self.config.udp_port)
+        self.loop_lag.start()
         log.info("udp_listening", bind=self.config.bind, port=self.udp_port, public_ip=self.config.public_ip)
 
     async def close(self) -> None:
@@ -54,6 +57,7 @@ class Sfu:
             room.close()
         self.rooms.clear()
         self.mux.close()
+        self.loop_lag.stop()
 
     # --- control methods ---------------------------------------------------------------------
 
@@ -145,7 +149,7 @@ class Sfu:
                  if room_id in (None, rid)}
         speakers = {rid: r.active_speaker for rid, r in self.rooms.items() if room_id in (None, rid)}
         return {"rooms": rooms, "active_speakers": speakers, "counters": self.mux.counters.as_dict(),
-                "udp_port": self.udp_port}
+                "loop_lag": self.loop_lag.snapshot(), "udp_port": self.udp_port}
 
     def set_video_prefs(self, params: dict[str, Any]) -> dict[str, Any]:
         room = self._room(params)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mediaserver import control_protocol as proto
+from mediaserver.loop_lag import BUCKETS_MS, window_quantile_ms
 
 
 def udp_socket_inodes(port: int) -> set[int]:
@@ -126,6 +127,7 @@ class ControlStats:
 
 
 # The media server's drop counters (UdpMux) worth a line in the report when they move during the window.
+LOOP_LAG_PREFIX = "loop_lag_bucket_"
 SERVER_ERROR_COUNTERS = ("srtp_errors", "send_errors", "handler_errors", "srtp_unknown_source", "srtp_before_keys",
                          "dtls_dropped", "stun_bad")
 
@@ -150,4 +152,24 @@ def forwarding_totals(stats: dict[str, Any]) -> dict[str, int]:
     counters = stats.get("counters", {})
     for name in SERVER_ERROR_COUNTERS:
         totals[name] = int(counters.get(name, 0))
+    lag = stats.get("loop_lag")
+    if isinstance(lag, dict):
+        for index, count in enumerate(lag.get("counts", [])):
+            totals[f"{LOOP_LAG_PREFIX}{index}"] = int(count)
     return totals
+
+
+def loop_lag_window(start: dict[str, int], end: dict[str, int]) -> dict[str, float | str] | None:
+    """The media server's event-loop lag over the window, as bucket bounds (`mediaserver/loop_lag.py`)."""
+    size = len(BUCKETS_MS) + 1
+    keys = [f"{LOOP_LAG_PREFIX}{i}" for i in range(size)]
+    if not all(k in start and k in end for k in keys):
+        return None  # a server without the monitor, or a peer
+    before, after = [start[k] for k in keys], [end[k] for k in keys]
+    block: dict[str, float | str] = {}
+    for name, share in (("p50", 0.5), ("p99", 0.99), ("max", 1.0)):
+        bound = window_quantile_ms(before, after, share)
+        if bound is None:
+            return None
+        block[name] = bound if bound != float("inf") else f">{BUCKETS_MS[-1]:g}"
+    return block

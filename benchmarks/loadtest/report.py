@@ -287,6 +287,7 @@ def summary(report: dict[str, Any]) -> str:
         f"  server CPU           {report['server_cpu_percent']} % of a core,"
         f" {report['server_cpu_us_per_forwarded_packet']} us per forwarded packet",
         f"  server RSS           {report['server_rss_mb']} MB (growth in window {report['server_rss_growth_mb']} MB)",
+        f"  server loop lag      {_lag(report.get('server_loop_lag_ms'))}",
         f"  layer switches       {report['layer_switches']}",
         f"  load generator CPU   {report['loadgen_cpu_percent']} % of a core",
         f"  machine CPU          {report['machine_cpu_percent']} % of a core, of which other processes"
@@ -313,6 +314,12 @@ def summary(report: dict[str, Any]) -> str:
         )
     lines.extend(f"  note: {note}" for note in report["notes"])
     return "\n".join(lines)
+
+
+def _lag(block: dict[str, Any] | None) -> str:
+    if not block:
+        return "not reported by this server"
+    return f"p50 <= {block['p50']} ms, p99 <= {block['p99']} ms, max <= {block['max']} ms (a 50 ms timer's lateness)"
 
 
 def _pct(value: float | None) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from .bot import MediaEndpoint, Shared
 from .config import RunConfig
 from .media import load_media
-from .probe import SERVER_ERROR_COUNTERS
+from .probe import SERVER_ERROR_COUNTERS, loop_lag_window
 from .report import (
     Progress,
     Sample,
@@ -337,6 +337,8 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "injected_loss": {"p": config.loss, "bots": lossy},
         "video_prefs": shared.video_prefs,
         "errors": dict(shared.errors),
+        "server_loop_lag_ms": (loop_lag_window(server[0], server[1])
+                               if server[0] is not None and server[1] is not None else None),
         "server_errors": ({name: server[1][name] - server[0][name] for name in SERVER_ERROR_COUNTERS}
                           if server[0] is not None and server[1] is not None else None),
         "bot_problems": bot_problems(target.endpoints),

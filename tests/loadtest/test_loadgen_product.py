@@ -54,6 +54,8 @@ def test_four_bots_for_ten_seconds_deliver_and_report_every_field(product: Gatew
     assert {"p50", "p95", "p99"} <= set(report["latency_ms"])
     assert report["server_cpu_us_per_forwarded_packet"] > 0 and report["server_rss_mb"] > 0
     assert report["video_prefs"] == "sent"
+    lag = report["server_loop_lag_ms"]  # the media server's own loop-lag histogram, over the window
+    assert lag is not None and lag["p50"] <= lag["p99"] <= lag["max"], lag
     assert report["errors"] == {}, report["errors"]
     if plot is not None:
         assert plot.stat().st_size > 10_000
