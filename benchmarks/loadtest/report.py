@@ -293,6 +293,7 @@ def summary(report: dict[str, Any]) -> str:
         f"  machine CPU          {report['machine_cpu_percent']} % of a core, of which other processes"
         f" {report['other_processes_cpu_percent']} % (steal {report['machine_steal_percent']} %)",
         f"  tile sizes           {report['video_prefs']}",
+        f"  machine CPU probe    {_probe(report.get('machine_cpu_probe'))}",
     ]
     if report["errors"]:
         lines.append(f"  errors               {report['errors']}")
@@ -314,6 +315,13 @@ def summary(report: dict[str, Any]) -> str:
         )
     lines.extend(f"  note: {note}" for note in report["notes"])
     return "\n".join(lines)
+
+
+def _probe(block: dict[str, Any] | None) -> str:
+    if not block:
+        return "no result"
+    return (f"{block['slow_units_share'] * 100:.2f} % of its work units ran >= {block['slow_factor']:g}x slower than"
+            f" their median (worst {block['worst_ratio']}x): the host slowing this VM down")
 
 
 def _lag(block: dict[str, Any] | None) -> str:

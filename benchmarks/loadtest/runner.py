@@ -14,6 +14,7 @@ import numpy as np
 
 from .bot import MediaEndpoint, Shared
 from .config import RunConfig
+from .cpu_probe import CpuProbe
 from .media import load_media
 from .probe import SERVER_ERROR_COUNTERS, loop_lag_window
 from .report import (
@@ -239,6 +240,8 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
         show.line(progress_line(sample, expected_tracks, (0, config.duration), None, None))
 
     server_start = await target.server_counters()
+    probe = CpuProbe(config.duration)
+    probe.start()
     sampler.rebase()  # the window starts now, right after the server's counters were read
     start = totals(target.endpoints)
     cpu_start = sampler.server_last
@@ -258,11 +261,13 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
     receiving = tracks_receiving(target.endpoints, time.time_ns())
     stalled = stalls(target.endpoints, time.time_ns())
     server_end = await target.server_counters()
+    probe_result = await asyncio.to_thread(probe.stop)
     show.done()
 
     report = _report(config, target, shared, sampler, start, end, (cpu_start, cpu_end), (self_start, self_end),
                      (server_start, server_end), receiving, stalled)
     report.update(_machine_block(machine_start, machine_end, report))
+    report["machine_cpu_probe"] = probe_result
     report["date"] = started_at.isoformat(timespec="seconds")
     report["all_tracks_flowing_after_s"] = round(all_flowing_s, 2)
     if config.json_path is not None:

@@ -56,6 +56,7 @@ def test_four_bots_for_ten_seconds_deliver_and_report_every_field(product: Gatew
     assert report["video_prefs"] == "sent"
     lag = report["server_loop_lag_ms"]  # the media server's own loop-lag histogram, over the window
     assert lag is not None and lag["p50"] <= lag["p99"] <= lag["max"], lag
+    assert report["machine_cpu_probe"]["units"] >= 100  # one unit per 10 ms over the 10-s window
     assert report["errors"] == {}, report["errors"]
     if plot is not None:
         assert plot.stat().st_size > 10_000

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from benchmarks.loadtest.cpu_probe import CpuProbe, summarize
 from benchmarks.loadtest.receiver import TrackReceiver
 from benchmarks.loadtest.stats import (
     CLOCK_TICKS,
@@ -131,3 +132,21 @@ def test_track_treats_a_far_jump_as_lost_packets_not_as_late_ones() -> None:
     assert track.expected == 0x8001 + 2 and track.received == 3
     track.update((101 + 0x8001 - 5) & 0xFFFF)  # a genuinely late packet, within the reorder window
     assert track.duplicates == 1 and track.jumps == 1
+
+
+def test_cpu_probe_counts_units_far_above_their_median() -> None:
+    assert summarize([0.001] * 5) is None  # too few units to judge
+    durations = [0.001] * 95 + [0.0039, 0.004, 0.010, 0.020, 0.002]
+    block = summarize(durations)
+    assert block is not None
+    assert block["units"] == 100 and block["median_unit_ms"] == 1.0
+    assert block["slow_units_share"] == 0.03  # 4, 10 and 20 ms are >= 4x; 3.9 and 2 ms are not
+    assert block["slow_time_share"] == round(0.034 / sum(durations), 4)
+    assert block["worst_ratio"] == 20.0
+
+
+def test_cpu_probe_process_reports_a_summary() -> None:
+    probe = CpuProbe(0.3)
+    probe.start()
+    block = probe.stop()
+    assert block is not None and block["units"] >= 10 and 0 <= block["slow_units_share"] <= 1
