@@ -74,6 +74,11 @@ class PeerTransport:
             self._dtls = DtlsSession(self._ssl_context, server=True)
             self.state = "connecting"
 
+    def release_address(self, addr: Addr) -> None:
+        """Another session proved it owns `addr` now: stop sending there (consent will close us if nothing else)."""
+        if self.addr == addr:
+            self.addr = None
+
     def handle_dtls(self, data: bytes, addr: Addr) -> None:
         if self._dtls is None or self.state == "closed":
             self.mux.counters.dtls_dropped += 1

@@ -31,6 +31,7 @@ class MuxCounters:
     stun_bad: int = 0
     stun_unknown_ufrag: int = 0
     stun_bad_integrity: int = 0
+    stun_rebound: int = 0
     dtls_dropped: int = 0
     srtp_unknown_source: int = 0
     srtp_before_keys: int = 0
@@ -171,8 +172,12 @@ class UdpMux(asyncio.DatagramProtocol):
             return
         owner = self._by_addr.get(addr)
         if owner is not None and owner is not peer:
-            self.counters.stun_bad += 1  # one source address cannot belong to two sessions
-            return
+            # The address now proves this session's credentials, so the other binding is stale: its peer went
+            # away and the OS gave the port to a new socket. Refusing would leave the new session without
+            # media until the old one's consent expired (30 s).
+            owner.release_address(addr)
+            self.counters.stun_rebound += 1
+            log.info("ice_address_rebound", addr=addr, old=owner.label, new=peer.label)
         self._by_addr[addr] = peer
         peer.bind_address(addr, check.nominated)
         self.send(ice_lite.binding_success(check, addr, peer.local_pwd_bytes), addr)
