@@ -1,4 +1,4 @@
-"""A fixed ring of recently sent packets per subscription, answering NACKs without asking the publisher."""
+"""A fixed ring of recent packets by sequence number: a layer's history, from which NACKs are answered."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .packet_cache import PacketCache
 from .receive_stats import ReceiveStats
 from .speaker import AudioLevel
 
@@ -31,6 +32,7 @@ class Layer:
         "bitrate_bps",
         "fps",
         "height",
+        "history",
         "index",
         "last_packet_at",
         "last_pli",
@@ -51,6 +53,8 @@ class Layer:
         self.last_packet_at = 0.0
         self.last_pli = -1e9
         self.paused = False  # dynacast told the publisher to stop sending it
+        # The layer's latest packets as received (plain RTP), shared by its subscriptions to answer NACKs.
+        self.history = PacketCache()
         self.bitrate_bps = 0
         self.fps = 0.0
         self._frames = 0

@@ -135,6 +135,8 @@ class PublisherSide:
         subs = pub.fanout[layer.index]
         if not subs or pub.muted:
             return
+        if desc is not None:
+            layer.history.put(hdr.sequence, data)  # NACKs are answered from here (video only)
         payload = data[hdr.payload_start :]
         index = layer.index
         for sub in subs:

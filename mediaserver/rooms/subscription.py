@@ -13,12 +13,14 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mediaserver.rtp.header import RtpHeader
+from mediaserver.rtp.errors import ParseError
+from mediaserver.rtp.header import RtpHeader, parse_rtp
 from mediaserver.rtp.ntp import ntp_middle32, rtt_seconds
 from mediaserver.rtp.rtcp import ReportBlock, SenderReport
-from mediaserver.rtp.vp8 import Vp8Descriptor
+from mediaserver.rtp.vp8 import Vp8Descriptor, parse_vp8
 
-from .packet_cache import PacketCache
+from .munging import munge_vp8
+from .packet_cache import CACHE_SIZE
 
 if TYPE_CHECKING:
     from .publication import Publication
@@ -31,6 +33,7 @@ MIN_FRAME_STEP_S = 1 / 30
 # Packets arriving up to this far behind the newest are still forwarded; later ones are useless anyway.
 REORDER_WINDOW = 0x1000
 BASE_TRAIL = 2 * REORDER_WINDOW
+_SENT_MASK = CACHE_SIZE - 1
 
 
 class Subscription:
@@ -38,11 +41,13 @@ class Subscription:
 
     __slots__ = (
         "_base_seq",
+        "_epoch",
         "_last_dropped_pic",
         "_pending_tid",
+        "_sent",
         "_started",
+        "_switch_log",
         "active",
-        "cache",
         "current_layer",
         "fraction_lost",
         "frames_dropped_temporal",
@@ -118,9 +123,14 @@ class Subscription:
         self.last_ts_at = 0.0
         self.last_pic = -1
         self.last_tl0 = -1
-        # NACK is negotiated for video only (our offers, like Chrome's, put nack on VP8): audio is never asked
-        # again, and keeping 512 copies for each of 19 audio subscriptions per listener cost memory and time.
-        self.cache: PacketCache | None = PacketCache() if publication.is_video else None
+        # NACK answers (video only: our offers, like Chrome's, negotiate nack on VP8 alone). The packets stay
+        # in the publication layer's history, shared by every subscriber, as LiveKit's sequencer does; per
+        # outgoing sequence number (mod 512) we keep one int: that number, the source's, the PictureID offset
+        # then, and the switch epoch whose layer, timestamp and TL0PICIDX offsets `_switch_log` holds.
+        # A copy of every packet per subscription had cost ~150 MB at 20 participants.
+        self._sent: list[int] | None = [-1] * CACHE_SIZE if publication.is_video else None
+        self._epoch = 0
+        self._switch_log: list[tuple[int, int, int] | None] = [None] * 256
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmits = 0
@@ -205,15 +215,20 @@ class Subscription:
         if desc is None or desc.picture_id is None:
             out += payload
         elif self.pic_offset or self.tl0_offset:
-            out = self._munged(out, payload, hdr, desc)
+            out, self.last_pic, tl0 = munge_vp8(out, payload, hdr.payload_start, desc, self.pic_offset,
+                                                self.tl0_offset)
+            if tl0 >= 0:
+                self.last_tl0 = tl0
         else:
             # No offsets yet (no switch since the start): the descriptor goes out as it came in.
             self.last_pic = desc.picture_id
             if desc.tl0picidx is not None:
                 self.last_tl0 = desc.tl0picidx
             out += payload
-        if self.cache is not None:
-            self.cache.put(seq, out)
+        sent = self._sent
+        if sent is not None:
+            sent[seq & _SENT_MASK] = ((seq << 40) | (hdr.sequence << 24) | ((self.pic_offset & 0x7FFF) << 8)
+                                      | self._epoch)
         self.packets_sent += 1
         self.octets_sent += len(payload)
         self.last_seq = seq
@@ -227,30 +242,6 @@ class Subscription:
             if (hdr.sequence - self._base_seq) & 0xFFFF > BASE_TRAIL:
                 self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
             self.seq_offset = (self.seq_offset - 1) & 0xFFFF
-
-    def _munged(self, header: bytes, payload: bytes, hdr: RtpHeader, desc: Vp8Descriptor) -> bytes:
-        """The packet with PictureID and TL0PICIDX moved by our offsets, so they run on across switches."""
-        assert desc.picture_id is not None
-        mask = 0x7FFF if desc.picture_id_bits == 15 else 0x7F
-        pic = (desc.picture_id + self.pic_offset) & mask
-        self.last_pic = pic
-        tl0 = desc.tl0picidx
-        if tl0 is not None:
-            tl0 = (tl0 + self.tl0_offset) & 0xFF
-            self.last_tl0 = tl0
-        buf = bytearray(header)
-        buf += payload
-        # Descriptor offsets are absolute in the source packet; here the payload follows our 12-byte header.
-        shift = len(header) - hdr.payload_start
-        at = desc.picture_id_offset + shift
-        if desc.picture_id_bits == 15:
-            buf[at] = 0x80 | (pic >> 8)
-            buf[at + 1] = pic & 0xFF
-        else:
-            buf[at] = pic
-        if tl0 is not None:
-            buf[desc.tl0_offset + shift] = tl0
-        return bytes(buf)
 
     def _apply_pending_tid(self, desc: Vp8Descriptor) -> None:
         pending = self._pending_tid
@@ -290,6 +281,8 @@ class Subscription:
         if self._started and old != layer:
             self.layer_switches += 1
         self._started = True
+        self._epoch = (self._epoch + 1) & 0xFF
+        self._switch_log[self._epoch] = (layer, self.ts_offset, self.tl0_offset)
         if old != NO_LAYER and old != layer:
             self.publication.detach_layer(self, old)
 
@@ -299,12 +292,37 @@ class Subscription:
         self.nacks_received += 1
         self.nacked_packets += len(lost)
         for seq in lost:
-            packet = None if self.cache is None else self.cache.get(seq)
+            packet = self._resent(seq)
             if packet is None:
                 self.nack_misses += 1
             else:
                 self.retransmits += 1
                 self.send(packet)
+
+    def _resent(self, seq: int) -> bytes | None:
+        """The packet once sent as `seq`, rebuilt from the layer's history with the offsets of that time."""
+        record = -1 if self._sent is None else self._sent[seq & _SENT_MASK]
+        if record < 0 or record >> 40 != seq:
+            return None  # never sent, or its slot was reused 512 packets later
+        switch = self._switch_log[record & 0xFF]
+        if switch is None:
+            return None
+        layer, ts_offset, tl0_offset = switch
+        source = self.publication.layers[layer].history.get((record >> 24) & 0xFFFF)
+        if source is None:
+            return None  # the publisher's layer has moved on more than 512 packets
+        try:
+            hdr = parse_rtp(source)
+            desc = parse_vp8(source, hdr.payload_start)
+        except ParseError:
+            return None
+        header = _pack_header(0x80 | (source[0] & 0x20), (source[1] & 0x80) | self.payload_type, seq,
+                              (hdr.timestamp + ts_offset) & 0xFFFFFFFF, self.ssrc)
+        payload = source[hdr.payload_start :]
+        pic_offset = (record >> 8) & 0x7FFF
+        if desc.picture_id is None or not (pic_offset or tl0_offset):
+            return header + payload
+        return munge_vp8(header, payload, hdr.payload_start, desc, pic_offset, tl0_offset)[0]
 
     def on_report_block(self, block: ReportBlock, now_ntp: int) -> None:
         self.fraction_lost = block.fraction_lost / 256.0

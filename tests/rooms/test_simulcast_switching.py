@@ -63,6 +63,7 @@ def deliver(pub: Publication, packet: bytes, now: float) -> None:
     hdr = parse_rtp(packet)
     layer = SSRCS.index(hdr.ssrc)
     desc = parse_vp8(packet, hdr.payload_start)
+    pub.layers[layer].history.put(hdr.sequence, packet)  # as the publisher side does, for NACK answers
     for sub in list(pub.fanout[layer]):
         sub.forward(packet, hdr, packet[hdr.payload_start :], desc, layer, now)
 
@@ -116,6 +117,16 @@ def test_switches_and_temporal_drops_keep_the_stream_continuous(
     tl0s = [d.tl0picidx for d in descs if d.start_of_partition and d.tid == 0]
     for prev_tl0, cur_tl0 in itertools.pairwise(tl0s):
         assert cur_tl0 == (prev_tl0 + 1) & 0xFF, "TL0PICIDX advances by one per base-layer frame"
+    # A NACK is answered with the very bytes sent, across switches and drops, rebuilt from the layers'
+    # shared history; a packet that history or the 512-slot map no longer holds is a miss, never a wrong one.
+    recent = sent[-512:]
+    sent_before = len(sent)
+    sub.retransmit([h.sequence for h in headers[-512:]])
+    answers = sent[sent_before:]
+    by_seq = {parse_rtp(p).sequence: p for p in recent}
+    assert all(by_seq[parse_rtp(a).sequence] == a for a in answers)
+    assert len(answers) + sub.nack_misses == len(recent)
+    assert answers and answers[-1] == sent[sent_before - 1], "the newest packet is always still there"
 
 
 def test_switch_waits_for_the_target_keyframe_and_asks_for_it() -> None:

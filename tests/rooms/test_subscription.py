@@ -55,6 +55,8 @@ def forward(sub: Subscription, packet: bytes, now: float = 0.0) -> None:
     """Deliver as the publisher side does: to the subscriptions in the layer's fan-out list."""
     hdr = parse_rtp(packet)
     desc = parse_vp8(packet, hdr.payload_start) if sub.kind == "video" else None
+    if desc is not None:
+        sub.publication.layers[0].history.put(hdr.sequence, packet)
     for member in sub.publication.fanout[0]:
         member.forward(packet, hdr, packet[hdr.payload_start :], desc, 0, now)
 
