@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 CONSENT_TIMEOUT_S = 30.0
+# An address moves to another session only after its current one has heard nothing for this long (ticks, s).
+REBIND_AFTER_S = 2
 RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
@@ -172,9 +174,13 @@ class UdpMux(asyncio.DatagramProtocol):
             return
         owner = self._by_addr.get(addr)
         if owner is not None and owner is not peer:
-            # The address now proves this session's credentials, so the other binding is stale: its peer went
-            # away and the OS gave the port to a new socket. Refusing would leave the new session without
-            # media until the old one's consent expired (30 s).
+            if owner.state != "closed" and owner.last_seen_tick >= self.tick - REBIND_AFTER_S:
+                # Its session still hears from this address: a spoofed check (credentials of another session
+                # are enough to send one) must not take a live participant's media away.
+                self.counters.stun_bad += 1
+                return
+            # The old peer went quiet and the OS gave its port to a new socket that now proves this session's
+            # credentials. Waiting for the old session's consent to expire would leave the new one dark 30 s.
             owner.release_address(addr)
             self.counters.stun_rebound += 1
             log.info("ice_address_rebound", addr=addr, old=owner.label, new=peer.label)

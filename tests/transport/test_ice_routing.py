@@ -10,7 +10,7 @@ from aioice import stun
 
 from mediaserver.transport.certificate import Certificate
 from mediaserver.transport.peer import PeerTransport
-from mediaserver.transport.udp_mux import UdpMux
+from mediaserver.transport.udp_mux import REBIND_AFTER_S, UdpMux
 
 
 class Client(asyncio.DatagramProtocol):
@@ -26,7 +26,7 @@ class Client(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.responses.put_nowait(stun.parse_message(data))
 
-    async def check(self, peer: PeerTransport, server: tuple[str, int], pwd: str | None = None) -> stun.Message:
+    def send_check(self, peer: PeerTransport, server: tuple[str, int], pwd: str | None = None) -> None:
         request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
         request.attributes["USERNAME"] = f"{peer.local_ufrag}:client"
         request.attributes["USE-CANDIDATE"] = None
@@ -34,6 +34,9 @@ class Client(asyncio.DatagramProtocol):
         request.add_fingerprint()
         assert self.transport is not None
         self.transport.sendto(bytes(request), server)
+
+    async def check(self, peer: PeerTransport, server: tuple[str, int], pwd: str | None = None) -> stun.Message:
+        self.send_check(peer, server, pwd)
         return await asyncio.wait_for(self.responses.get(), 5)
 
 
@@ -47,9 +50,18 @@ async def mux() -> AsyncIterator[tuple[UdpMux, tuple[str, int]]]:
         mux.close()
 
 
+async def wait_for_counter(udp: UdpMux, name: str, value: int) -> None:
+    async def reached() -> None:
+        while getattr(udp.counters, name) < value:
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(reached(), 5)
+
+
 async def test_an_address_proven_for_a_new_session_moves_to_it(mux: tuple[UdpMux, tuple[str, int]]) -> None:
     # The old session's peer went away without a goodbye and the OS gave its port to a new socket: the new
-    # session must get its media at once, not after the old session's 30-s consent timeout.
+    # session must get its media within seconds, not after the old session's 30-s consent timeout; while the
+    # old session still hears from the address, a check for another session (spoofable) moves nothing.
     udp, server = mux
     context = Certificate.generate().ssl_context()
     old, new = PeerTransport(udp, context, "old"), PeerTransport(udp, context, "new")
@@ -61,6 +73,11 @@ async def test_an_address_proven_for_a_new_session_moves_to_it(mux: tuple[UdpMux
         assert (await client.check(old, server)).message_class == stun.Class.RESPONSE
         assert old.addr == addr
 
+        client.send_check(new, server)  # the old session was heard just now
+        await wait_for_counter(udp, "stun_bad", 1)
+        assert old.addr == addr and new.addr is None and udp.counters.stun_rebound == 0
+
+        udp.tick += REBIND_AFTER_S + 1  # seconds pass with nothing from the old peer
         response = await client.check(new, server)
         assert response.message_class == stun.Class.RESPONSE
         assert response.attributes["XOR-MAPPED-ADDRESS"] == addr
