@@ -141,6 +141,7 @@ class Publication:
             layer = self.layers[0]
         layer.ssrc = ssrc
         layer.stats = ReceiveStats(ssrc, self.clock_rate)
+        layer.history = PacketCache()  # a new SSRC numbers afresh: the old packets must not answer NACKs
         return layer
 
     def highest_live(self, now: float) -> int:

@@ -34,6 +34,10 @@ MIN_FRAME_STEP_S = 1 / 30
 REORDER_WINDOW = 0x1000
 BASE_TRAIL = 2 * REORDER_WINDOW
 _SENT_MASK = CACHE_SIZE - 1
+# Every switch forwards at least one packet, so more epochs than map slots can never alias a live record.
+_EPOCHS = 2 * CACHE_SIZE
+# A rebuilt packet must be this recent (in its timestamp) or it is some older packet with the same number.
+_RESEND_HORIZON_S = 10
 
 
 class Subscription:
@@ -130,7 +134,7 @@ class Subscription:
         # A copy of every packet per subscription had cost ~150 MB at 20 participants.
         self._sent: list[int] | None = [-1] * CACHE_SIZE if publication.is_video else None
         self._epoch = 0
-        self._switch_log: list[tuple[int, int, int] | None] = [None] * 256
+        self._switch_log: list[tuple[int, int, int] | None] | None = [None] * _EPOCHS if self._sent else None
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmits = 0
@@ -227,7 +231,7 @@ class Subscription:
             out += payload
         sent = self._sent
         if sent is not None:
-            sent[seq & _SENT_MASK] = ((seq << 40) | (hdr.sequence << 24) | ((self.pic_offset & 0x7FFF) << 8)
+            sent[seq & _SENT_MASK] = ((seq << 42) | (hdr.sequence << 26) | ((self.pic_offset & 0x7FFF) << 10)
                                       | self._epoch)
         self.packets_sent += 1
         self.octets_sent += len(payload)
@@ -281,8 +285,9 @@ class Subscription:
         if self._started and old != layer:
             self.layer_switches += 1
         self._started = True
-        self._epoch = (self._epoch + 1) & 0xFF
-        self._switch_log[self._epoch] = (layer, self.ts_offset, self.tl0_offset)
+        if self._switch_log is not None:
+            self._epoch = (self._epoch + 1) % _EPOCHS
+            self._switch_log[self._epoch] = (layer, self.ts_offset, self.tl0_offset)
         if old != NO_LAYER and old != layer:
             self.publication.detach_layer(self, old)
 
@@ -301,14 +306,16 @@ class Subscription:
 
     def _resent(self, seq: int) -> bytes | None:
         """The packet once sent as `seq`, rebuilt from the layer's history with the offsets of that time."""
-        record = -1 if self._sent is None else self._sent[seq & _SENT_MASK]
-        if record < 0 or record >> 40 != seq:
+        if self._sent is None or self._switch_log is None:
+            return None
+        record = self._sent[seq & _SENT_MASK]
+        if record < 0 or record >> 42 != seq:
             return None  # never sent, or its slot was reused 512 packets later
-        switch = self._switch_log[record & 0xFF]
+        switch = self._switch_log[record & (_EPOCHS - 1)]
         if switch is None:
             return None
         layer, ts_offset, tl0_offset = switch
-        source = self.publication.layers[layer].history.get((record >> 24) & 0xFFFF)
+        source = self.publication.layers[layer].history.get((record >> 26) & 0xFFFF)
         if source is None:
             return None  # the publisher's layer has moved on more than 512 packets
         try:
@@ -316,10 +323,13 @@ class Subscription:
             desc = parse_vp8(source, hdr.payload_start)
         except ParseError:
             return None
-        header = _pack_header(0x80 | (source[0] & 0x20), (source[1] & 0x80) | self.payload_type, seq,
-                              (hdr.timestamp + ts_offset) & 0xFFFFFFFF, self.ssrc)
+        ts = (hdr.timestamp + ts_offset) & 0xFFFFFFFF
+        if (self.last_ts - ts) & 0xFFFFFFFF > _RESEND_HORIZON_S * self.publication.clock_rate:
+            return None  # the layer's numbers wrapped while we were paused: this is not the packet we sent
+        header = _pack_header(0x80 | (source[0] & 0x20), (source[1] & 0x80) | self.payload_type, seq, ts,
+                              self.ssrc)
         payload = source[hdr.payload_start :]
-        pic_offset = (record >> 8) & 0x7FFF
+        pic_offset = (record >> 10) & 0x7FFF
         if desc.picture_id is None or not (pic_offset or tl0_offset):
             return header + payload
         return munge_vp8(header, payload, hdr.payload_start, desc, pic_offset, tl0_offset)[0]
