@@ -17,7 +17,7 @@ Methods (params -> result):
   leave              {room_id, participant_id}                   -> {}
   close_room         {room_id}                                   -> {}
   stats              {room_id?, summary?}                        -> {rooms: {...}, counters: {...}, loop_lag}
-                     loop_lag: how late a 50 ms timer fired, as cumulative bucket counts (mediaserver/loop_lag.py)
+                     loop_lag: how late a 50 ms timer fired, as counts per bucket since start (mediaserver/loop_lag.py)
                      summary: true gives each participant's summary only (quality, uplink, downlink, muted),
                      without per-subscription detail: what the host's panel polls, cheap at 20 participants
   set_video_prefs    {room_id, participant_id, prefs: [{track_id, width, height, visible}]} -> {}
