@@ -72,6 +72,11 @@ class CpuProbe:
             stdout=subprocess.PIPE, text=True,
         )
 
+    def kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
     def stop(self, timeout: float = 10.0) -> dict[str, Any] | None:
         if self._process is None:
             return None

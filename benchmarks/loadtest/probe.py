@@ -126,8 +126,9 @@ class ControlStats:
                 await self._task
 
 
-# The media server's drop counters (UdpMux) worth a line in the report when they move during the window.
+# Keys of the media server's loop-lag histogram buckets among the totals below.
 LOOP_LAG_PREFIX = "loop_lag_bucket_"
+# The media server's drop counters (UdpMux) worth a line in the report when they move during the window.
 SERVER_ERROR_COUNTERS = ("srtp_errors", "send_errors", "handler_errors", "srtp_unknown_source", "srtp_before_keys",
                          "dtls_dropped", "stun_bad")
 

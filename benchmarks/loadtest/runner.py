@@ -242,26 +242,29 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
     server_start = await target.server_counters()
     probe = CpuProbe(config.duration)
     probe.start()
-    sampler.rebase()  # the window starts now, right after the server's counters were read
-    start = totals(target.endpoints)
-    cpu_start = sampler.server_last
-    self_start = sampler.own_last
-    machine_start = sampler.machine_last
-    sampler.open_window(start)
-    reset_stalls(target.endpoints)
-    for second in range(max(1, round(config.duration / TICK_S))):
-        await asyncio.sleep(TICK_S)
-        sample = sampler.tick()
-        delivery, per_packet = sampler.window_progress(totals(target.endpoints))
-        show.line(progress_line(sample, expected_tracks, (second + 1, config.duration), delivery, per_packet))
-    end = totals(target.endpoints)
-    cpu_end = sampler.server_last
-    self_end = sampler.own_last
-    machine_end = sampler.machine_last
-    receiving = tracks_receiving(target.endpoints, time.time_ns())
-    stalled = stalls(target.endpoints, time.time_ns())
-    server_end = await target.server_counters()
-    probe_result = await asyncio.to_thread(probe.stop)
+    try:
+        sampler.rebase()  # the window starts now, right after the server's counters were read
+        start = totals(target.endpoints)
+        cpu_start = sampler.server_last
+        self_start = sampler.own_last
+        machine_start = sampler.machine_last
+        sampler.open_window(start)
+        reset_stalls(target.endpoints)
+        for second in range(max(1, round(config.duration / TICK_S))):
+            await asyncio.sleep(TICK_S)
+            sample = sampler.tick()
+            delivery, per_packet = sampler.window_progress(totals(target.endpoints))
+            show.line(progress_line(sample, expected_tracks, (second + 1, config.duration), delivery, per_packet))
+        end = totals(target.endpoints)
+        cpu_end = sampler.server_last
+        self_end = sampler.own_last
+        machine_end = sampler.machine_last
+        receiving = tracks_receiving(target.endpoints, time.time_ns())
+        stalled = stalls(target.endpoints, time.time_ns())
+        server_end = await target.server_counters()
+        probe_result = await asyncio.to_thread(probe.stop)
+    finally:
+        probe.kill()  # reaps the probe if the window ended early
     show.done()
 
     report = _report(config, target, shared, sampler, start, end, (cpu_start, cpu_end), (self_start, self_end),

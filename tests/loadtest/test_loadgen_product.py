@@ -55,7 +55,9 @@ def test_four_bots_for_ten_seconds_deliver_and_report_every_field(product: Gatew
     assert report["server_cpu_us_per_forwarded_packet"] > 0 and report["server_rss_mb"] > 0
     assert report["video_prefs"] == "sent"
     lag = report["server_loop_lag_ms"]  # the media server's own loop-lag histogram, over the window
-    assert lag is not None and lag["p50"] <= lag["p99"] <= lag["max"], lag
+    assert lag is not None, "no loop-lag figures from the server"
+    bounds = [float(str(lag[q]).lstrip(">")) for q in ("p50", "p99", "max")]  # ">1000": above the last bucket
+    assert bounds == sorted(bounds), lag
     assert report["machine_cpu_probe"]["units"] >= 100  # one unit per 10 ms over the 10-s window
     assert report["errors"] == {}, report["errors"]
     if plot is not None:
