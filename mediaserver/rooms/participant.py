@@ -26,6 +26,7 @@ class Participant:
         self.id = participant_id
         self.name = name
         self.closed = False
+        self.tick_slice = 0  # which 50-ms slice of the second runs its periodic work (the room assigns it)
         self._session_id = secrets.randbits(62)
         rtcp_ssrc = secrets.randbits(32) or 1
         self.publisher_transport = PeerTransport(room.mux, room.ssl_context, f"{participant_id}/pub")

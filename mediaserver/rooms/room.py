@@ -59,7 +59,6 @@ class Room:
         self._speaker = SpeakerDetector()
         self.recorder: RoomRecorder | None = None
         self._slice = 0
-        self._slot_of: dict[str, int] = {}  # participant id -> the slice its periodic work runs in
         self._rtcp_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             RTCP_INTERVAL_S / TICK_SLICES, self._tick
         )
@@ -75,8 +74,8 @@ class Room:
             # A reconnecting client replaces its stale session rather than being refused.
             self.leave(participant_id, "replaced by a new session")
         participant = Participant(self, participant_id, name)
+        participant.tick_slice = self._least_used_slice()
         self.participants[participant_id] = participant
-        self._slot_of[participant_id] = self._least_used_slice()
         for other in self.participants.values():
             if other is participant:
                 continue
@@ -116,7 +115,6 @@ class Room:
         participant = self.participants.pop(participant_id, None)
         if participant is None:
             return False
-        self._slot_of.pop(participant_id, None)
         participant.close()
         for pub in participant.publications.values():
             for other in self.participants.values():
@@ -137,8 +135,8 @@ class Room:
 
     def _least_used_slice(self) -> int:
         load = [0] * TICK_SLICES
-        for slot in self._slot_of.values():
-            load[slot] += 1
+        for participant in self.participants.values():
+            load[participant.tick_slice] += 1
         # Slice 0 also carries the room's own work: fill it last.
         return min(range(TICK_SLICES), key=lambda i: (load[i] + (i == 0), i))
 
@@ -147,10 +145,9 @@ class Room:
         now = time.monotonic()
         current = self._slice
         self._slice = (current + 1) % TICK_SLICES
-        for participant_id, slot in list(self._slot_of.items()):
-            participant = self.participants.get(participant_id)
-            if slot != current or participant is None:
-                continue
+        for participant in [p for p in self.participants.values() if p.tick_slice == current]:
+            if participant.closed:
+                continue  # left during an earlier participant's tick in this slice
             try:
                 participant.tick(now)
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))

@@ -44,13 +44,13 @@ async def test_slices_are_refilled_after_people_leave_and_more_than_twenty_share
     try:
         for i in range(TICK_SLICES + 5):
             room.join(f"p{i}", f"P{i}")
-        load = Counter(room._slot_of.values())
+        load = Counter(p.tick_slice for p in room.participants.values())
         assert max(load.values()) == 2 and min(load.values()) == 1
 
         for i in range(10):
             room.leave(f"p{i}", "left")
         room.join("late", "Late")
-        assert Counter(room._slot_of.values())[room._slot_of["late"]] == 1  # went to a free slice
-        assert set(room._slot_of) == set(room.participants)
+        late = room.participants["late"].tick_slice
+        assert [p.tick_slice for p in room.participants.values()].count(late) == 1  # went to a free slice
     finally:
         room.close()
