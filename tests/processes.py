@@ -14,6 +14,17 @@ from pathlib import Path
 from typing import Any
 
 
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited after `grace` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 @dataclass
 class MediaServerProcess:
     process: subprocess.Popen[bytes]
@@ -35,13 +46,7 @@ class MediaServerProcess:
         return events
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
 
 def start_media_server(*extra: str, timeout: float = 20.0) -> MediaServerProcess:

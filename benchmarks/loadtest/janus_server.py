@@ -8,15 +8,14 @@ bots and Janus stays on that pair and never leaves the machine. Needs root (or C
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
+
+from . import child_process
 
 JANUS_BIN = "/usr/bin/janus"
 HTTP_PORT = 8088
@@ -161,19 +160,12 @@ class JanusProcess:
             raise
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise JanusUnavailable(f"janus exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/info", timeout=2) as response:
-                    if json.load(response).get("janus") == "server_info":
-                        return
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise JanusUnavailable(f"janus HTTP API not ready after {timeout} s: {self.log_tail()}")
+        assert self.process is not None
+        try:
+            child_process.wait_ready(self.process, self.url + "/info", lambda i: i.get("janus") == "server_info",
+                                     timeout)
+        except child_process.NotReady as exc:
+            raise JanusUnavailable(f"janus HTTP API {exc}: {self.log_tail()}") from exc
 
     def log_tail(self, chars: int = 2000) -> str:
         try:
@@ -182,13 +174,6 @@ class JanusProcess:
             return ""
 
     def stop(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGINT)  # Janus shuts down cleanly on SIGINT
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        child_process.stop(self.process, signal.SIGINT)  # Janus shuts down cleanly on SIGINT
         self.namespace.delete()
         shutil.rmtree(self._folder, ignore_errors=True)

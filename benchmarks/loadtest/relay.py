@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from . import child_process
 from .bot import CONNECT_TIMEOUT_S, MediaEndpoint, Shared
 from .config import RunConfig
 from .sdp import parse_publisher_answer
@@ -49,27 +46,14 @@ class RelayProcess:
                 [sys.executable, "-m", "benchmarks.loadtest.aiortc_relay", "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"aiortc relay exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if json.load(response).get("ok"):
-                        return
-            except (OSError, ValueError):
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"aiortc relay not ready after {timeout} s")
+        try:
+            child_process.wait_ready(self.process, self.url + "/healthz", lambda h: bool(h.get("ok")), timeout)
+        except child_process.NotReady as exc:
+            self.stop()
+            raise RuntimeError(f"aiortc relay {exc}: {self.log_path.read_text()[-2000:]}") from exc
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        child_process.stop(self.process)
 
 
 class RelayBot:

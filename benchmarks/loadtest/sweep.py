@@ -16,13 +16,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import uvloop
 
+from . import child_process
 from .config import RunConfig
 from .report import summary
 from .runner import run
@@ -55,27 +55,14 @@ class ProductProcess:
         return f"http://127.0.0.1:{self.http_port}"
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if json.load(response).get("media_connected"):
-                        return
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gateway not healthy after {timeout} s")
+        try:
+            child_process.wait_ready(self.process, self.url + "/healthz", lambda h: bool(h.get("media_connected")),
+                                     timeout)
+        except child_process.NotReady as exc:
+            raise RuntimeError(f"gateway {exc}") from exc
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        child_process.stop(self.process, grace=15)
         self._log.close()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.processes import stop_process
 
 
 def free_tcp_port() -> int:
@@ -63,13 +64,7 @@ class GatewayProcess:
         raise RuntimeError(f"gateway not healthy (media={media}) in {timeout} s:\n{self.log()[-4000:]}")
 
     def stop(self, timeout: float = 15.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, timeout)
         return self.process.returncode
 
 

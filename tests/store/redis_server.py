@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 
+from tests.processes import stop_process
+
 # The apt package's binary; `.ci/run` (scripts/test) installs it.
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -44,13 +46,7 @@ class RedisServer:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
