@@ -403,6 +403,9 @@ async def test_publisher_pauses_its_top_layer_under_uplink_loss_and_restores_it(
     # The publisher pauses f itself; the server sees f stop without having asked, so dynacast brings h back
     # for the pinned viewer, who falls back one step (to h) instead of to the bottom.
     paused_in = await until("f paused under 20 % uplink loss, h back", lambda: _equals(active_rids(), ["q", "h"]), 10)
+    # Hold the loss between the client's thresholds (> 10 % steps down, <= 2 % steps up): at 20 % it would go on
+    # to pause h as well while the subscriber switches, and what is checked next would depend on that race.
+    await host.evaluate("() => { window.__uplinkLoss = 0.05; }")
     await wait_width(ann, "the subscriber falls back to h", lambda w: w == 640, 10)
     state = (await publisher_layers(host))["simulcast"]
     assert state["lossPaused"] == ["f"] and state["wanted"] == ["q", "h", "f"], state
