@@ -17,6 +17,10 @@ class Config:
     metrics_port: int = 0
     remb_bps: int = 3_000_000
     consent_timeout: float = 30.0
+    # A transport without consent, or a participant without a gateway, is kept this long for a comeback.
+    reconnect_window: float = 60.0
+    # A room nobody has been in for this long is closed.
+    departure_timeout: float = 20.0
     log_level: str = "info"
     fault_injection: bool = False
     recordings_dir: str = "recordings"
@@ -39,6 +43,12 @@ class Config:
                             help="uplink bandwidth granted to each publisher")
         parser.add_argument("--consent-timeout", type=float,
                             default=float(env.get("MEDIA_CONSENT_TIMEOUT", cls.consent_timeout)))
+        parser.add_argument("--reconnect-window", type=float,
+                            default=float(env.get("MEDIA_RECONNECT_WINDOW", cls.reconnect_window)),
+                            help="seconds a participant whose transport or gateway went away is kept for a resume")
+        parser.add_argument("--departure-timeout", type=float,
+                            default=float(env.get("MEDIA_DEPARTURE_TIMEOUT", cls.departure_timeout)),
+                            help="seconds an empty room lives before it is closed")
         parser.add_argument("--log-level", default=env.get("LOG_LEVEL", cls.log_level))
         parser.add_argument("--recordings-dir", default=env.get("RECORDINGS_DIR", cls.recordings_dir))
         parser.add_argument("--enable-fault-injection", action="store_true",
@@ -48,6 +58,7 @@ class Config:
         return cls(
             bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
             control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,
-            consent_timeout=ns.consent_timeout, log_level=ns.log_level, fault_injection=ns.enable_fault_injection,
+            consent_timeout=ns.consent_timeout, reconnect_window=ns.reconnect_window,
+            departure_timeout=ns.departure_timeout, log_level=ns.log_level, fault_injection=ns.enable_fault_injection,
             recordings_dir=ns.recordings_dir,
         )

@@ -9,11 +9,18 @@ Framing: every message is a 4-byte big-endian length followed by a msgpack map.
 
 Methods (params -> result):
   create_room        {room_id}                                   -> {}
-  join               {room_id, participant_id, name}             -> {}
+  join               {room_id, participant_id, name}             -> {}   (an existing participant with that id is
+                                                                          replaced: new transports, new tracks)
+  resume             {room_id, participant_id}                   -> {publisher, subscriber} (transport states)
+                     the participant's client is back on this gateway connection: nothing of it is rebuilt;
+                     "not_found" when it is gone (the media server restarted or its window ran out)
   publisher_offer    {room_id, participant_id, sdp}              -> {sdp}       (answer to the browser's offer)
-  subscriber_offer   {room_id, participant_id}                   -> {sdp}       (server's offer; error "busy"
-                                                                                  while an earlier one is unanswered)
-  subscriber_answer  {room_id, participant_id, sdp}              -> {}
+  subscriber_offer   {room_id, participant_id, ice_restart?}     -> {sdp, offer_id}  (server's offer; error "busy"
+                     while an earlier one is unanswered, unless ice_restart: then it replaces it, with new ICE
+                     credentials; an offer unanswered for 10 s, or answered badly, is dropped and
+                     renegotiation_needed comes again)
+  subscriber_answer  {room_id, participant_id, sdp, offer_id?}   -> {}   ("stale" when offer_id is not the
+                                                                          outstanding offer's)
   leave              {room_id, participant_id}                   -> {}
   close_room         {room_id}                                   -> {}
   stats              {room_id?, summary?}                        -> {rooms: {...}, counters: {...}, loop_lag}
@@ -35,7 +42,13 @@ Events:
                                                     call subscriber_offer and relay it to the client
   track_published      {room_id, participant_id, track_id, kind, source}   source: camera | microphone | screen
   track_unpublished    {room_id, participant_id, track_id, kind, source}   the publisher's new offer dropped it
-  participant_left     {room_id, participant_id, reason}   (also sent when the transport dies: consent lost)
+  participant_left     {room_id, participant_id, reason}   (also sent when a transport dies: no ICE restart within
+                                                    the reconnect window after consent was lost, or no gateway
+                                                    resumed it within that window after its gateway went away)
+
+Lifetimes: a transport that loses consent (30 s) is "disconnected", not closed, for the reconnect window
+(60 s): an ICE restart or the old path coming back resumes it with the same DTLS and SRTP. A room nobody
+has been in for the departure timeout (20 s) is closed; the gateway creates it again on the next join.
   recording            {room_id, active}           recording started or stopped
   active_speaker       {room_id, participant_id}   the loudest participant (audio-level extension) changed
   layers_needed        {room_id, participant_id, track_id, rids}   dynacast: the simulcast layers (rids) some
@@ -59,6 +72,7 @@ _LEN = struct.Struct("!I")
 # Method names
 CREATE_ROOM: Final = "create_room"
 JOIN: Final = "join"
+RESUME: Final = "resume"
 PUBLISHER_OFFER: Final = "publisher_offer"
 SUBSCRIBER_OFFER: Final = "subscriber_offer"
 SUBSCRIBER_ANSWER: Final = "subscriber_answer"
@@ -71,7 +85,7 @@ SET_TRACK_ENABLED: Final = "set_track_enabled"
 START_RECORDING: Final = "start_recording"
 STOP_RECORDING: Final = "stop_recording"
 METHODS: Final = frozenset(
-    {CREATE_ROOM, JOIN, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS,
+    {CREATE_ROOM, JOIN, RESUME, PUBLISHER_OFFER, SUBSCRIBER_OFFER, SUBSCRIBER_ANSWER, LEAVE, CLOSE_ROOM, STATS,
      SET_VIDEO_PREFS, SIMULATE_LOSS, SET_TRACK_ENABLED, START_RECORDING, STOP_RECORDING}
 )
 
@@ -89,6 +103,7 @@ ERR_BAD_REQUEST: Final = "bad_request"
 ERR_NOT_FOUND: Final = "not_found"
 ERR_BAD_SDP: Final = "bad_sdp"
 ERR_BUSY: Final = "busy"
+ERR_STALE: Final = "stale"
 ERR_INTERNAL: Final = "internal"
 
 

@@ -21,6 +21,7 @@ class ControlServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._next_client = 0
         self.port = 0
 
     async def start(self, sfu: Sfu, host: str, port: int) -> None:
@@ -37,8 +38,8 @@ class ControlServer:
         if self._server is not None:
             await self._server.wait_closed()
 
-    async def _answer_later(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
-        reply = await self._dispatch(message)
+    async def _answer_later(self, writer: asyncio.StreamWriter, message: dict[str, Any], client: int) -> None:
+        reply = await self._dispatch(message, client)
         if not writer.is_closing():
             writer.write(reply)
 
@@ -54,7 +55,9 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         self._writers.add(writer)
-        log.info("control_client_connected", peer=peer)
+        self._next_client += 1
+        client = self._next_client  # the participants it joins or resumes are its own
+        log.info("control_client_connected", peer=peer, client=client)
         try:
             while True:
                 try:
@@ -64,20 +67,22 @@ class ControlServer:
                     break  # framing is lost after a bad frame: close and let the client reconnect
                 if message.get("method") in Sfu.SLOW_METHODS:
                     # Recording start/stop wait on a worker process: answer later, keep serving meanwhile.
-                    task = asyncio.create_task(self._answer_later(writer, message))
+                    task = asyncio.create_task(self._answer_later(writer, message, client))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
                     continue
-                writer.write(await self._dispatch(message))
+                writer.write(await self._dispatch(message, client))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
-            log.info("control_client_disconnected", peer=peer)
+            if self.sfu is not None:
+                self.sfu.client_gone(client)
+            log.info("control_client_disconnected", peer=peer, client=client)
 
-    async def _dispatch(self, message: dict[str, Any]) -> bytes:
+    async def _dispatch(self, message: dict[str, Any], client: int) -> bytes:
         msg_id = message.get("id")
         method = message.get("method")
         params = message.get("params", {})
@@ -86,7 +91,7 @@ class ControlServer:
                                "a request needs an integer id, a string method and a params map")
         assert self.sfu is not None
         try:
-            result = await self.sfu.handle(method, params)
+            result = await self.sfu.handle(method, params, client)
         except RoomError as exc:
             return proto.error(msg_id, exc.code, str(exc))
         except Exception as exc:

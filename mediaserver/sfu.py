@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import structlog
 
 from mediaserver import control_protocol as proto
-from mediaserver.rooms.participant import NegotiationBusy
+from mediaserver.rooms.participant import NegotiationBusy, StaleAnswer
 from mediaserver.rooms.room import Room, RoomError
 from mediaserver.sdp.model import SdpError
 from mediaserver.transport.certificate import Certificate
@@ -22,6 +23,8 @@ from .loop_lag import LoopLagMonitor
 log = structlog.get_logger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
+# Rooms are checked for emptiness this often; one empty for the departure timeout is closed.
+ROOM_SWEEP_INTERVAL_S = 1.0
 
 
 def _require_str(params: dict[str, Any], key: str, limit: int = 256) -> str:
@@ -38,19 +41,25 @@ class Sfu:
     def __init__(self, config: Config, emit: EventSink) -> None:
         self.config = config
         self.emit = emit
-        self.mux = UdpMux(consent_timeout=config.consent_timeout)
+        self.mux = UdpMux(consent_timeout=config.consent_timeout, reconnect_window=config.reconnect_window)
         self.certificate = Certificate.generate()
         self.ssl_context = self.certificate.ssl_context()
         self.rooms: dict[str, Room] = {}
         self.udp_port = config.udp_port
         self.loop_lag = LoopLagMonitor()
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self.rooms_closed_empty = 0
 
     async def start(self) -> None:
         _, self.udp_port = await self.mux.start(self.config.bind, self.config.udp_port)
         self.loop_lag.start()
+        self._sweeper = asyncio.get_running_loop().call_later(ROOM_SWEEP_INTERVAL_S, self._sweep_rooms)
         log.info("udp_listening", bind=self.config.bind, port=self.udp_port, public_ip=self.config.public_ip)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for room in list(self.rooms.values()):
             if room.recorder is not None:
                 await room.stop_recording()
@@ -61,14 +70,40 @@ class Sfu:
 
     # --- control methods ---------------------------------------------------------------------
 
-    async def handle(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one control request; raises RoomError with a protocol error code for bad requests."""
+    def _sweep_rooms(self) -> None:
+        """Close rooms nobody has been in for the departure timeout: a meeting's gateway re-creates on join."""
+        self._sweeper = asyncio.get_running_loop().call_later(ROOM_SWEEP_INTERVAL_S, self._sweep_rooms)
+        now = time.monotonic()
+        for room_id, room in list(self.rooms.items()):
+            if room.empty_since is not None and now - room.empty_since > self.config.departure_timeout:
+                del self.rooms[room_id]
+                self.rooms_closed_empty += 1
+                log.info("room_closed_empty", room=room_id, after_s=self.config.departure_timeout)
+                task = asyncio.create_task(self._close(room))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(room: Room) -> None:
+        if room.recorder is not None:
+            await room.stop_recording()
+        room.close()
+
+    def client_gone(self, client: int) -> None:
+        """A gateway's control connection closed: its participants wait for a gateway to resume them."""
+        now = time.monotonic()
+        for room in self.rooms.values():
+            room.detach_owner(client, now)
+
+    async def handle(self, method: str, params: dict[str, Any], client: int = 0) -> dict[str, Any]:
+        """Run one control request from gateway connection `client`; raises RoomError for bad requests."""
         async_handler = self._async_handlers.get(method)
         if async_handler is not None:
             return await async_handler(self, params)
         handler = self._handlers.get(method)
         if handler is None:
             raise RoomError(proto.ERR_BAD_REQUEST, f"unknown method {method!r}")
+        self._client = client
         try:
             return handler(self, params)
         except SdpError as exc:
@@ -88,14 +123,24 @@ class Sfu:
         if room_id not in self.rooms:
             self.rooms[room_id] = Room(
                 room_id, self.mux, self.ssl_context, self.certificate.fingerprint, self.config.public_ip,
-                self.udp_port, self.emit, self.config.remb_bps,
+                self.udp_port, self.emit, self.config.remb_bps, self.config.reconnect_window,
             )
         return {}
 
+    _client = 0  # the gateway connection of the request being handled (set by handle)
+
     def join(self, params: dict[str, Any]) -> dict[str, Any]:
         room = self._room(params)
-        room.join(_require_str(params, "participant_id"), _require_str(params, "name", 200))
+        room.join(_require_str(params, "participant_id"), _require_str(params, "name", 200), self._client)
         return {}
+
+    def resume(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The participant's client came back (to this or another gateway): keep its transports and tracks."""
+        room = self._room(params)
+        participant = room.get(_require_str(params, "participant_id"))
+        room.resume(participant, self._client)
+        return {"publisher": participant.publisher_transport.state,
+                "subscriber": participant.subscriber_transport.state}
 
     def publisher_offer(self, params: dict[str, Any]) -> dict[str, Any]:
         room = self._room(params)
@@ -104,12 +149,21 @@ class Sfu:
 
     def subscriber_offer(self, params: dict[str, Any]) -> dict[str, Any]:
         participant = self._room(params).get(_require_str(params, "participant_id"))
-        return {"sdp": participant.create_subscriber_offer()}
+        ice_restart = params.get("ice_restart", False)
+        if not isinstance(ice_restart, bool):
+            raise RoomError(proto.ERR_BAD_REQUEST, "ice_restart must be a boolean")
+        sdp, offer_id = participant.create_subscriber_offer(ice_restart)
+        return {"sdp": sdp, "offer_id": offer_id}
 
     def subscriber_answer(self, params: dict[str, Any]) -> dict[str, Any]:
         participant = self._room(params).get(_require_str(params, "participant_id"))
+        offer_id = params.get("offer_id")
+        if offer_id is not None and (not isinstance(offer_id, int) or isinstance(offer_id, bool)):
+            raise RoomError(proto.ERR_BAD_REQUEST, "offer_id must be an integer")
         try:
-            participant.apply_subscriber_answer(_require_str(params, "sdp", 65536))
+            participant.apply_subscriber_answer(_require_str(params, "sdp", 65536), offer_id)
+        except StaleAnswer as exc:
+            raise RoomError(proto.ERR_STALE, str(exc)) from exc
         except ValueError as exc:
             if isinstance(exc, SdpError):
                 raise
@@ -148,7 +202,8 @@ class Sfu:
         rooms = {rid: r.summaries() if summary else r.stats() for rid, r in self.rooms.items()
                  if room_id in (None, rid)}
         speakers = {rid: r.active_speaker for rid, r in self.rooms.items() if room_id in (None, rid)}
-        return {"rooms": rooms, "active_speakers": speakers, "counters": self.mux.counters.as_dict(),
+        counters = {**self.mux.counters.as_dict(), "rooms_closed_empty": self.rooms_closed_empty}
+        return {"rooms": rooms, "active_speakers": speakers, "counters": counters,
                 "loop_lag": self.loop_lag.snapshot(), "udp_port": self.udp_port}
 
     def set_video_prefs(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +236,7 @@ class Sfu:
     _handlers: dict[str, Callable[[Sfu, dict[str, Any]], dict[str, Any]]] = {
         proto.CREATE_ROOM: create_room,
         proto.JOIN: join,
+        proto.RESUME: resume,
         proto.PUBLISHER_OFFER: publisher_offer,
         proto.SUBSCRIBER_OFFER: subscriber_offer,
         proto.SUBSCRIBER_ANSWER: subscriber_answer,

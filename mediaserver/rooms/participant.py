@@ -12,12 +12,12 @@ from mediaserver.transport.peer import PeerTransport
 from .publication import Publication
 from .publishing import PublisherSide
 from .quality import classify
-from .subscribing import NegotiationBusy, SubscriberSide, TilePrefs
+from .subscribing import NegotiationBusy, StaleAnswer, SubscriberSide, TilePrefs
 
 if TYPE_CHECKING:
     from .room import Room
 
-__all__ = ["NegotiationBusy", "Participant", "TilePrefs"]
+__all__ = ["NegotiationBusy", "Participant", "StaleAnswer", "TilePrefs"]
 
 
 class Participant:
@@ -33,9 +33,17 @@ class Participant:
         self.subscriber_transport = PeerTransport(room.mux, room.ssl_context, f"{participant_id}/sub")
         self.publisher_transport.on_closed = self._on_transport_closed
         self.subscriber_transport.on_closed = self._on_transport_closed
+        # The browser's ICE ufrag of its last publisher offer: a new one is an ICE restart.
+        self._publisher_remote_ufrag: str | None = None
+        # Which gateway connection speaks for this participant, and since when none does (it went away).
+        self.owner = 0
+        self.detached_at: float | None = None
         self.publishing = PublisherSide(participant_id, self.publisher_transport, rtcp_ssrc)
         self.subscribing = SubscriberSide(participant_id, self.subscriber_transport, secrets.token_hex(8),
                                           on_dirty=lambda: room.renegotiation_needed(self))
+        # After an outage both directions restart on keyframes: what was sent meanwhile never arrived.
+        self.subscriber_transport.on_resumed = lambda _: self.subscribing.restart_video()
+        self.publisher_transport.on_resumed = lambda _: self.publishing.request_keyframes()
 
     @property
     def publications(self) -> dict[str, Publication]:
@@ -48,19 +56,30 @@ class Participant:
 
     def answer_publisher(self, offer_sdp: str) -> tuple[str, list[Publication], list[Publication]]:
         """Answer the browser's publisher offer; returns the answer, the publications created and removed."""
-        answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(self.publisher_transport))
-        self.publisher_transport.set_remote_fingerprint(peer.fingerprint[1])
+        transport = self.publisher_transport
+        answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(transport))
+        if self._publisher_remote_ufrag not in (None, peer.ice_ufrag):
+            # The browser restarted ICE (createOffer({iceRestart: true})): RFC 8839 wants new credentials on
+            # our side too. DTLS and SRTP stay; the checks with the new credentials move the address.
+            transport.restart_ice()
+            answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(transport))
+        self._publisher_remote_ufrag = peer.ice_ufrag
+        transport.set_remote_fingerprint(peer.fingerprint[1])
         accepted = {m.mid for m in media}
         removed = [pub for mid in list(self.publications) if mid not in accepted
                    if (pub := self.publishing.unpublish(mid)) is not None]
         created = [self.publishing.publish(m) for m in media if m.mid not in self.publications]
         return answer, created, removed
 
-    def create_subscriber_offer(self) -> str:
-        return self.subscribing.create_offer(self.identity(self.subscriber_transport), self._session_id)
+    def create_subscriber_offer(self, ice_restart: bool = False) -> tuple[str, int]:
+        """The next subscriber offer and its id; `ice_restart` gives it new ICE credentials (a resumed client)."""
+        if ice_restart and self.subscriber_transport.state != "new":
+            self.subscriber_transport.restart_ice()
+        identity = self.identity(self.subscriber_transport)
+        return self.subscribing.create_offer(identity, self._session_id, restart=ice_restart)
 
-    def apply_subscriber_answer(self, answer_sdp: str) -> None:
-        self.subscribing.apply_answer(answer_sdp)
+    def apply_subscriber_answer(self, answer_sdp: str, offer_id: int | None = None) -> None:
+        self.subscribing.apply_answer(answer_sdp, offer_id)
 
     def tick(self, now: float) -> None:
         """Once a second: RTCP both ways, layer measurements, downlink control, layer choice, dynacast."""
@@ -70,6 +89,7 @@ class Participant:
         self.subscribing.measure(now)
         self.subscribing.evaluate_downlink(now)
         self.subscribing.allocate(now)
+        self.subscribing.check_answer_timeout(now)
 
     def _on_transport_closed(self, transport: PeerTransport) -> None:
         if not self.closed:
@@ -112,4 +132,5 @@ class Participant:
             # decisions: their keys differ, and the subscribing stats alone would hide the summary's.
             "downlink": {**self.subscribing.summary(), **self.subscribing.downlink.stats()},
             "rtp_errors": self.publishing.rtp_errors + self.subscribing.rtp_errors,
+            "detached": self.detached_at is not None,
         }

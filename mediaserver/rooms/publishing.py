@@ -81,6 +81,18 @@ class PublisherSide:
     def _send_pli(self, ssrc: int) -> None:
         self.transport.send_rtcp(Pli(sender_ssrc=self.rtcp_ssrc, media_ssrc=ssrc).serialize())
 
+    def request_keyframes(self) -> None:
+        """The publisher's path came back: every layer someone watches needs a keyframe to decode again."""
+        for pub in self.publications.values():
+            for layer in pub.layers:
+                if pub.fanout[layer.index]:
+                    pub.request_keyframe(layer.index)
+
+    def forget_dynacast(self) -> None:
+        """The last layers_needed may have gone to a socket that is gone: announce them again next tick."""
+        # An empty set never equals a wanted set (the lowest layer is always wanted), so each is re-sent.
+        self._announced = {pub.id: frozenset() for pub in self.publications.values() if pub.simulcast}
+
     def _bind(self, pub: Publication, ssrc: int, rid: str | None) -> Route | None:
         layer = pub.layer_for(ssrc, rid)
         if layer is None:

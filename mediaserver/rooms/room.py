@@ -14,7 +14,7 @@ from OpenSSL import SSL
 
 from mediaserver import control_protocol as proto
 from mediaserver.recording.recorder import RoomRecorder
-from mediaserver.transport.udp_mux import UdpMux
+from mediaserver.transport.ports import MuxPort
 
 from .participant import Participant, TilePrefs
 from .publication import Publication
@@ -27,6 +27,9 @@ RTCP_INTERVAL_S = 1.0
 # Each participant's once-a-second work (RTCP, layer choice, dynacast) runs in its own slice of the second:
 # done for all 20 at once it held the loop for 5-10 ms, and every packet queued behind it.
 TICK_SLICES = 20
+# A participant no gateway speaks for (its gateway's control connection went away) waits this long for
+# another gateway to resume it before it leaves; the same default as the clients' reconnect window.
+DETACHED_WINDOW_S = 60.0
 
 
 class RoomError(Exception):
@@ -39,13 +42,14 @@ class Room:
     def __init__(
         self,
         room_id: str,
-        mux: UdpMux,
+        mux: MuxPort,
         ssl_context: SSL.Context,
         fingerprint: str,
         public_ip: str,
         public_port: int,
         emit: EventSink,
         remb_bps: int,
+        detached_window: float = DETACHED_WINDOW_S,
     ) -> None:
         self.id = room_id
         self.mux = mux
@@ -55,7 +59,10 @@ class Room:
         self.public_port = public_port
         self.remb_bps = remb_bps
         self._emit = emit
+        self.detached_window = detached_window
         self.participants: dict[str, Participant] = {}
+        # Since when nobody is in the room (the media server closes it after its departure timeout).
+        self.empty_since: float | None = time.monotonic()
         self._speaker = SpeakerDetector()
         self.recorder: RoomRecorder | None = None
         self._slice = 0
@@ -69,13 +76,15 @@ class Room:
             raise RoomError(proto.ERR_NOT_FOUND, f"participant {participant_id!r} is not in room {self.id!r}")
         return participant
 
-    def join(self, participant_id: str, name: str) -> Participant:
+    def join(self, participant_id: str, name: str, owner: int = 0) -> Participant:
         if participant_id in self.participants:
-            # A reconnecting client replaces its stale session rather than being refused.
+            # A client that lost its media (new peer connections) replaces its stale session.
             self.leave(participant_id, "replaced by a new session")
         participant = Participant(self, participant_id, name)
         participant.tick_slice = self._least_used_slice()
+        participant.owner = owner
         self.participants[participant_id] = participant
+        self.empty_since = None
         for other in self.participants.values():
             if other is participant:
                 continue
@@ -116,6 +125,8 @@ class Room:
         if participant is None:
             return False
         participant.close()
+        if not self.participants:
+            self.empty_since = time.monotonic()
         for pub in participant.publications.values():
             for other in self.participants.values():
                 other.subscribing.unsubscribe(pub)
@@ -125,10 +136,28 @@ class Room:
         return True
 
     def transport_lost(self, participant: Participant, reason: str) -> None:
-        """A transport died (consent expired, DTLS failure): the participant is gone for everyone."""
+        """A transport died (no ICE restart within the reconnect window, DTLS failure): gone for everyone."""
         if self.leave(participant.id, reason):
             self._emit(proto.PARTICIPANT_LEFT, {"room_id": self.id, "participant_id": participant.id,
                                                 "reason": reason})
+
+    def resume(self, participant: Participant, owner: int) -> None:
+        """A gateway speaks for this participant again (its client's socket came back, maybe elsewhere)."""
+        participant.owner = owner
+        participant.detached_at = None
+        participant.publishing.forget_dynacast()
+        log.info("participant_resumed", room=self.id, participant=participant.id, owner=owner)
+
+    def detach_owner(self, owner: int, now: float) -> None:
+        """The gateway connection `owner` went away: its participants wait for another to resume them."""
+        for participant in self.participants.values():
+            if participant.owner == owner and participant.detached_at is None:
+                participant.detached_at = now
+
+    def expire_detached(self, now: float) -> None:
+        for participant in list(self.participants.values()):
+            if participant.detached_at is not None and now - participant.detached_at > self.detached_window:
+                self.transport_lost(participant, f"no gateway resumed it within {self.detached_window:g} s")
 
     def renegotiation_needed(self, participant: Participant) -> None:
         self._emit(proto.RENEGOTIATION_NEEDED, {"room_id": self.id, "participant_id": participant.id})
@@ -155,6 +184,7 @@ class Room:
                 log.exception("participant_tick_failed", room=self.id, participant=participant.id)
         if current == 0:
             self._room_tick(now)
+            self.expire_detached(now)
 
     def _room_tick(self, now: float) -> None:
         """Once a second, for the room as a whole: recording targets and the active speaker."""

@@ -26,10 +26,17 @@ from .subscription import Subscription
 # Payload types of our subscriber offers (fixed: we write the offer).
 SUBSCRIBER_PT = {"audio": 111, "video": 96}
 SR_PER_COMPOUND = 16  # keeps each compound well under the MTU
+# An offer whose answer has not come back by then is dropped and made again (the browser may never answer
+# it: its socket dropped, or it failed to apply the offer); one lost answer must not stop all later tracks.
+ANSWER_TIMEOUT_S = 10.0
 
 
 class NegotiationBusy(Exception):
     """A subscriber offer is outstanding: its answer must arrive before the next offer."""
+
+
+class StaleAnswer(ValueError):
+    """An answer to an earlier offer than the outstanding one (it was replaced after a timeout or restart)."""
 
 
 @dataclass
@@ -63,6 +70,10 @@ class SubscriberSide:
         self._offered_mids: list[str] = []
         self._offered_subs: list[Subscription] = []
         self.negotiating = False
+        self._offered_at = 0.0
+        # Negotiations that did not complete: a bad answer, no answer in time, an offer replaced by a restart.
+        self.negotiation_failures = 0
+        self.answer_timeouts = 0
         self._dirty = False
         self._announced = False
         self._session_version = 0
@@ -114,9 +125,16 @@ class SubscriberSide:
             self._announced = True
             self._on_dirty()
 
-    def create_offer(self, identity: ServerIdentity, session_id: int) -> str:
-        if self.negotiating:
+    def create_offer(self, identity: ServerIdentity, session_id: int, *, restart: bool = False) -> tuple[str, int]:
+        """The next offer and its id (the session version the answer must name).
+
+        `restart`: a resumed client's offer (new ICE credentials in `identity`); it replaces an outstanding
+        offer instead of waiting for its answer, which went to a socket that is gone.
+        """
+        if self.negotiating and not restart:
             raise NegotiationBusy("an offer is waiting for its answer")
+        if self.negotiating:
+            self.negotiation_failures += 1
         entries: list[OutboundTrack | InactiveSlot] = []
         for slot in self.slots:
             sub = slot.subscription
@@ -131,14 +149,22 @@ class SubscriberSide:
         self._offered_mids = [slot.mid for slot in self.slots]
         self._offered_subs = [s.subscription for s in self.slots if s.subscription is not None]
         self.negotiating = True
+        self._offered_at = time.monotonic()
         self._dirty = False
         self._announced = False
-        return offer
+        return offer, self._session_version
 
-    def apply_answer(self, answer_sdp: str) -> None:
+    def apply_answer(self, answer_sdp: str, offer_id: int | None = None) -> None:
+        """Apply the browser's answer; a broken one ends this negotiation and a fresh offer follows."""
         if not self.negotiating:
             raise ValueError("no subscriber offer is outstanding")
-        peer = parse_subscriber_answer(answer_sdp, self._offered_mids)
+        if offer_id is not None and offer_id != self._session_version:
+            raise StaleAnswer(f"answer to offer {offer_id}, but offer {self._session_version} is outstanding")
+        try:
+            peer = parse_subscriber_answer(answer_sdp, self._offered_mids)
+        except ValueError:
+            self._fail_negotiation()
+            raise
         if peer is not None:  # None: the offer had no m-lines, so there is no transport yet
             self.transport.set_remote_fingerprint(peer.fingerprint[1])
         self.negotiating = False
@@ -151,6 +177,26 @@ class SubscriberSide:
         if self._dirty:
             self._announced = False
             self._mark_dirty()
+
+    def check_answer_timeout(self, now: float) -> None:
+        """Once a second: an offer unanswered for ANSWER_TIMEOUT_S is given up and made again."""
+        if self.negotiating and now - self._offered_at > ANSWER_TIMEOUT_S:
+            self.answer_timeouts += 1
+            self._fail_negotiation()
+
+    def _fail_negotiation(self) -> None:
+        # The browser keeps what it last applied; a fresh offer lists every current subscription again.
+        self.negotiation_failures += 1
+        self.negotiating = False
+        self._offered_subs = []
+        self._announced = False
+        self._mark_dirty()
+
+    def restart_video(self) -> None:
+        """The subscriber's path came back (ICE restart, new address): each video starts on a fresh keyframe."""
+        for sub in self.subscriptions.values():
+            if sub.kind == "video":
+                sub.restart()
 
     def _on_connected(self, _: PeerTransport) -> None:
         for sub in self.subscriptions.values():
@@ -284,4 +330,6 @@ class SubscriberSide:
             self.transport.send_rtcp(build_compound(reports[i : i + SR_PER_COMPOUND]))
 
     def stats(self) -> dict[str, object]:
-        return {"downlink": self.downlink.stats(), "subscriptions": [s.stats() for s in self.subscriptions.values()]}
+        return {"downlink": self.downlink.stats(), "subscriptions": [s.stats() for s in self.subscriptions.values()],
+                "negotiation": {"version": self._session_version, "pending": self.negotiating,
+                                "failures": self.negotiation_failures, "answer_timeouts": self.answer_timeouts}}

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
-import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import structlog
 from OpenSSL import SSL
 
 from .dtls import DtlsError, DtlsSession
+from .ice_credentials import CredentialRing, IceCredentials
+from .ports import Addr, MuxPort
 from .srtp import SrtpContext, SrtpError
-
-if TYPE_CHECKING:
-    from .udp_mux import UdpMux
 
 log = structlog.get_logger(__name__)
 
-Addr = tuple[str, int]
 PacketHandler = Callable[[bytes], None]
+PeerEvent = Callable[["PeerTransport"], None]
 
 
 def _ignore(_: bytes) -> None:
@@ -28,32 +24,56 @@ def _ignore(_: bytes) -> None:
 
 
 class PeerTransport:
-    """State: new -> connecting (first authenticated check) -> connected (DTLS done, fingerprint ok) -> closed."""
+    """State: new -> connecting (first authenticated check) -> connected (DTLS done, fingerprint ok)
+    <-> disconnected (consent lost; DTLS and SRTP kept for an ICE restart) -> closed."""
 
-    def __init__(self, mux: UdpMux, ssl_context: SSL.Context, label: str) -> None:
+    def __init__(self, mux: MuxPort, ssl_context: SSL.Context, label: str) -> None:
         self.mux = mux
         self.label = label
-        # ICE credentials: ufrag 8 chars and pwd 24 chars keep us above RFC 8445's 24/128-bit minimums.
-        self.local_ufrag = secrets.token_hex(4)
-        self.local_pwd = secrets.token_hex(12)
-        self.local_pwd_bytes = self.local_pwd.encode()
+        self.ice = CredentialRing()
         self.remote_fingerprint: str | None = None
         self.addr: Addr | None = None
         self.state = "new"
         self.close_reason = ""
         self._ssl_context = ssl_context
         self._dtls: DtlsSession | None = None
-        self._dtls_timer: asyncio.TimerHandle | None = None
         self.srtp: SrtpContext | None = None
-        self.last_seen_tick = mux.tick
+        self.last_seen = mux.now
         self.on_rtp: PacketHandler = _ignore
         self.on_rtcp: PacketHandler = _ignore
-        self.on_connected: Callable[[PeerTransport], None] | None = None
-        self.on_closed: Callable[[PeerTransport], None] | None = None
+        self.on_connected: PeerEvent | None = None
+        self.on_closed: PeerEvent | None = None
+        # Consent lost, and media back after it (an ICE restart or the old path returning).
+        self.on_disconnected: PeerEvent | None = None
+        self.on_resumed: PeerEvent | None = None
         self.srtp_errors = 0
         self.loss = 0.0  # injected downlink loss (fault injection only): share of RTP packets dropped
         self._send = mux.send  # bound once: send_rtp runs for every outbound copy
-        mux.register(self)
+        mux.add_route(self.ice.current.ufrag, self)
+
+    # --- ICE credentials -----------------------------------------------------------------------
+
+    @property
+    def local_ufrag(self) -> str:
+        return self.ice.current.ufrag
+
+    @property
+    def local_pwd(self) -> str:
+        return self.ice.current.pwd
+
+    def pwd_for(self, ufrag: str) -> bytes | None:
+        return self.ice.pwd_for(ufrag)
+
+    def restart_ice(self) -> IceCredentials:
+        """New credentials for an ICE restart; DTLS, SRTP and the address stay until checks move them."""
+        fresh, retired = self.ice.rotate()
+        if retired is not None:
+            self.mux.drop_route(retired)
+        if self.state != "closed":
+            self.mux.add_route(fresh.ufrag, self)
+        self.mux.counters.ice_restarts += 1
+        log.info("ice_restart", label=self.label, state=self.state)
+        return fresh
 
     # --- control path -------------------------------------------------------------------------
 
@@ -62,28 +82,53 @@ class PeerTransport:
         if self._dtls is not None and self._dtls.handshake_done and self.srtp is None:
             self._finish_handshake()
 
-    def bind_address(self, addr: Addr, nominated: bool) -> None:
-        """An authenticated check arrived from `addr`: that address now reaches this peer."""
+    def bind_address(self, addr: Addr, ufrag: str, nominated: bool) -> None:
+        """An authenticated check with `ufrag` arrived from `addr`: that address now reaches this peer."""
         if self.state == "closed":
             return
-        self.last_seen_tick = self.mux.tick
+        self.last_seen = self.mux.now
+        retired = self.ice.confirm(ufrag)
+        if retired is not None:
+            self.mux.drop_route(retired)
+        moved = self.addr is not None and self.addr != addr and nominated
         if self.addr is None or nominated:
             self.addr = addr
         if self._dtls is None:
             # Chrome sends its ClientHello right after the first successful check, before nominating.
             self._dtls = DtlsSession(self._ssl_context, server=True)
             self.state = "connecting"
+        elif self.state == "disconnected" and self.srtp is not None:
+            self.state = "connected"
+            self.mux.counters.reconnected += 1
+            log.info("transport_resumed", label=self.label, addr=addr)
+            self._emit(self.on_resumed)
+        elif moved and self.state == "connected":
+            # The peer's path changed (a new network): what was sent to the old address is lost.
+            log.info("transport_migrated", label=self.label, addr=addr)
+            self._emit(self.on_resumed)
 
     def release_address(self, addr: Addr) -> None:
-        """Another session proved it owns `addr` now: stop sending there (consent will close us if nothing else)."""
+        """Another session proved it owns `addr` now: stop sending there (consent will notice if nothing else)."""
         if self.addr == addr:
             self.addr = None
+
+    def consent_lost(self) -> None:
+        """Nothing heard for the consent timeout: stop sending, keep DTLS/SRTP for an ICE restart."""
+        if self.state not in ("connecting", "connected"):
+            return
+        if self.srtp is None:
+            self.close("consent expired before the connection was established")
+            return
+        self.state = "disconnected"
+        self.addr = None
+        log.info("transport_disconnected", label=self.label)
+        self._emit(self.on_disconnected)
 
     def handle_dtls(self, data: bytes, addr: Addr) -> None:
         if self._dtls is None or self.state == "closed":
             self.mux.counters.dtls_dropped += 1
             return
-        self.last_seen_tick = self.mux.tick
+        self.last_seen = self.mux.now
         try:
             replies = self._dtls.receive(data)
         except DtlsError as exc:
@@ -109,21 +154,21 @@ class PeerTransport:
         self.state = "connected"
         log.info("transport_connected", label=self.label, addr=self.addr,
                  profile=self.srtp.profile.openssl_name.decode() if self.srtp else None)
-        if self.on_connected is not None:
-            self.on_connected(self)
+        self._emit(self.on_connected)
+
+    def _emit(self, handler: PeerEvent | None) -> None:
+        if handler is not None:
+            handler(self)
 
     def _arm_dtls_timer(self) -> None:
-        if self._dtls_timer is not None:
-            self._dtls_timer.cancel()
-            self._dtls_timer = None
         if self._dtls is None or self.state == "closed":
+            self.mux.schedule(self, None)
             return
         timeout = self._dtls.next_timeout()
-        if timeout is not None:
-            self._dtls_timer = asyncio.get_running_loop().call_later(max(timeout, 0.01), self._on_dtls_timeout)
+        self.mux.schedule(self, None if timeout is None else self.mux.clock() + max(timeout, 0.01))
 
-    def _on_dtls_timeout(self) -> None:
-        self._dtls_timer = None
+    def on_timer(self, now: float) -> None:
+        """A DTLS flight is due for retransmission."""
         if self._dtls is None or self.state == "closed" or self.addr is None:
             return
         self._send_datagrams(self._dtls.handle_timeout(), self.addr)
@@ -131,21 +176,17 @@ class PeerTransport:
 
     def _send_datagrams(self, datagrams: list[bytes], addr: Addr) -> None:
         for datagram in datagrams:
-            self.mux.sendto(datagram, addr)
+            self.mux.send(datagram, addr)
 
     def close(self, reason: str) -> None:
         if self.state == "closed":
             return
         self.state = "closed"
         self.close_reason = reason
-        if self._dtls_timer is not None:
-            self._dtls_timer.cancel()
-            self._dtls_timer = None
-        self.mux.unregister(self)
+        self.mux.forget(self)
         self.srtp = None
         log.info("transport_closed", label=self.label, reason=reason)
-        if self.on_closed is not None:
-            self.on_closed(self)
+        self._emit(self.on_closed)
 
     # --- packet path --------------------------------------------------------------------------
 
@@ -154,7 +195,7 @@ class PeerTransport:
         if srtp is None:
             self.mux.counters.srtp_before_keys += 1
             return
-        self.last_seen_tick = self.mux.tick
+        self.last_seen = self.mux.now
         # RFC 5761: payload types 192-223 in the second byte are RTCP.
         if 191 < data[1] < 224:
             try:

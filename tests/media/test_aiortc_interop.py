@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -82,8 +83,8 @@ async def test_three_participants_and_one_leaves(control: MediaClient) -> None:
             await peer.close()
 
 
-async def test_a_silent_peer_is_closed_after_the_consent_timeout() -> None:
-    server = start_media_server("--consent-timeout", "3")
+async def test_a_silent_peer_is_kept_disconnected_for_the_reconnect_window_then_leaves() -> None:
+    server = start_media_server("--consent-timeout", "3", "--reconnect-window", "4")
     control = MediaClient("127.0.0.1", server.control_port)
     events: list[tuple[str, dict[str, Any]]] = []
     control.add_event_listener(lambda name, params: events.append((name, params)))
@@ -99,10 +100,21 @@ async def test_a_silent_peer_is_closed_after_the_consent_timeout() -> None:
         # Cut alice's network without a DTLS close_notify: her sockets just go quiet.
         connection = alice.publisher.getTransceivers()[0].sender.transport.transport._connection
         await connection.close()
-        await wait_until(lambda: any(n == "participant_left" and p["participant_id"] == "alice"
-                                     for n, p in events), 10, "alice is dropped for lost consent")
+        left = lambda: any(n == "participant_left" and p["participant_id"] == "alice" for n, p in events)  # noqa: E731
+        state: dict[str, Any] = {}
+        deadline = asyncio.get_running_loop().time() + 10
+        while not left() and asyncio.get_running_loop().time() < deadline:
+            room = (await control.stats("quiet"))["rooms"]["quiet"]
+            if "alice" in room:
+                state = room["alice"]
+                if state["publisher"] == "disconnected":
+                    break
+            await asyncio.sleep(0.1)
+        # Consent lost: kept, waiting for an ICE restart, nobody told she left.
+        assert state.get("publisher") == "disconnected" and not left(), state
+        await wait_until(left, 10, "alice leaves once the reconnect window is over")
         reason = next(p["reason"] for n, p in events if n == "participant_left")
-        assert "consent" in reason
+        assert "no ICE restart within 4 s" in reason
         assert "bob" in (await control.stats("quiet"))["rooms"]["quiet"]
         await alice.close()
         await bob.close()

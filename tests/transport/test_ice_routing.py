@@ -77,7 +77,7 @@ async def test_an_address_proven_for_a_new_session_moves_to_it(mux: tuple[UdpMux
         await wait_for_counter(udp, "stun_bad", 1)
         assert old.addr == addr and new.addr is None and udp.counters.stun_rebound == 0
 
-        udp.tick += REBIND_AFTER_S + 1  # seconds pass with nothing from the old peer
+        udp.now += REBIND_AFTER_S + 1  # seconds pass with nothing from the old peer
         response = await client.check(new, server)
         assert response.message_class == stun.Class.RESPONSE
         assert response.attributes["XOR-MAPPED-ADDRESS"] == addr
