@@ -70,10 +70,11 @@ class Api:
 
     async def list_meetings(self, request: web.Request) -> web.Response:
         """The live meetings, newest first, each with its links and how many people are in it."""
-        if self._auth.host(request) is None:
+        host = self._auth.host(request)
+        if host is None:
             return _error(401, "unauthorized", "sign in as the host to see your meetings")
         views = []
-        for meeting in await self._meetings.live():
+        for meeting in await self._meetings.live(host.name):
             count = await self._meetings.participant_count(meeting.id)
             views.append(self._view(request, meeting, participants=count))
         return web.json_response({"meetings": views})

@@ -34,6 +34,7 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 AUTH_KEY = web.AppKey("auth", Authenticator)
 MEETINGS_KEY = web.AppKey("meetings", Meetings)
 CONTROLS_KEY = web.AppKey("host_controls", HostControls)
+SIGNALING_KEY = web.AppKey("signaling", Signaling)
 
 STORE_SWEEP_INTERVAL = 60.0
 
@@ -114,6 +115,7 @@ def create_app(
         public_url=settings.public_url,
         ping_interval=ping_interval,
         store_refresh_interval=store_refresh_interval,
+        reconnect_window=settings.reconnect_window,
     )
 
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
@@ -125,6 +127,7 @@ def create_app(
     app[AUTH_KEY] = auth
     app[MEETINGS_KEY] = meetings
     app[CONTROLS_KEY] = controls
+    app[SIGNALING_KEY] = signaling
 
     pages = Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings, controls=controls)
     app.add_routes(pages.routes())
@@ -165,6 +168,8 @@ async def _sweep(store: MemoryStore) -> None:
 
 
 async def _close_websockets(app: web.Application) -> None:
+    # Not a leave: with Redis a restarted gateway takes every participant back from its reconnect token.
+    app[SIGNALING_KEY].shutting_down = True
     for session in app[HUB_KEY].all_sessions():
         session.close(1001, "server shutting down")
     await app[CONTROLS_KEY].close()

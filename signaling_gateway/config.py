@@ -44,6 +44,8 @@ class Settings:
     web_root: Path = DEFAULT_WEB_ROOT
     # None: the embedded in-memory store. A URL may carry a password, hence no repr.
     redis_url: str | None = field(default=None, repr=False)
+    # How long a participant whose socket dropped is kept for it to come back (the reconnect token's TTL).
+    reconnect_window: float = 60.0
 
     @property
     def spawn_media_server(self) -> bool:
@@ -80,6 +82,11 @@ class Settings:
         redis_url = (env.get("REDIS_URL") or "").strip() or None
         if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if redis_url is not None and secret is None:
+            # Meetings in Redis outlive the gateway, but cookies and guest tokens signed with a random key
+            # would not: after a restart nobody could get back in.
+            raise ConfigError("REDIS_URL is set without SECRET_KEY: set SECRET_KEY (the same on every gateway) "
+                              "so sessions and guest links stay valid across restarts")
         return cls(
             http_host=env.get("HTTP_HOST", "127.0.0.1"),
             http_port=_port(env, "HTTP_PORT", 8080),
@@ -96,6 +103,7 @@ class Settings:
             host_password_generated=password is None,
             web_root=_web_root(env.get("WEB_ROOT")),
             redis_url=redis_url,
+            reconnect_window=_seconds(env, "RECONNECT_WINDOW", 60.0),
         )
 
 
@@ -114,6 +122,19 @@ def _web_root(configured: str | None) -> Path:
             return candidate.resolve()
     tried = ", ".join(str(c) for c in candidates)
     raise ConfigError(f"web client files not found (tried {tried}); set WEB_ROOT to the web_client directory")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 1 <= value <= 3600:
+        raise ConfigError(f"{name} must be between 1 and 3600 seconds, got {value:g}")
+    return value
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

@@ -60,6 +60,10 @@ class Session:
         self.announced = asyncio.Event()
         self.negotiation_lock = asyncio.Lock()
         self._queue: asyncio.Queue[dict[str, Any] | _CloseRequest] = asyncio.Queue()
+        # Set when a resumed socket of the same participant took over: this one's end changes nothing.
+        self.replaced = False
+        # The close code the server chose (kick, meeting end...), None while open or when the client closed.
+        self.close_code: int | None = None
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -81,6 +85,7 @@ class Session:
         if self._closing:
             return
         self._closing = True
+        self.close_code = code
         self._queue.put_nowait(_CloseRequest(code, reason))
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -112,11 +117,48 @@ class Session:
                 await task
 
 
+@dataclass
+class ParkedParticipant:
+    """A participant whose socket dropped: still in the meeting for the others until its window runs out."""
+
+    participant_id: str
+    meeting_id: str
+    name: str
+    is_host: bool
+    audio: bool
+    video: bool
+    guest_id: str | None
+    reconnect_token: str | None
+    expiry: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, session: Session) -> ParkedParticipant:
+        return cls(session.participant_id, session.meeting_id, session.name, session.is_host, session.audio,
+                   session.video, session.guest_id, session.reconnect_token)
+
+
 class Hub:
     """Who is connected to which meeting on this gateway (a cross-gateway bus would sit behind this API)."""
 
     def __init__(self) -> None:
         self._rooms: dict[str, dict[str, Session]] = {}
+        self._parked: dict[str, dict[str, ParkedParticipant]] = {}
+
+    def park(self, parked: ParkedParticipant) -> None:
+        self._parked.setdefault(parked.meeting_id, {})[parked.participant_id] = parked
+
+    def unpark(self, meeting_id: str, participant_id: str) -> ParkedParticipant | None:
+        """Take a parked participant out (its socket came back, or its window ran out); stops its timer."""
+        lot = self._parked.get(meeting_id, {})
+        parked = lot.pop(participant_id, None)
+        if not lot:
+            self._parked.pop(meeting_id, None)
+        if parked is not None and parked.expiry is not None:
+            parked.expiry.cancel()
+        return parked
+
+    def parked_in(self, meeting_id: str) -> list[ParkedParticipant]:
+        return list(self._parked.get(meeting_id, {}).values())
 
     def add(self, session: Session) -> None:
         self._rooms.setdefault(session.meeting_id, {})[session.participant_id] = session
@@ -140,7 +182,7 @@ class Hub:
         self,
         session: Session,
         make_welcome: Callable[[list[dict[str, Any]]], dict[str, Any]],
-        joined: dict[str, Any],
+        joined: dict[str, Any] | None,
     ) -> None:
         """Queue welcome for the newcomer and `joined` for the others, with no await in between.
 
@@ -149,7 +191,13 @@ class Hub:
         """
         others = self.announced_others(session)
         session.announced.set()
-        session.send(make_welcome([participant_view(s.participant_id, s.name, s.audio, s.video) for s in others]))
+        views = [participant_view(s.participant_id, s.name, s.audio, s.video) for s in others]
+        # Those whose socket dropped are still in the meeting: the newcomer sees their (frozen) tiles too.
+        views += [participant_view(p.participant_id, p.name, p.audio, p.video)
+                  for p in self.parked_in(session.meeting_id) if p.participant_id != session.participant_id]
+        session.send(make_welcome(views))
+        if joined is None:
+            return  # a resumed participant: the others never saw it leave
         for other in others:
             other.send(joined)
 

@@ -45,9 +45,15 @@ class MediaApi(Protocol):
 
     async def publisher_offer(self, room_id: str, participant_id: str, sdp: str) -> str: ...
 
-    async def subscriber_offer(self, room_id: str, participant_id: str) -> str: ...
+    async def resume(self, room_id: str, participant_id: str) -> None: ...
 
-    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None: ...
+    async def subscriber_offer(
+        self, room_id: str, participant_id: str, *, ice_restart: bool = False
+    ) -> tuple[str, int | None]: ...
+
+    async def subscriber_answer(
+        self, room_id: str, participant_id: str, sdp: str, offer_id: int | None = None
+    ) -> None: ...
 
     async def leave(self, room_id: str, participant_id: str) -> None: ...
 
@@ -226,12 +232,25 @@ class MediaClient:
         params = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp}
         return _sdp_of(await self.request(cp.PUBLISHER_OFFER, params), cp.PUBLISHER_OFFER)
 
-    async def subscriber_offer(self, room_id: str, participant_id: str) -> str:
-        params = {"room_id": room_id, "participant_id": participant_id}
-        return _sdp_of(await self.request(cp.SUBSCRIBER_OFFER, params), cp.SUBSCRIBER_OFFER)
+    async def resume(self, room_id: str, participant_id: str) -> None:
+        await self.request(cp.RESUME, {"room_id": room_id, "participant_id": participant_id})
 
-    async def subscriber_answer(self, room_id: str, participant_id: str, sdp: str) -> None:
-        params = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp}
+    async def subscriber_offer(
+        self, room_id: str, participant_id: str, *, ice_restart: bool = False
+    ) -> tuple[str, int | None]:
+        params: dict[str, Any] = {"room_id": room_id, "participant_id": participant_id}
+        if ice_restart:
+            params["ice_restart"] = True
+        result = await self.request(cp.SUBSCRIBER_OFFER, params)
+        offer_id = result.get("offer_id")
+        return _sdp_of(result, cp.SUBSCRIBER_OFFER), offer_id if isinstance(offer_id, int) else None
+
+    async def subscriber_answer(
+        self, room_id: str, participant_id: str, sdp: str, offer_id: int | None = None
+    ) -> None:
+        params: dict[str, Any] = {"room_id": room_id, "participant_id": participant_id, "sdp": sdp}
+        if offer_id is not None:
+            params["offer_id"] = offer_id
         await self.request(cp.SUBSCRIBER_ANSWER, params)
 
     async def leave(self, room_id: str, participant_id: str) -> None:

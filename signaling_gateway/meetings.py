@@ -45,9 +45,6 @@ class Meetings:
     def __init__(self, store: Store, media: MediaApi) -> None:
         self._store = store
         self._media = media
-        # Ids of the meetings created through this gateway, for the host's list. The store has no index of
-        # meetings, so this is where the list starts; each id is looked up again, and ended ones drop out.
-        self._created: dict[str, None] = {}
 
     async def create(self, host: str) -> Meeting:
         """Create the meeting on the media server first: a meeting without a room would be a dead link."""
@@ -57,19 +54,15 @@ class Meetings:
         )
         await self._media.create_room(meeting.id)
         await self._store.put_meeting(meeting)
-        self._created[meeting.id] = None
+        # In the store, not in this process: the host's list survives a gateway restart (with Redis).
+        await self._store.add_host_meeting(host, meeting.id)
         log.info("meeting_created", meeting_id=meeting.id)
         return meeting
 
-    async def live(self) -> list[Meeting]:
-        """The meetings this gateway created that still exist and are active, newest first."""
-        found: list[Meeting] = []
-        for meeting_id in list(self._created):
-            meeting = await self.get(meeting_id)
-            if meeting is None:
-                self._created.pop(meeting_id, None)  # expired or ended: it never comes back
-            else:
-                found.append(meeting)
+    async def live(self, host: str) -> list[Meeting]:
+        """The meetings `host` created that still exist and are active, newest first."""
+        found = [meeting for meeting_id in await self._store.host_meetings(host)
+                 if (meeting := await self.get(meeting_id)) is not None]
         return sorted(found, key=lambda meeting: meeting.created_at, reverse=True)
 
     async def get(self, meeting_id: str) -> Meeting | None:

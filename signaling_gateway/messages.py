@@ -16,6 +16,8 @@ VIDEO_PREFS: Final = "video_prefs"
 # Host controls (host_controls.py): host_action from the host only; request_unmute from a muted guest.
 HOST_ACTION: Final = "host_action"
 REQUEST_UNMUTE: Final = "request_unmute"
+# The client's connection to the media server failed while its socket works: new ICE credentials please.
+RESTART_ICE: Final = "restart_ice"
 
 # Server -> client
 WELCOME: Final = "welcome"
@@ -25,6 +27,11 @@ PARTICIPANT_JOINED: Final = "participant_joined"
 PARTICIPANT_LEFT: Final = "participant_left"
 PARTICIPANT_MEDIA: Final = "participant_media"
 LAYERS_NEEDED: Final = "layers_needed"
+# The media server lost this participant (it restarted, or the transport's window ran out): build new peer
+# connections and publish again; same participant id, nobody sees a leave or a join.
+MEDIA_RESET: Final = "media_reset"
+# Another participant's socket dropped and the gateway waits for it to come back (or it came back).
+PARTICIPANT_CONNECTION: Final = "participant_connection"
 ERROR: Final = "error"
 # Host controls (builders in host_messages.py)
 FORCE_MUTE: Final = "force_mute"
@@ -44,7 +51,7 @@ HOST_TYPES: Final = frozenset(
 )  # fmt: skip
 
 CLIENT_TYPES: Final = frozenset(
-    {PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING, VIDEO_PREFS, MEDIA_STATE, HOST_ACTION, REQUEST_UNMUTE}
+    {PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING, VIDEO_PREFS, MEDIA_STATE, HOST_ACTION, REQUEST_UNMUTE, RESTART_ICE}
 )
 # What host_action may ask for; the ones on a participant need `participant_id`.
 PARTICIPANT_ACTIONS: Final = frozenset({"mute", "unmute", "video_off", "video_on", "kick"})
@@ -62,6 +69,8 @@ SERVER_TYPES: Final = frozenset(
         PING,
         PONG,
         LAYERS_NEEDED,
+        MEDIA_RESET,
+        PARTICIPANT_CONNECTION,
     }
     | HOST_TYPES
 )
@@ -135,6 +144,8 @@ class ClientMessage:
     action: str | None = None
     participant_id: str | None = None
     kind: str | None = None
+    # subscribe_answer: the subscribe_offer's offer_id it answers (None from older clients).
+    offer_id: int | None = None
 
 
 def parse_client_message(text: str) -> ClientMessage:
@@ -169,6 +180,11 @@ def parse_client_message(text: str) -> ClientMessage:
         raise BadMessage(ERR_BAD_MESSAGE, f"{kind} needs 'sdp' as a non-empty string")
     if len(sdp) > MAX_SDP_CHARS:
         raise BadMessage(ERR_TOO_LARGE, f"sdp exceeds {MAX_SDP_CHARS} characters")
+    offer_id = data.get("offer_id")
+    if kind == SUBSCRIBE_ANSWER and offer_id is not None:
+        if not isinstance(offer_id, int) or isinstance(offer_id, bool) or not 0 < offer_id < 2**53:
+            raise BadMessage(ERR_BAD_MESSAGE, "subscribe_answer 'offer_id' must be a positive integer")
+        return ClientMessage(kind, sdp, offer_id=offer_id)
     return ClientMessage(kind, sdp)
 
 
@@ -232,6 +248,11 @@ def welcome(
     is_host: bool,
     others: list[dict[str, Any]],
     ice_servers: list[dict[str, Any]],
+    *,
+    reconnect_token: str = "",
+    resumed: bool = False,
+    media_reset: bool = False,
+    reconnect_window_s: float = 60.0,
 ) -> dict[str, Any]:
     return {
         "type": WELCOME,
@@ -240,6 +261,11 @@ def welcome(
         "is_host": is_host,
         "participants": others,
         "ice_servers": ice_servers,
+        "reconnect_token": reconnect_token,
+        # Same participant as before the drop; media_reset: its media must be set up anew (new connections).
+        "resumed": resumed,
+        "media_reset": media_reset,
+        "reconnect_window_s": reconnect_window_s,
     }
 
 
@@ -262,6 +288,19 @@ def participant_left(participant_id: str) -> dict[str, Any]:
 
 def sdp_message(kind: str, sdp: str) -> dict[str, Any]:
     return {"type": kind, "sdp": sdp}
+
+
+def subscribe_offer(sdp: str, offer_id: int | None) -> dict[str, Any]:
+    """The media server's offer; the answer names `offer_id` so a late answer to a replaced offer is ignored."""
+    return {"type": SUBSCRIBE_OFFER, "sdp": sdp, "offer_id": offer_id}
+
+
+def media_reset() -> dict[str, Any]:
+    return {"type": MEDIA_RESET}
+
+
+def participant_connection(participant_id: str, connected: bool) -> dict[str, Any]:
+    return {"type": PARTICIPANT_CONNECTION, "participant_id": participant_id, "connected": connected}
 
 
 def layers_needed(track_id: str, rids: list[str]) -> dict[str, Any]:

@@ -33,6 +33,13 @@ class Metrics:
             registry=self.registry,
         )
         self.errors = Counter("gateway_errors", "Errors by code", ["code"], registry=self.registry)
+        self.reconnections = Counter(
+            "gateway_reconnections",
+            "Participants back after a drop, by kind: resume (same media), media_reset (media set up anew), "
+            "expired (the reconnect window ran out)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.media_connected = Gauge(
             "gateway_media_connected",
             "1 while the media server control connection is up",

@@ -1,4 +1,8 @@
-"""The /ws endpoint: admits a participant, relays SDP to and from the media server, announces joins/leaves."""
+"""The /ws endpoint: admits a participant, relays SDP to and from the media server, announces joins/leaves.
+
+A socket is not the participant: when a socket drops without a goodbye, the participant is parked for the
+reconnect window (the others keep its tile, frozen) and a socket with its reconnect token takes it back.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +21,13 @@ from mediaserver.control_protocol import ControlError
 from . import messages as m
 from .auth import Authenticator, Identity
 from .host_controls import HostControls, Refusal
-from .hub import Hub, Session
+from .hub import Hub, ParkedParticipant, Session
 from .media_client import MediaApi, MediaUnavailable
+from .media_sync import MediaSync
 from .meetings import Meetings, new_participant_id
 from .metrics import Metrics
 from .origin import same_origin
+from .resume import Resumed, Resumer, reconnect_identity
 from .store import IceCandidates, Participant, ReconnectGrant, Store, StoreUnavailable
 from .store.records import utcnow
 
@@ -30,20 +36,15 @@ log = structlog.get_logger(__name__)
 IceServersProvider = Callable[[Identity], list[dict[str, Any]]]
 # aiohttp closes the socket (1009) above this; between MAX_MESSAGE_BYTES and this we answer too_large instead.
 HARD_MESSAGE_LIMIT = 1024 * 1024
-# `?reconnect=TOKEN`: our tokens are 32 characters; anything much longer is not one of ours.
-MAX_RECONNECT_TOKEN_CHARS = 64
-# How long a reconnecting socket waits for its own stale socket (same participant) to be cleaned up.
-REPLACE_TIMEOUT = 10.0
-ERR_REPLACED = "replaced"
 ERR_STORE_UNAVAILABLE = "store_unavailable"
-CLOSE_REPLACED = 4409
 CLOSE_STORE_UNAVAILABLE = 1011
 STORE_UNAVAILABLE_MESSAGE = "meeting state is unavailable; try again shortly"
-
-
-def reconnect_identity(identity: Identity) -> str:
-    """Who may use a reconnect token: the host account, or the one guest token it was issued to."""
-    return "host" if identity.is_host else f"guest:{identity.guest_id}"
+# The spec's reconnect-token TTL: a dropped participant is kept this long for its socket to come back.
+RECONNECT_WINDOW_S = 60.0
+# Close codes a client sends when it means to go (Leave, closing the tab); anything else is a drop.
+GOODBYE_CODES = frozenset({1000, 1001})
+# Closes of ours after which the participant is gone for good (removed by the host, meeting ended).
+FINAL_CLOSES = frozenset({m.CLOSE_KICKED, m.CLOSE_MEETING_ENDED})
 
 
 def no_ice_servers(identity: Identity) -> list[dict[str, Any]]:
@@ -66,6 +67,7 @@ class Signaling:
         ping_interval: float = 30.0,
         ice_servers: IceServersProvider = no_ice_servers,
         store_refresh_interval: float | None = None,
+        reconnect_window: float = RECONNECT_WINDOW_S,
     ) -> None:
         self._auth = auth
         self._store = store
@@ -79,10 +81,12 @@ class Signaling:
         self._ice_servers = ice_servers
         # With the ping by default (30 s): well inside the 60 s reconnect TTL it keeps alive.
         self._refresh_interval = store_refresh_interval or ping_interval
-        # (meeting, participant) -> set once that socket's leave is done; a reconnect waits on it.
-        self._live: dict[tuple[str, str], asyncio.Event] = {}
-        media.add_event_listener(self._on_media_event)
-        media.add_connection_listener(self._on_media_connection)
+        self.reconnect_window = reconnect_window
+        self._resumer = Resumer(store, hub)
+        self._sync = MediaSync(media=media, meetings=meetings, hub=hub, controls=controls, metrics=metrics,
+                               depart=self._depart_unseen)
+        self._background: set[asyncio.Task[None]] = set()
+        self.shutting_down = False
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=self._ping_interval, max_msg_size=HARD_MESSAGE_LIMIT)
@@ -91,25 +95,23 @@ class Signaling:
         identity = await self._admit(request, ws, meeting_id)
         if identity is None:
             return ws
-        resumed_id = await self._resume(request.query.get("reconnect"), identity, meeting_id)
-        if await self._locked_out(ws, identity, meeting_id, resumed=resumed_id is not None):
+        resumed = await self._resumer.take(request.query.get("reconnect"), identity, meeting_id)
+        if await self._locked_out(ws, identity, meeting_id, resumed=resumed is not None):
             return ws
         session = Session(
             ws,
-            participant_id=resumed_id or new_participant_id(),
+            participant_id=resumed.participant_id if resumed else new_participant_id(),
             meeting_id=meeting_id,
             name=identity.name,
             is_host=identity.is_host,
             metrics=self._metrics,
-            # The pre-join choices, so welcome / participant_joined show them before any media_state.
+            # The client's microphone and camera as they are now, so the others' view of it is right at once.
             audio=request.query.get("audio") == "1",
             video=request.query.get("video") == "1",
             guest_id=identity.guest_id,
         )
         self._metrics.websockets.inc()
         writer = asyncio.create_task(session.run_writer(), name=f"ws-writer:{session.participant_id}")
-        live_key, left = (meeting_id, session.participant_id), asyncio.Event()
-        self._live[live_key] = left
         grant = ReconnectGrant(
             token=secrets.token_urlsafe(24),
             participant_id=session.participant_id,
@@ -119,33 +121,16 @@ class Signaling:
         session.reconnect_token = grant.token
         joined = False
         try:
-            joined = await self._join(session, grant, resumed=resumed_id is not None)
+            joined = await self._join(session, grant, resumed)
             if joined:
                 session.spawn(self._ping_loop(session), "ws-ping")
                 session.spawn(self._refresh_loop(session, grant), "store-refresh")
                 await self._read_loop(session)
         finally:
             # Shielded: when aiohttp cancels the handler (a vanished client, with handler_cancellation) the
-            # leave must still reach the store and the media server, and a reconnect waiting on `left` be told.
-            await asyncio.shield(self._end(session, writer, joined, live_key, left))
+            # leave or the parking must still happen.
+            await asyncio.shield(self._end(session, writer, joined))
         return ws
-
-    async def _end(
-        self,
-        session: Session,
-        writer: asyncio.Task[None],
-        joined: bool,
-        live_key: tuple[str, str],
-        left: asyncio.Event,
-    ) -> None:
-        try:
-            await self._leave(session, joined)
-        finally:
-            left.set()
-            if self._live.get(live_key) is left:
-                del self._live[live_key]
-        await self._finish(session, writer)
-        self._metrics.websockets.dec()
 
     async def _admit(self, request: web.Request, ws: web.WebSocketResponse, meeting_id: str) -> Identity | None:
         """The caller's identity for this meeting, or None after telling the client why and closing."""
@@ -183,38 +168,6 @@ class Signaling:
         await self._refuse(ws, refusal.code, refusal.message, refusal.close_code)
         return True
 
-    async def _resume(self, token: str | None, identity: Identity, meeting_id: str) -> str | None:
-        """The participant id a valid `?reconnect=` token gives back, or None: the caller joins as someone new.
-
-        The token must be unused, unexpired, for this meeting and issued to this identity. A socket of the
-        same participant still open here (the server has not noticed the drop yet) is closed first.
-        """
-        if not token or len(token) > MAX_RECONNECT_TOKEN_CHARS:
-            return None
-        try:
-            grant = await self._store.get_reconnect(token)
-            # Checked before taking it, so someone else's token cannot be used up by a caller it does not fit.
-            if grant is None or grant.meeting_id != meeting_id or grant.identity != reconnect_identity(identity):
-                log.info("reconnect_refused", meeting_id=meeting_id, known=grant is not None)
-                return None
-            if await self._store.take_reconnect(token) is None:
-                return None  # another socket used it a moment ago
-        except StoreUnavailable as exc:
-            log.warning("reconnect_store_unavailable", error=str(exc))
-            return None
-        previous = self._live.get((meeting_id, grant.participant_id))
-        if previous is not None:
-            stale = self._hub.get(meeting_id, grant.participant_id)
-            if stale is not None:
-                self._fail(stale, ERR_REPLACED, "this participant reconnected on another socket", CLOSE_REPLACED)
-            try:
-                await asyncio.wait_for(previous.wait(), REPLACE_TIMEOUT)
-            except TimeoutError:
-                log.warning("reconnect_replace_timeout", participant_id=grant.participant_id)
-                return None
-        log.info("participant_resumed", meeting_id=meeting_id, participant_id=grant.participant_id)
-        return grant.participant_id
-
     async def _refuse(self, ws: web.WebSocketResponse, code: str, message: str, close_code: int) -> None:
         self._metrics.error(code)
         log.info("ws_refused", code=code)
@@ -223,14 +176,16 @@ class Signaling:
             self._metrics.message(m.ERROR, "out")
         await ws.close(code=close_code, message=code.encode())
 
-    async def _join(self, session: Session, grant: ReconnectGrant, *, resumed: bool) -> bool:
+    # --- joining and resuming -------------------------------------------------------------------------------
+
+    async def _join(self, session: Session, grant: ReconnectGrant, resumed: Resumed | None) -> bool:
         self._hub.add(session)
         participant = Participant(
             id=session.participant_id,
             meeting_id=session.meeting_id,
             name=session.name,
             is_host=session.is_host,
-            joined_at=utcnow(),
+            joined_at=resumed.joined_at or utcnow() if resumed else utcnow(),
             video=session.video,
             audio=session.audio,
         )
@@ -238,44 +193,86 @@ class Signaling:
             await self._store.put_participant(participant)
             # Stored before welcome hands out the token, so it works from the moment the client has it.
             await self._store.put_reconnect(grant)
+            others_in_store = await self._store.list_participants(session.meeting_id) if resumed else []
         except StoreUnavailable as exc:
             # The detail (Redis host, port) goes to the log, not to the browser.
             log.warning("store_unavailable", participant_id=session.participant_id, error=str(exc))
             self._fail(session, ERR_STORE_UNAVAILABLE, STORE_UNAVAILABLE_MESSAGE, CLOSE_STORE_UNAVAILABLE)
             return False
-        try:
-            await self._meetings.join_room(session.meeting_id, session.participant_id, session.name)
-        except MediaUnavailable as exc:
-            self._fail(
-                session,
-                m.ERR_MEDIA_UNAVAILABLE,
-                f"media server unavailable: {exc}",
-                m.CLOSE_MEDIA_UNAVAILABLE,
-            )
-            return False
-        except ControlError as exc:
-            self._fail(session, exc.code, f"could not join the room: {exc.message}", m.CLOSE_MEDIA_UNAVAILABLE)
+        media_reset = await self._join_media(session, resumed)
+        if media_reset is None:
             return False
         try:
             # The host's blocks on this guest hold before anyone hears of it (a reload must not undo a mute).
             await self._controls.prepare(session)
         except (ControlError, MediaUnavailable, StoreUnavailable) as exc:
             log.warning("host_controls_not_applied", participant_id=session.participant_id, error=str(exc))
-            self._fail(session, m.ERR_MEDIA_UNAVAILABLE, "could not join the room", m.CLOSE_MEDIA_UNAVAILABLE)
-            return False
-
-        def make_welcome(others: list[dict[str, Any]]) -> dict[str, Any]:
-            ice = self._ice_servers(Identity(name=session.name, is_host=session.is_host, meeting_id=session.meeting_id))
-            welcome = m.welcome(session.participant_id, session.name, session.is_host, others, ice)
-            return {**welcome, "reconnect_token": grant.token, "resumed": resumed}
-
-        joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
-        self._hub.announce(session, make_welcome, joined)
-        self._controls.joined(session)
-        self._metrics.participants.inc()
-        self._metrics.meetings.set(self._hub.meeting_count)
-        log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id)
+            if resumed is None:
+                self._fail(session, m.ERR_MEDIA_UNAVAILABLE, "could not join the room", m.CLOSE_MEDIA_UNAVAILABLE)
+                return False
+        self._announce(session, grant, resumed, media_reset, others_in_store)
         return True
+
+    async def _join_media(self, session: Session, resumed: Resumed | None) -> bool | None:
+        """Put the participant in its media room: True when its media starts anew, None when that failed."""
+        if resumed is not None:
+            try:
+                await self._media.resume(session.meeting_id, session.participant_id)
+                return False  # its transports and tracks are still there
+            except MediaUnavailable:
+                # The media server is down: the resume still stands, and media follows once it is back.
+                return True
+            except ControlError as exc:
+                if exc.code != cp.ERR_NOT_FOUND:
+                    log.warning("media_resume_failed", participant_id=session.participant_id, error=str(exc))
+                # Gone from the media server (it restarted, or the window ran out there): a new media session.
+        try:
+            await self._meetings.join_room(session.meeting_id, session.participant_id, session.name)
+        except MediaUnavailable as exc:
+            if resumed is not None:
+                return True
+            self._fail(session, m.ERR_MEDIA_UNAVAILABLE, f"media server unavailable: {exc}",
+                       m.CLOSE_MEDIA_UNAVAILABLE)
+            return None
+        except ControlError as exc:
+            self._fail(session, exc.code, f"could not join the room: {exc.message}", m.CLOSE_MEDIA_UNAVAILABLE)
+            return None
+        return resumed is not None
+
+    def _announce(self, session: Session, grant: ReconnectGrant, resumed: Resumed | None, media_reset: bool,
+                  others_in_store: list[Participant]) -> None:
+        def make_welcome(others: list[dict[str, Any]]) -> dict[str, Any]:
+            # After a gateway restart the hub knows only who is back already; the store knows who is coming.
+            listed = {view["id"] for view in others} | {session.participant_id}
+            others += [m.participant_view(p.id, p.name, p.audio, p.video) for p in others_in_store
+                       if p.id not in listed]
+            ice = self._ice_servers(Identity(name=session.name, is_host=session.is_host, meeting_id=session.meeting_id))
+            return m.welcome(session.participant_id, session.name, session.is_host, others, ice,
+                             reconnect_token=grant.token, resumed=resumed is not None, media_reset=media_reset,
+                             reconnect_window_s=self.reconnect_window)
+
+        if resumed is None:
+            joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
+            self._hub.announce(session, make_welcome, joined)
+        else:
+            # The others never saw it leave: no join for them, only that it is connected again and its devices.
+            self._hub.announce(session, make_welcome, None)
+            self._hub.broadcast(session, m.participant_connection(session.participant_id, True))
+            self._hub.broadcast(session, m.participant_media(session.participant_id, session.audio, session.video))
+            self._metrics.reconnections.labels(kind="media_reset" if media_reset else "resume").inc()
+            if not media_reset:
+                # Whatever offer was outstanding went to the dead socket; new ICE credentials for a new path.
+                session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
+        self._controls.joined(session)
+        self._count()
+        log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id,
+                 resumed=resumed is not None, media_reset=media_reset)
+
+    def _count(self) -> None:
+        sessions = self._hub.all_sessions()
+        parked = sum(len(self._hub.parked_in(mid)) for mid in {s.meeting_id for s in sessions})
+        self._metrics.participants.set(len(sessions) + parked)
+        self._metrics.meetings.set(self._hub.meeting_count)
 
     def _fail(self, session: Session, code: str, message: str, close_code: int) -> None:
         self._report(session, code, message)
@@ -285,6 +282,8 @@ class Signaling:
         self._metrics.error(code)
         log.info("ws_error_sent", participant_id=session.participant_id, code=code, detail=message[:200])
         session.send(m.error(code, message))
+
+    # --- messages -------------------------------------------------------------------------------------------
 
     async def _read_loop(self, session: Session) -> None:
         async for msg in session.ws:
@@ -312,6 +311,8 @@ class Signaling:
         try:
             await self._dispatch(session, message)
         except ControlError as exc:
+            if exc.code == cp.ERR_STALE:
+                return  # an answer to an offer that was replaced: the current one is on its way
             # Media-server verdicts (bad_sdp, ...) reach the client with their own code and message.
             self._report(session, exc.code, exc.message)
         except MediaUnavailable as exc:
@@ -330,7 +331,10 @@ class Signaling:
             await self._store.put_ice(ice)
         elif message.type == m.SUBSCRIBE_ANSWER:
             assert message.sdp is not None
-            await self._media.subscriber_answer(session.meeting_id, session.participant_id, message.sdp)
+            await self._media.subscriber_answer(session.meeting_id, session.participant_id, message.sdp,
+                                                message.offer_id)
+        elif message.type == m.RESTART_ICE:
+            session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         elif message.type == m.VIDEO_PREFS:
             assert message.prefs is not None
             prefs = [pref.as_params() for pref in message.prefs]
@@ -376,81 +380,75 @@ class Signaling:
             except StoreUnavailable as exc:
                 log.warning("store_refresh_failed", participant_id=session.participant_id, error=str(exc))
 
-    async def _leave(self, session: Session, joined: bool) -> None:
+    # --- the end of a socket --------------------------------------------------------------------------------
+
+    async def _end(self, session: Session, writer: asyncio.Task[None], joined: bool) -> None:
+        try:
+            if self.shutting_down or session.replaced:
+                pass  # a restart brings the clients back with their tokens; a resumed socket has taken over
+            elif joined and session.close_code not in FINAL_CLOSES and session.ws.close_code not in GOODBYE_CODES:
+                self._park(session)
+            else:
+                self._hub.remove(session)
+                await self._depart(session.meeting_id, session.participant_id, announced=session.announced.is_set(),
+                                   in_media=joined)
+                self._controls.left(session)
+        finally:
+            self._hub.remove(session)
+            await session.cancel_tasks()
+            session.close(1000, "bye")
+            try:
+                await asyncio.wait_for(writer, 5.0)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                writer.cancel()
+            self._metrics.websockets.dec()
+            self._count()
+
+    def _park(self, session: Session) -> None:
+        """The socket dropped: keep the participant (media, tracks, tile) for the reconnect window."""
         self._hub.remove(session)
+        parked = ParkedParticipant.of(session)
+        self._hub.park(parked)
         self._controls.left(session)
-        if session.announced.is_set():
-            self._hub.broadcast(session, m.participant_left(session.participant_id))
-            self._metrics.participants.dec()
-        self._metrics.meetings.set(self._hub.meeting_count)
+        self._hub.broadcast(session, m.participant_connection(session.participant_id, False))
+        parked.expiry = asyncio.get_running_loop().call_later(self.reconnect_window, self._expire, parked)
+        log.info("participant_parked", meeting_id=session.meeting_id, participant_id=session.participant_id,
+                 close_code=session.ws.close_code, window_s=self.reconnect_window)
+
+    def _expire(self, parked: ParkedParticipant) -> None:
+        if self._hub.unpark(parked.meeting_id, parked.participant_id) is not parked:
+            return  # resumed meanwhile
+        self._metrics.reconnections.labels(kind="expired").inc()
+        log.info("reconnect_window_over", meeting_id=parked.meeting_id, participant_id=parked.participant_id)
+        task = asyncio.create_task(self._depart(parked.meeting_id, parked.participant_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        self._count()
+
+    async def _depart_unseen(self, meeting_id: str, participant_id: str) -> None:
+        """The media server dropped a participant with no socket here (parked, or never back after a restart)."""
+        if self._hub.unpark(meeting_id, participant_id) is not None:
+            log.info("parked_participant_dropped_by_media", participant_id=participant_id)
+        await self._depart(meeting_id, participant_id, in_media=False)
+        self._count()
+
+    async def _depart(self, meeting_id: str, participant_id: str, *, announced: bool = True,
+                      in_media: bool = True) -> None:
+        """The participant is gone for good: the others are told, its keys and its media session go."""
+        if announced:
+            for other in self._hub.in_meeting(meeting_id):
+                if other.participant_id != participant_id:
+                    other.send(m.participant_left(participant_id))
         try:
             # The reconnect grant stays: it expires on its own 60 s after the socket closed.
-            await self._store.delete_participant(session.participant_id)
+            await self._store.delete_participant(participant_id)
         except StoreUnavailable as exc:
             # The media server must still hear about the leave; the keys expire by their TTLs.
-            log.warning("store_leave_failed", participant_id=session.participant_id, error=str(exc))
-        if joined:
+            log.warning("store_leave_failed", participant_id=participant_id, error=str(exc))
+        if in_media:
             try:
-                await self._media.leave(session.meeting_id, session.participant_id)
+                await self._media.leave(meeting_id, participant_id)
             except (ControlError, MediaUnavailable) as exc:
                 # not_found is normal when the media server dropped the participant first.
-                log.info("media_leave_failed", participant_id=session.participant_id, error=str(exc))
-        log.info("participant_left", meeting_id=session.meeting_id, participant_id=session.participant_id)
-
-    async def _finish(self, session: Session, writer: asyncio.Task[None]) -> None:
-        await session.cancel_tasks()
-        session.close(1000, "bye")
-        try:
-            await asyncio.wait_for(writer, 5.0)
-        except (TimeoutError, ConnectionError, RuntimeError):
-            writer.cancel()
-
-    def _on_media_event(self, name: str, params: dict[str, Any]) -> None:
-        self._controls.on_media_event(name, params)  # recording, active speaker, screen shares: meeting-wide
-        room_id, participant_id = params.get("room_id"), params.get("participant_id")
-        if not isinstance(room_id, str) or not isinstance(participant_id, str):
-            return
-        session = self._hub.get(room_id, participant_id)
-        if session is None:
-            return
-        if name == cp.RENEGOTIATION_NEEDED:
-            session.spawn(self._renegotiate(session), "renegotiate")
-        elif name == cp.LAYERS_NEEDED:
-            # Dynacast goes to the publisher only: it pauses the simulcast layers no subscriber needs.
-            track_id, rids = params.get("track_id"), params.get("rids")
-            if isinstance(track_id, str) and isinstance(rids, list) and all(isinstance(r, str) for r in rids):
-                session.send(m.layers_needed(track_id, rids))
-        elif name == cp.PARTICIPANT_LEFT:
-            reason = params.get("reason")
-            message = f"the media connection ended ({reason})" if isinstance(reason, str) else "media connection ended"
-            self._fail(session, m.ERR_TRANSPORT_CLOSED, message, m.CLOSE_TRANSPORT_CLOSED)
-
-    async def _renegotiate(self, session: Session) -> None:
-        await session.announced.wait()
-        # One subscriber offer at a time per participant; a second event while one is pending gets `busy`.
-        async with session.negotiation_lock:
-            if session.closing:
-                return
-            try:
-                offer = await self._media.subscriber_offer(session.meeting_id, session.participant_id)
-            except ControlError as exc:
-                if exc.code != cp.ERR_BUSY:  # busy: the media server re-emits once the pending answer arrives
-                    self._report(session, exc.code, exc.message)
-                return
-            except MediaUnavailable as exc:
-                log.info("subscriber_offer_failed", participant_id=session.participant_id, error=str(exc))
-                return
-            session.send(m.sdp_message(m.SUBSCRIBE_OFFER, offer))
-
-    def _on_media_connection(self, up: bool) -> None:
-        self._metrics.media_connected.set(1 if up else 0)
-        if up:
-            return
-        # Whatever the media server knew about these participants is gone or unreachable: let clients rejoin.
-        for session in self._hub.all_sessions():
-            self._fail(
-                session,
-                m.ERR_MEDIA_UNAVAILABLE,
-                "lost the connection to the media server",
-                m.CLOSE_MEDIA_UNAVAILABLE,
-            )
+                log.info("media_leave_failed", participant_id=participant_id, error=str(exc))
+        log.info("participant_left", meeting_id=meeting_id, participant_id=participant_id)

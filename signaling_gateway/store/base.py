@@ -62,6 +62,12 @@ class Store(Protocol):
     async def take_reconnect(self, token: str) -> ReconnectGrant | None:
         """Atomically read and delete: of two callers with one token, one gets the grant."""
 
+    async def add_host_meeting(self, host: str, meeting_id: str) -> None:
+        """Remember that `host` created this meeting (the host's list lives as long as a meeting does)."""
+
+    async def host_meetings(self, host: str) -> list[str]:
+        """The ids of the meetings `host` created that the list still holds, oldest first."""
+
     async def get_guest_controls(self, meeting_id: str, guest_id: str) -> GuestControls | None: ...
 
     async def put_guest_controls(self, controls: GuestControls) -> None:

@@ -45,5 +45,14 @@ def reconnect(token: str) -> str:
     return f"reconnect:{token}"
 
 
+def host_meetings(host: str) -> str:
+    """The ids of the meetings a host created (JSON list, oldest first), so the list outlives a gateway."""
+    return f"hostmeetings:{host}"
+
+
+# A host with more meetings than this in 8 hours is not a person: the list keeps the newest.
+MAX_HOST_MEETINGS: Final = 200
+
+
 def guest_controls(meeting_id: str, guest_id: str) -> str:
     return f"guestcontrols:{meeting_id}:{guest_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -183,6 +184,14 @@ class MemoryStore:
         # Single use: a leaked reconnect token is worth one reconnect at most.
         raw = self._delete(keys.reconnect(token))
         return ReconnectGrant.from_json(token, raw) if raw is not None else None
+
+    async def add_host_meeting(self, host: str, meeting_id: str) -> None:
+        key = keys.host_meetings(host)
+        ids = [i for i in json.loads(self._get(key) or "[]") if i != meeting_id] + [meeting_id]
+        self._set(key, json.dumps(ids[-keys.MAX_HOST_MEETINGS :]), self.ttls.meeting)
+
+    async def host_meetings(self, host: str) -> list[str]:
+        return [str(i) for i in json.loads(self._get(keys.host_meetings(host)) or "[]")]
 
     async def get_guest_controls(self, meeting_id: str, guest_id: str) -> GuestControls | None:
         raw = self._get(keys.guest_controls(meeting_id, guest_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
@@ -224,6 +225,20 @@ class RedisStore:
         # GETDEL is atomic: of two sockets presenting one token, exactly one gets the grant.
         raw = _text(await self._redis.getdel(keys.reconnect(token)))
         return ReconnectGrant.from_json(token, raw) if raw is not None else None
+
+    @_unavailable
+    async def add_host_meeting(self, host: str, meeting_id: str) -> None:
+        key = keys.host_meetings(host)
+
+        def body(raw: str | None, pipe: Pipeline) -> None:
+            ids = [i for i in json.loads(raw or "[]") if i != meeting_id] + [meeting_id]
+            pipe.set(key, json.dumps(ids[-keys.MAX_HOST_MEETINGS :]), px=_ms(self.ttls.meeting))
+
+        await self._transaction(key, body)
+
+    @_unavailable
+    async def host_meetings(self, host: str) -> list[str]:
+        return [str(i) for i in json.loads(_text(await self._redis.get(keys.host_meetings(host))) or "[]")]
 
     @_unavailable
     async def get_guest_controls(self, meeting_id: str, guest_id: str) -> GuestControls | None:

@@ -38,7 +38,7 @@ async def test_calls_and_error_codes(media_server: MediaServerProcess) -> None:
         with pytest.raises(ControlError) as excinfo:
             await client.publisher_offer("room-mc-1", "p1", "garbage")
         assert excinfo.value.code == "bad_sdp"
-        offer = await client.subscriber_offer("room-mc-1", "p1")
+        offer, _ = await client.subscriber_offer("room-mc-1", "p1")
         assert offer.startswith("v=0")
         await client.leave("room-mc-1", "p1")
         await client.close_room("room-mc-1")

@@ -11,8 +11,9 @@ from aiohttp.test_utils import TestClient
 
 from signaling_gateway.auth import guest_cookie_name
 from signaling_gateway.meetings import new_meeting_id
+from tests.processes import MediaServerProcess
 
-from .conftest import Gateway, eventually, receive, receive_type
+from .conftest import Gateway, eventually, receive, receive_type, start_gateway
 
 
 async def _refused(client: TestClient[Any, Any], path: str, **kwargs: Any) -> tuple[dict[str, Any], int | None]:
@@ -230,7 +231,10 @@ async def test_renegotiation_needed_is_relayed_as_a_subscribe_offer(online: Gate
     await ws.close()
 
 
-async def test_a_media_transport_death_closes_the_socket_and_tells_the_others(online: Gateway) -> None:
+async def test_a_media_transport_death_with_the_socket_open_starts_its_media_anew(online: Gateway) -> None:
+    # The media server gave up on the guest's transport (no ICE restart within its window) while its socket
+    # stayed up: the gateway joins it to the room again under the same id and tells its client to build new
+    # peer connections; the host never sees it leave.
     host, meeting_id = await _meeting(online)
     host_ws = await host.ws_connect(f"/ws?meeting={meeting_id}")
     await receive(host_ws)
@@ -238,16 +242,22 @@ async def test_a_media_transport_death_closes_the_socket_and_tells_the_others(on
     guest_ws = await guest.ws_connect(f"/ws?meeting={meeting_id}")
     guest_id = (await receive_type(guest_ws, "welcome"))["participant_id"]
     await receive_type(host_ws, "participant_joined")
+    await online.media.leave(meeting_id, guest_id)  # the media server forgets it, as after its window
 
-    params = {"room_id": meeting_id, "participant_id": guest_id, "reason": "consent lost"}
+    params = {"room_id": meeting_id, "participant_id": guest_id, "reason": "no ICE restart within 60 s"}
     online.media._dispatch_event({"event": "participant_left", "params": params})
 
-    error = await receive_type(guest_ws, "error")
-    assert error["code"] == "transport_closed"
-    closing = await guest_ws.receive(timeout=5)
-    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
-    assert guest_ws.close_code == 4410
-    assert (await receive_type(host_ws, "participant_left"))["participant_id"] == guest_id
+    await receive_type(guest_ws, "media_reset")
+    assert not guest_ws.closed
+    room = (await online.media.stats(meeting_id))["rooms"][meeting_id]
+    assert guest_id in room  # joined again, same id
+    await host_ws.send_json({"type": "ping"})
+    seen = []
+    while (message := await receive(host_ws))["type"] != "pong":
+        seen.append(message["type"])
+    assert "participant_left" not in seen and "participant_joined" not in seen
+    await guest_ws.close()
+    assert (await receive_type(host_ws, "participant_left"))["participant_id"] == guest_id  # a goodbye is a leave
     await host_ws.close()
 
 
@@ -266,7 +276,11 @@ async def test_metrics_count_sockets_and_messages(online: Gateway) -> None:
     await ws.close()
 
 
-async def test_frames_over_the_hard_limit_close_the_socket(online: Gateway) -> None:
+async def test_frames_over_the_hard_limit_close_the_socket(media_server: MediaServerProcess) -> None:
+    # A socket the server had to close is a drop, not a goodbye: the participant is parked for the reconnect
+    # window (short here) and then leaves.
+    online = await start_gateway(media_server.control_port, reconnect_window=0.5)
+    assert await online.media.wait_connected(10)
     host, meeting_id = await _meeting(online)
     ws = await host.ws_connect(f"/ws?meeting={meeting_id}")
     await receive(ws)
@@ -281,3 +295,4 @@ async def test_frames_over_the_hard_limit_close_the_socket(online: Gateway) -> N
         return await online.store.list_participants(meeting_id) == []
 
     await eventually(nobody_left)
+    await online.close()

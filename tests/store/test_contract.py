@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from signaling_gateway.store import DEFAULT_TTLS, IceCandidates, Meeting, Participant, ReconnectGrant
-from signaling_gateway.store.keys import ICE_TTL, MEETING_TTL, PARTICIPANT_TTL, RECONNECT_TTL
+from signaling_gateway.store.keys import ICE_TTL, MAX_HOST_MEETINGS, MEETING_TTL, PARTICIPANT_TTL, RECONNECT_TTL
 from signaling_gateway.store.records import parse_iso, utcnow
 
 from .conftest import Harness
@@ -258,3 +258,20 @@ async def test_deleting_a_meeting_ends_its_listing(harness: Harness) -> None:
     assert await store.get_meeting(MEETING_ID) is None
     assert await store.list_participants(MEETING_ID) == []
     assert await harness.keys() == ["participant:p1"]  # removed when that participant leaves
+
+
+async def test_a_hosts_meeting_list_is_one_json_key_newest_last_and_bounded(harness: Harness) -> None:
+    store = harness.store
+    assert await store.host_meetings("host") == []
+    await store.add_host_meeting("host", "aaaa-aaaa-aaaa")
+    await store.add_host_meeting("host", "bbbb-bbbb-bbbb")
+    await store.add_host_meeting("host", "aaaa-aaaa-aaaa")  # again: moves to the end, never twice
+    assert await store.host_meetings("host") == ["bbbb-bbbb-bbbb", "aaaa-aaaa-aaaa"]
+    assert await harness.keys() == ["hostmeetings:host"]
+    await _assert_ttl(harness, "hostmeetings:host", MEETING_TTL)
+    assert json.loads(await harness.raw("hostmeetings:host") or "") == ["bbbb-bbbb-bbbb", "aaaa-aaaa-aaaa"]
+    assert await store.host_meetings("someone-else") == []
+    for i in range(MAX_HOST_MEETINGS + 5):
+        await store.add_host_meeting("busy", f"m{i}")
+    ids = await store.host_meetings("busy")
+    assert len(ids) == MAX_HOST_MEETINGS and ids[-1] == f"m{MAX_HOST_MEETINGS + 4}"

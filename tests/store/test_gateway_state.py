@@ -182,6 +182,9 @@ async def test_with_redis_url_keys_have_their_ttls_and_participant_keys_go_after
     await host_ws.close()
 
 
+DROP = 4000  # a close code that is not a goodbye (1000/1001): to the gateway, the network dropped
+
+
 async def test_reconnecting_with_the_token_resumes_the_same_participant(gateway: Gateway) -> None:
     host, meeting_id = await _create_meeting(gateway)
     host_ws = await _connect(host, meeting_id)
@@ -189,20 +192,27 @@ async def test_reconnecting_with_the_token_resumes_the_same_participant(gateway:
     guest = await gateway.guest(meeting_id, "Bo")
     first = await _connect(guest, meeting_id)
     welcome = await first.next("welcome")
-    assert welcome["resumed"] is False
+    assert welcome["resumed"] is False and welcome["reconnect_window_s"] == 60
     await host_ws.next("participant_joined")
-    await first.close()
-    assert (await host_ws.next("participant_left"))["participant_id"] == welcome["participant_id"]
+    await first.ws.close(code=DROP)
+    # Dropped, not gone: the host keeps the tile and learns it is reconnecting.
+    dropped = await host_ws.next("participant_connection")
+    assert (dropped["participant_id"], dropped["connected"]) == (welcome["participant_id"], False)
 
     again = await _connect(guest, meeting_id, reconnect=welcome["reconnect_token"])
     resumed = await again.next("welcome")
     assert resumed["participant_id"] == welcome["participant_id"]
-    assert resumed["resumed"] is True
+    assert (resumed["resumed"], resumed["media_reset"]) == (True, False)  # its media session was kept
     assert resumed["reconnect_token"] and resumed["reconnect_token"] != welcome["reconnect_token"]
-    joined = await host_ws.next("participant_joined")
-    assert joined["participant"]["id"] == welcome["participant_id"]
+    back = await host_ws.next("participant_connection")
+    assert (back["participant_id"], back["connected"]) == (welcome["participant_id"], True)
+    await host_ws.ws.send_json({"type": "ping"})
+    await host_ws.next("pong")
+    seen = [host_ws.messages.get_nowait()["type"] for _ in range(host_ws.messages.qsize())]
+    assert "participant_left" not in seen and "participant_joined" not in seen
     assert await gateway.store.get_participant(welcome["participant_id"]) is not None
     await again.close()
+    assert (await host_ws.next("participant_left"))["participant_id"] == welcome["participant_id"]  # a goodbye
 
     # Single use: the same token a second time makes a new participant.
     third = await _connect(guest, meeting_id, reconnect=welcome["reconnect_token"])
@@ -210,6 +220,33 @@ async def test_reconnecting_with_the_token_resumes_the_same_participant(gateway:
     assert fresh["resumed"] is False and fresh["participant_id"] != welcome["participant_id"]
     await third.close()
     await host_ws.close()
+
+
+async def test_a_dropped_participant_leaves_once_its_reconnect_window_is_over(media_server: MediaServerProcess,
+                                                                              request: pytest.FixtureRequest) -> None:
+    gateway = await start_gateway_with_store(media_server.control_port, _store("memory", request, Ttls()),
+                                             settings={"reconnect_window": 1.0})
+    store = gateway.store
+    try:
+        host, meeting_id = await _create_meeting(gateway)
+        host_ws = await _connect(host, meeting_id)
+        await host_ws.next("welcome")
+        guest = await gateway.guest(meeting_id, "Bo")
+        guest_ws = await _connect(guest, meeting_id)
+        guest_id = (await guest_ws.next("welcome"))["participant_id"]
+        await guest_ws.ws.close(code=DROP)
+        await host_ws.next("participant_connection")
+        assert guest_id in (await gateway.media.stats(meeting_id))["rooms"][meeting_id]  # media kept meanwhile
+        assert (await host_ws.next("participant_left", timeout=5))["participant_id"] == guest_id
+
+        async def media_forgot_it() -> bool:
+            return guest_id not in (await gateway.media.stats(meeting_id))["rooms"][meeting_id]
+
+        await eventually(media_forgot_it)
+        assert await store.get_participant(guest_id) is None
+        await host_ws.close()
+    finally:
+        await gateway.close()
 
 
 async def test_a_token_works_only_for_its_meeting_and_its_owner(gateway: Gateway) -> None:
@@ -259,10 +296,12 @@ async def test_reconnecting_while_the_old_socket_is_open_replaces_it(gateway: Ga
     assert await old.closed() == 4409
     resumed = await new.next("welcome")
     assert (resumed["participant_id"], resumed["resumed"]) == (guest_id, True)
-    # The others see the old one leave and the same participant join again, in that order.
-    assert (await host_ws.next("participant_left"))["participant_id"] == guest_id
-    assert (await host_ws.next("participant_joined"))["participant"]["id"] == guest_id
-    # The old socket's cleanup ran before the new join, so it did not delete the new participant's record.
+    # The others see nothing leave or join: the same participant simply carries on.
+    await host_ws.ws.send_json({"type": "ping"})
+    await host_ws.next("pong")
+    seen = [host_ws.messages.get_nowait()["type"] for _ in range(host_ws.messages.qsize())]
+    assert "participant_left" not in seen and "participant_joined" not in seen
+    # The old socket's end did not delete the participant's record.
     assert await gateway.store.get_participant(guest_id) is not None
     assert guest_id in [p.id for p in await gateway.store.list_participants(meeting_id)]
     await new.ws.send_json({"type": "ping"})
@@ -358,7 +397,7 @@ async def test_a_redis_outage_is_reported_and_leaves_still_reach_the_media_serve
 
 
 async def test_the_gateway_process_uses_redis_url(redis_server: RedisServer, redis_client: Redis) -> None:
-    gateway = start_gateway_process({"REDIS_URL": redis_server.url, "HOST_PASSWORD": "pw"})
+    gateway = start_gateway_process({"REDIS_URL": redis_server.url, "HOST_PASSWORD": "pw", "SECRET_KEY": "s" * 32})
     try:
         assert gateway.healthz() is not None
     finally:
@@ -377,7 +416,8 @@ def test_the_gateway_process_without_redis_url_uses_memory() -> None:
 
 
 def test_the_gateway_process_refuses_to_start_without_its_redis() -> None:
-    env = {"REDIS_URL": f"redis://127.0.0.1:{free_tcp_port()}/0", "HOST_PASSWORD": "pw", "HTTP_PORT": "0"}
+    env = {"REDIS_URL": f"redis://127.0.0.1:{free_tcp_port()}/0", "HOST_PASSWORD": "pw", "HTTP_PORT": "0",
+           "SECRET_KEY": "s" * 32}
     result = subprocess.run(
         [sys.executable, "-m", "signaling_gateway"],
         env={**{k: v for k, v in os.environ.items() if k != "MEDIA_SERVER_URL"}, **env},
@@ -388,3 +428,35 @@ def test_the_gateway_process_refuses_to_start_without_its_redis() -> None:
     assert result.returncode == 2, result.stderr
     assert "redis_unavailable" in result.stderr
 
+
+
+def test_the_gateway_process_refuses_redis_without_a_secret_key(redis_server: RedisServer) -> None:
+    # Meetings in Redis would outlive the gateway, but a random signing key would lock everyone out after a
+    # restart: refuse at start, with the reason.
+    env = {"REDIS_URL": redis_server.url, "HOST_PASSWORD": "pw", "HTTP_PORT": "0"}
+    result = subprocess.run(
+        [sys.executable, "-m", "signaling_gateway"],
+        env={**{k: v for k, v in os.environ.items() if k not in ("MEDIA_SERVER_URL", "SECRET_KEY")}, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "SECRET_KEY" in result.stderr
+
+
+async def test_the_hosts_meeting_list_comes_from_the_store_not_the_gateway(
+    media_server: MediaServerProcess, redis_server: RedisServer, redis_client: Redis
+) -> None:
+    # A gateway restarted on the same Redis (here: a second one) lists the meetings the first one created.
+    await redis_client.flushdb()
+    first = await start_gateway_with_store(media_server.control_port, settings={"redis_url": redis_server.url})
+    second = await start_gateway_with_store(media_server.control_port, settings={"redis_url": redis_server.url})
+    try:
+        _, meeting_id = await _create_meeting(first)
+        host = await second.host()
+        listed = await (await host.get("/api/meetings")).json()
+        assert [m["id"] for m in listed["meetings"]] == [meeting_id]
+    finally:
+        await first.close()
+        await second.close()

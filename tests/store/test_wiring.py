@@ -17,7 +17,7 @@ def test_without_redis_url_the_store_is_in_memory() -> None:
 
 
 async def test_redis_url_selects_redis_and_stays_out_of_reprs() -> None:
-    settings = Settings.from_env({"REDIS_URL": "redis://:s3cret@redis.internal:6380/2"})
+    settings = Settings.from_env({"REDIS_URL": "redis://:s3cret@redis.internal:6380/2", "SECRET_KEY": "k" * 32})
     assert settings.redis_url == "redis://:s3cret@redis.internal:6380/2"
     assert "s3cret" not in repr(settings)
     store = store_for(settings)
@@ -33,3 +33,8 @@ async def test_redis_url_selects_redis_and_stays_out_of_reprs() -> None:
 def test_a_redis_url_that_is_not_one_fails_at_start(url: str) -> None:
     with pytest.raises(ConfigError, match="REDIS_URL"):
         Settings.from_env({"REDIS_URL": url})
+
+
+def test_redis_url_without_secret_key_is_refused_with_the_reason() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"})
