@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
+import signal
 import sys
 import time
 
@@ -13,6 +15,15 @@ import structlog
 from .config import Settings
 
 log = structlog.get_logger(__name__)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the gateway dies, even by SIGKILL (Linux), so no orphan holds the ports."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class MediaProcessError(RuntimeError):
@@ -59,7 +70,7 @@ class MediaProcess:
             MEDIA_PUBLIC_IP=s.media_public_ip,
         )
         # Output is inherited on purpose: the media server's logs land where the gateway's do.
-        self._process = await asyncio.create_subprocess_exec(*self.argv, env=env)
+        self._process = await asyncio.create_subprocess_exec(*self.argv, env=env, preexec_fn=_die_with_parent)
         log.info("media_process_started", pid=self._process.pid, argv=" ".join(self.argv[1:]))
 
     async def wait_ready(self, timeout: float) -> None:

@@ -95,7 +95,7 @@ def start_gateway_process(
         )
     gateway = GatewayProcess(
         process=process,
-        base_url=f"http://127.0.0.1:{full_env['HTTP_PORT']}",
+        base_url=f"http://{full_env['HTTP_HOST']}:{full_env['HTTP_PORT']}",
         stdout_path=Path(stdout_file.name),
         log_path=Path(log_file.name),
         env=full_env,

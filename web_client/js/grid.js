@@ -77,6 +77,12 @@ export class Grid {
     this.updateCount();
   }
 
+  // Another participant's socket dropped (false) or came back (true): its tile stays, marked meanwhile.
+  setConnection(participantId, connected) {
+    const tile = this.tiles.get(participantId);
+    if (tile) tile.dataset.connection = connected ? "connected" : "reconnecting";
+  }
+
   clear() {
     for (const id of [...this.tiles.keys()]) this.removeTile(id);
   }

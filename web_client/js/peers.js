@@ -10,6 +10,7 @@ export class Publisher {
     this.signaling = signaling;
     this.simulcast = null; // the camera's SimulcastSender: dynacast and loss adaptation
     this.senders = { audio: null, video: null };
+    this.restartWanted = false; // an ICE restart asked for while an offer was outstanding
   }
 
   // Both transceivers always exist, even with the camera or microphone off (no track in `stream`): turning
@@ -28,7 +29,21 @@ export class Publisher {
   }
 
   async applyAnswer(sdp) {
+    if (this.pc.signalingState !== "have-local-offer") return; // an answer to an offer of a closed connection
     await this.pc.setRemoteDescription({ type: "answer", sdp });
+    if (this.restartWanted) await this.restartIce();
+  }
+
+  // New ICE credentials on the same connection (DTLS and the tracks stay): after a network change.
+  async restartIce() {
+    if (this.pc.signalingState === "closed") return;
+    if (this.pc.signalingState !== "stable") {
+      this.restartWanted = true; // after the answer to the outstanding offer
+      return;
+    }
+    this.restartWanted = false;
+    await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart: true }));
+    this.signaling.send("publish_offer", { sdp: this.pc.localDescription.sdp });
   }
 
   // Camera or microphone on (a track) or off (null).
@@ -52,19 +67,22 @@ export class Subscriber {
   }
 
   // Offers are answered strictly one after another: a second setRemoteDescription mid-answer would fail.
-  handleOffer(sdp) {
+  // `offerId` goes back with the answer, so the server can tell an answer to an offer it already replaced.
+  handleOffer(sdp, offerId = null) {
     this.chain = this.chain
-      .then(() => this.answer(sdp))
+      .then(() => this.answer(sdp, offerId))
       .catch((err) => console.error("subscriber: answering an offer failed", err));
     return this.chain;
   }
 
-  async answer(sdp) {
+  async answer(sdp, offerId) {
     if (this.pc.signalingState === "closed") return;
     await this.pc.setRemoteDescription({ type: "offer", sdp });
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
-    this.signaling.send("subscribe_answer", { sdp: this.pc.localDescription.sdp });
+    const fields = { sdp: this.pc.localDescription.sdp };
+    if (Number.isInteger(offerId)) fields.offer_id = offerId;
+    this.signaling.send("subscribe_answer", fields);
   }
 
   close() {

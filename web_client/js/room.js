@@ -7,6 +7,7 @@ import { Grid } from "./grid.js";
 import { hydrateIcons } from "./icons.js";
 import { playVideo } from "./media.js";
 import { Publisher, Subscriber } from "./peers.js";
+import { ReconnectMachine } from "./reconnect.js";
 import { SignalingChannel } from "./signaling.js";
 import { TilePrefsReporter } from "./tile_prefs.js";
 import { initialOf, prepareLocalTile } from "./tiles.js";
@@ -42,6 +43,8 @@ const client = {
   grid, // tests add placeholder tiles through this to lay out a full meeting (grid.debugFill)
   media: callMedia,
   simulcast: null, // the camera's SimulcastSender (dynacast and loss-adaptation state)
+  connection: "connecting", // connecting | connected | reconnecting | disconnected (also body[data-connection])
+  reconnects: [], // {at, kind}: each time the call came back (tests and the console read these)
 };
 window.meetingClient = client;
 let publisher = null;
@@ -53,8 +56,18 @@ let features = null; // host panel, host controls' effects, screen share, record
 const departed = new Set();
 let soundBlocked = false;
 let fatalError = null;
-
-const FATAL_ERRORS = new Set(["unauthorized", "forbidden", "meeting_not_found", "media_unavailable", "transport_closed"]);
+// Refusals no retry can change: the call ends with the gateway's explanation.
+const FATAL_ERRORS = new Set(["unauthorized", "forbidden", "meeting_not_found"]);
+// Reconnecting (reconnect.js decides when; this page applies its actions).
+const machine = new ReconnectMachine();
+let reconnectToken = null;
+let connectTimer = null;
+let iceTimer = null;
+let reconnectedTimer = null;
+let iceServers = []; // from the latest welcome, for connections built later (media_reset)
+let connecting = false; // a socket attempt is in flight
+let reachability = null; // while the socket is down: is the gateway reachable again? (browsers' `online` is unreliable)
+const REACHABILITY_MS = 2000;
 
 function showStatus(text, { bad = false, action = null } = {}) {
   statusBar.replaceChildren(document.createTextNode(text));
@@ -128,46 +141,174 @@ function addParticipant(participant) {
   grid.ensureTile(participant.id, participant.name);
 }
 
+function removeParticipant(participantId) {
+  departed.add(participantId);
+  if (tilePrefs) tilePrefs.forget(participantId);
+  grid.removeTile(participantId);
+}
+
 function onWelcome(message) {
+  const first = client.participantId === null;
+  const sameParticipant = message.participant_id === client.participantId;
+  reconnectToken = message.reconnect_token || null;
   client.participantId = message.participant_id;
   client.name = message.name;
   client.isHost = message.is_host;
   document.getElementById("local-name").textContent = `${message.name} (you)`; // textContent: never HTML
   localTile.querySelector(".avatar-initial").textContent = initialOf(message.name);
-  const iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+  const listed = new Set(message.participants.map((p) => p.id));
+  if (!first) {
+    // Back after a drop: whoever left meanwhile goes; the tiles of everyone else stay as they were.
+    for (const id of [...grid.tiles.keys()]) if (!listed.has(id)) removeParticipant(id);
+  }
+  for (const participant of message.participants) addParticipant(participant);
+  iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+  if (first || !sameParticipant || message.media_reset) {
+    buildMedia();
+    if (!first) client.reconnects.push({ at: Date.now(), kind: sameParticipant ? "media_reset" : "rejoin" });
+  } else {
+    // Resumed with our media session kept. Whatever dropped the socket (a new network, a cut link) likely broke
+    // the media path too, even if ICE has not noticed yet: restart it now (DTLS and tracks stay). The server
+    // sends the subscriber's restart offer by itself.
+    if (publisher) publisher.restartIce().catch((err) => console.warn("publisher: ICE restart failed", err));
+    client.reconnects.push({ at: Date.now(), kind: "resume" });
+  }
+  callMedia.connected(client.signaling);
+  feed({ type: "welcome", windowMs: Number(message.reconnect_window_s) * 1000 || undefined });
+}
+
+// New peer connections (the first join, or after the media server lost ours): tiles, pin and devices stay.
+function buildMedia() {
+  if (tilePrefs) tilePrefs.close();
+  if (publisher) publisher.close();
+  if (subscriber) subscriber.close();
+  machine.resetIce();
   // The subscriber exists before any subscribe_offer can be dispatched: both are created synchronously here.
   subscriber = new Subscriber(iceServers, client.signaling, onTrack);
   client.subscriber = subscriber.pc;
+  watchIce(subscriber.pc, "subscriber");
   tilePrefs = new TilePrefsReporter(subscriber.pc, (prefs) => client.signaling.send("video_prefs", { prefs }));
-  for (const participant of message.participants) addParticipant(participant);
   // Published even with camera and microphone off, so turning them on later needs no renegotiation.
   publisher = new Publisher(iceServers, client.signaling);
   client.publisher = publisher.pc;
+  watchIce(publisher.pc, "publisher");
   callMedia.publish(publisher).catch((err) => {
     console.error("publisher: offer failed", err);
     showStatus(`Could not send your camera: ${err.message}`, { bad: true });
   });
   client.simulcast = publisher.simulcast;
-  callMedia.connected(client.signaling);
+}
+
+function watchIce(pc, which) {
+  pc.addEventListener("iceconnectionstatechange", () => {
+    const current = which === "publisher" ? publisher : subscriber;
+    if (!current || current.pc !== pc) return; // a connection already replaced
+    console.info(`ice: ${which} ${pc.iceConnectionState}`);
+    feed({ type: "ice", pc: which, state: pc.iceConnectionState });
+  });
+}
+
+function restartIce() {
+  if (publisher) publisher.restartIce().catch((err) => console.warn("publisher: ICE restart failed", err));
+  client.signaling.send("restart_ice"); // the subscriber's new credentials come in the server's next offer
+}
+
+// --- reconnecting -------------------------------------------------------------------------------------
+
+function feed(event) {
+  const actions = machine.handle(event, Date.now());
+  watchReachability(machine.phase === "reconnecting" && !machine.socketUp);
+  for (const action of actions) {
+    if (action.type === "show") showConnection(action.state);
+    else if (action.type === "connect") scheduleConnect(action.delay);
+    else if (action.type === "restart_ice") restartIce();
+    else if (action.type === "probe") client.signaling.probe();
+    else if (action.type === "check_ice") {
+      clearTimeout(iceTimer);
+      iceTimer = setTimeout(() => feed({ type: "check_ice" }), action.delay);
+    }
+  }
+}
+
+function scheduleConnect(delay) {
+  clearTimeout(connectTimer);
+  connectTimer = setTimeout(connectSocket, delay);
+}
+
+async function connectSocket() {
+  if (client.left || connecting) return;
+  connecting = true;
+  clearTimeout(connectTimer);
+  try {
+    client.ws = await client.signaling.connect(websocketUrl());
+  } catch (err) {
+    console.info("signaling: connect failed", err.message);
+    if (!fatalError) feed({ type: "attempt_failed" });
+  } finally {
+    connecting = false;
+  }
+}
+
+// A cheap request every 2 s while the socket is down: the moment the gateway answers, reconnect at once
+// instead of waiting out the backoff (after a long outage that wait would be up to 8 s).
+function watchReachability(wanted) {
+  if (!wanted) {
+    clearInterval(reachability);
+    reachability = null;
+    return;
+  }
+  if (reachability) return;
+  reachability = setInterval(async () => {
+    if (connecting) return;
+    try {
+      const response = await fetch("/healthz", { cache: "no-store", signal: AbortSignal.timeout(1500) });
+      if (response.ok && reachability) feed({ type: "online" });
+    } catch {
+      // still unreachable
+    }
+  }, REACHABILITY_MS);
+}
+
+function showConnection(state) {
+  client.connection = state;
+  document.body.dataset.connection = state;
+  clearTimeout(reconnectedTimer);
+  if (state === "reconnecting") {
+    showStatus("Reconnecting…");
+  } else if (state === "reconnected") {
+    client.connection = "connected";
+    document.body.dataset.connection = "connected";
+    showStatus("Reconnected");
+    reconnectedTimer = setTimeout(hideStatus, 3000);
+  } else if (state === "disconnected") {
+    teardown();
+    showStatus("Disconnected from the meeting: the connection did not come back.", {
+      bad: true,
+      action: { label: "Rejoin", run: () => window.location.reload() },
+    });
+  }
 }
 
 function onError(message) {
   console.warn("gateway error", message.code, message.message);
   if (FATAL_ERRORS.has(message.code)) {
-    // The gateway closes the socket right after; keep its explanation for the disconnect notice.
+    // The gateway closes the socket right after; no retry would change its answer.
     fatalError = message.message || message.code;
-    showStatus(fatalError, { bad: true });
   }
 }
 
-function onDisconnected(event, closedByUs) {
-  if (closedByUs || client.left) return;
-  teardown();
-  const reason = fatalError || event.reason || `code ${event.code}`;
-  showStatus(`Disconnected from the meeting: ${reason}.`, {
-    bad: true,
-    action: { label: "Rejoin", run: () => window.location.reload() },
-  });
+function onSocketLost() {
+  if (client.left) return;
+  if (fatalError) {
+    feed({ type: "fatal" });
+    teardown();
+    showStatus(`Disconnected from the meeting: ${fatalError}.`, {
+      bad: true,
+      action: { label: "Rejoin", run: () => window.location.reload() },
+    });
+    return;
+  }
+  feed({ type: "socket_lost" });
 }
 
 function teardown() {
@@ -182,6 +323,8 @@ function teardown() {
 function leave(view = "left-view") {
   if (client.left) return;
   client.left = true;
+  feed({ type: "leave" });
+  clearTimeout(connectTimer);
   if (client.signaling) client.signaling.close(1000, "leave");
   teardown();
   callMedia.stop();
@@ -191,8 +334,9 @@ function leave(view = "left-view") {
 
 function websocketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const { audio, video } = callMedia.state; // so the others' first view of us shows our mic and camera right
+  const { audio, video } = callMedia.state; // so the others' view of us shows our mic and camera right
   const query = new URLSearchParams({ meeting: meetingId, audio: audio ? "1" : "0", video: video ? "1" : "0" });
+  if (reconnectToken) query.set("reconnect", reconnectToken); // the same participant, if still within its window
   return `${scheme}://${window.location.host}/ws?${query}`;
 }
 
@@ -200,31 +344,26 @@ async function main() {
   document.getElementById("leave").addEventListener("click", () => leave());
   await startLocalMedia();
   if (client.left) return;
-  const signaling = new SignalingChannel(websocketUrl());
+  const signaling = new SignalingChannel();
   client.signaling = signaling;
   signaling
     .on("welcome", onWelcome)
     .on("publish_answer", (message) => publisher && publisher.applyAnswer(message.sdp))
-    .on("subscribe_offer", (message) => subscriber && subscriber.handleOffer(message.sdp))
+    .on("subscribe_offer", (message) => subscriber && subscriber.handleOffer(message.sdp, message.offer_id))
+    .on("media_reset", () => {
+      buildMedia();
+      client.reconnects.push({ at: Date.now(), kind: "media_reset" });
+    })
     .on("layers_needed", (message) => publisher && publisher.simulcast && publisher.simulcast.onLayersNeeded(message))
     .on("participant_joined", (message) => addParticipant(message.participant))
     .on("participant_media", (message) => grid.setMedia(message.participant_id, message))
-    .on("participant_left", (message) => {
-      departed.add(message.participant_id);
-      if (tilePrefs) tilePrefs.forget(message.participant_id);
-      grid.removeTile(message.participant_id);
-    })
+    .on("participant_connection", (message) => grid.setConnection(message.participant_id, message.connected))
+    .on("participant_left", (message) => removeParticipant(message.participant_id))
     .on("error", onError);
   features = startCallFeatures({ client, grid, signaling, localTile, leave, showStatus, hideStatus });
-  signaling.onclose = onDisconnected;
-  try {
-    client.ws = await signaling.connect();
-  } catch (err) {
-    showStatus(`Could not reach the meeting server: ${err.message}`, {
-      bad: true,
-      action: { label: "Retry", run: () => window.location.reload() },
-    });
-  }
+  signaling.onlost = onSocketLost;
+  window.addEventListener("online", () => feed({ type: "online" }));
+  await connectSocket();
 }
 
 window.addEventListener("pagehide", () => {
