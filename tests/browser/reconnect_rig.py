@@ -16,7 +16,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from tests.gateway.gateway_process import GatewayProcess, free_tcp_port, free_udp_port, start_gateway_process
 from tests.netns import BrowserNetwork
 
-from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, HOST_PASSWORD, UI_TIMEOUT, STATS_JS
+from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, HOST_PASSWORD, STATS_JS, UI_TIMEOUT
 
 # What each page saw of the others, from the first welcome on: a leave or a join of someone already there
 # is what a resume must never show.

@@ -105,7 +105,8 @@ async def test_a_guest_whose_link_drops_comes_back_as_the_same_participant(
     assert host_sees <= RECOVERY_S and guest_sees <= RECOVERY_S, (host_sees, guest_sees)
     await wait_connection(call.guest, "connected", timeout=10)
     assert await call.guest.evaluate("() => window.meetingClient.participantId") == call.guest_id
-    assert await call.host.locator(f'[data-testid="participant-tile"][data-participant-id="{call.guest_id}"]').count() == 1
+    tile = f'[data-testid="participant-tile"][data-participant-id="{call.guest_id}"]'
+    assert await call.host.locator(tile).count() == 1
     await mic_toggle_reaches_the_host(call)
     assert_no_leave_or_join(await seen(call.host), call.guest_id)
     assert_no_leave_or_join(await seen(call.guest), call.host_id)
