@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -118,11 +119,17 @@ async def frames_decoded(page: Page, pid: str) -> int:
 
 
 async def time_to_media(page: Page, pid: str, since: float, timeout: float, more: int = 15) -> float:
-    """Seconds from `since` until `pid`'s video on `page` decodes `more` new frames (the call is back)."""
-    start = await frames_decoded(page, pid)
+    """Seconds from `since` until `pid`'s video on `page` decodes `more` new frames (the call is back).
+
+    New peer connections (media_reset) bring new receivers whose count starts again from 0: the baseline
+    follows the count down, so frames are counted on whatever receiver the tile shows now.
+    """
+    baseline = await frames_decoded(page, pid)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await frames_decoded(page, pid) >= start + more:
+        decoded = await frames_decoded(page, pid)
+        baseline = min(baseline, decoded)
+        if decoded >= baseline + more:
             return time.monotonic() - since
         await asyncio.sleep(0.1)
     raise AssertionError(f"no video from {pid} within {timeout} s of the network coming back")
@@ -164,5 +171,12 @@ def assert_no_leave_or_join(events: list[dict[str, Any]], pid: str) -> None:
     assert churn == [], f"the others saw {pid} leave or join: {churn}"
 
 
-def rejoin_url(call: Call) -> re.Pattern[str]:
-    return re.compile(rf"/room/{re.escape(call.meeting_id)}$")
+TIMINGS = ARTIFACTS / "reconnect-timings.jsonl"
+
+
+def record_timing(kind: str, outage_s: float, host_sees: float, guest_sees: float) -> None:
+    """One recovery, for the closing note's p50/max (appended; the file collects every run on this machine)."""
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    with TIMINGS.open("a") as out:
+        out.write(json.dumps({"kind": kind, "outage_s": outage_s, "host_sees_guest_s": round(host_sees, 2),
+                              "guest_sees_host_s": round(guest_sees, 2), "at": time.time()}) + "\n")

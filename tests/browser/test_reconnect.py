@@ -4,10 +4,8 @@ mobile), in real Chromium; the guest's browser lives in a network namespace this
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -24,6 +22,7 @@ from .reconnect_rig import (
     browsers,
     mic_toggle_reaches_the_host,
     product_on,
+    record_timing,
     seen,
     start_call,
     states,
@@ -38,7 +37,6 @@ pytestmark = [
 ]
 
 RECOVERY_S = 10.0  # the bound on time to media after the network returns
-TIMINGS = ARTIFACTS / "reconnect-timings.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +70,6 @@ async def call(two_browsers: tuple[Browser, Browser], product: GatewayProcess, n
         (ARTIFACTS / f"{request.node.name}.console.log").write_text("\n".join(console))
         for page in (started.host, started.guest):
             await page.context.close()
-
-
-def record_timing(kind: str, seconds: float, host_sees: float, guest_sees: float) -> None:
-    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
-    with Path(TIMINGS).open("a") as out:
-        out.write(json.dumps({"kind": kind, "outage_s": seconds, "host_sees_guest_s": round(host_sees, 2),
-                              "guest_sees_host_s": round(guest_sees, 2), "at": time.time()}) + "\n")
 
 
 async def cut_and_restore(call: Call, network: BrowserNetwork, seconds: float) -> tuple[float, float]:

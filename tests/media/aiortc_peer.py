@@ -33,6 +33,9 @@ class AiortcParticipant:
         self._readers: list[asyncio.Task[None]] = []
         self._negotiation = asyncio.Lock()
         self._offer_sdp = ""
+        # Answers to spoil on purpose (a broken client): each is sent as garbage instead of the real answer.
+        self.broken_answers = 0
+        self.answer_errors: list[str] = []
         self.subscriber.on("track", self._on_track)
         control.add_event_listener(self._on_event)
 
@@ -51,11 +54,18 @@ class AiortcParticipant:
 
     async def _renegotiate(self) -> None:
         async with self._negotiation:
-            offer = await self.control.subscriber_offer(self.room_id, self.id)
+            offer, offer_id = await self.control.subscriber_offer(self.room_id, self.id)
             self._offer_sdp = offer  # aiortc fires "track" before remoteDescription is set
             await self.subscriber.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
-            await self.control.subscriber_answer(self.room_id, self.id, self.subscriber.localDescription.sdp)
+            answer = self.subscriber.localDescription.sdp
+            if self.broken_answers > 0:
+                self.broken_answers -= 1
+                answer = answer.replace("a=mid:", "a=mid:x")  # mids that were never offered
+            try:
+                await self.control.subscriber_answer(self.room_id, self.id, answer, offer_id)
+            except proto.ControlError as exc:
+                self.answer_errors.append(exc.code)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         # aiortc names a remote track by the track id of its a=msid; the stream id is the publisher.
