@@ -48,6 +48,7 @@ class Api:
             web.post("/api/meetings", self.create_meeting),
             web.get("/api/meetings", self.list_meetings),
             web.get("/api/meetings/{meeting_id}/qr.svg", self.qr_code),
+            web.post("/api/session/renew", self.renew_session),
             web.get("/healthz", self.healthz),
         ]
 
@@ -67,6 +68,15 @@ class Api:
             return _error(502, exc.code, f"the media server refused the room: {exc.message}")
         self._metrics.meetings_created.inc()
         return web.json_response(self._view(request, meeting, participants=0), status=201)
+
+    async def renew_session(self, request: web.Request) -> web.Response:
+        """`?meeting=ID`: a fresh lifetime for the caller's host session and its guest token for that meeting."""
+        if not same_origin(request, self._settings.public_url):
+            return _error(403, "forbidden", "cross-origin request refused")
+        response = web.json_response({"renewed": True})
+        if not self._auth.renew(request, response, request.query.get("meeting") or None):
+            return _error(401, "unauthorized", "no valid session or guest token to renew")
+        return response
 
     async def list_meetings(self, request: web.Request) -> web.Response:
         """The live meetings, newest first, each with its links and how many people are in it."""

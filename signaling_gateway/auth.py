@@ -87,6 +87,26 @@ class Authenticator:
         token = self._signer.sign(GUEST_PURPOSE, payload, GUEST_TOKEN_TTL)
         self._set_cookie(response, guest_cookie_name(meeting_id), token, GUEST_TOKEN_TTL)
 
+    def renew(self, request: web.Request, response: web.StreamResponse, meeting_id: str | None) -> bool:
+        """Re-issue the caller's still-valid host session and guest token with a fresh lifetime.
+
+        A call can last 8 hours and a host may sign in long before it: the call page renews while it runs, so
+        a reconnect at hour 7 is not refused for an expired cookie. Same session id, same guest id and name.
+        """
+        renewed = False
+        claims = self._signer.verify(HOST_PURPOSE, request.cookies.get(HOST_COOKIE))
+        if claims is not None and claims.get("sub") == "host":
+            token = self._signer.sign(HOST_PURPOSE, {"sub": "host", "sid": claims.get("sid")}, HOST_SESSION_TTL)
+            self._set_cookie(response, HOST_COOKIE, token, HOST_SESSION_TTL)
+            renewed = True
+        guest = self.guest(request, meeting_id) if meeting_id else None
+        if guest is not None and meeting_id is not None:
+            payload = {"m": meeting_id, "n": guest.name, "g": guest.guest_id}
+            token = self._signer.sign(GUEST_PURPOSE, payload, GUEST_TOKEN_TTL)
+            self._set_cookie(response, guest_cookie_name(meeting_id), token, GUEST_TOKEN_TTL)
+            renewed = True
+        return renewed
+
     def host(self, request: web.Request) -> Identity | None:
         claims = self._signer.verify(HOST_PURPOSE, request.cookies.get(HOST_COOKIE))
         if claims is None or claims.get("sub") != "host":

@@ -377,6 +377,8 @@ class Signaling:
             try:
                 await self._store.touch_participant(session.participant_id)
                 await self._store.refresh_reconnect(grant)
+                if session.is_host:  # the host's list keeps a meeting that runs past its first 8 hours
+                    await self._store.add_host_meeting(session.name, session.meeting_id)
             except StoreUnavailable as exc:
                 log.warning("store_refresh_failed", participant_id=session.participant_id, error=str(exc))
 

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
@@ -52,13 +53,14 @@ def secure_origin_args(origin: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def product_on(network: BrowserNetwork, log_name: str, env: dict[str, str] | None = None) -> Iterator[GatewayProcess]:
+def product_on(network: BrowserNetwork, log_name: str, env: dict[str, str] | None = None,
+               checkout: Path | None = None) -> Iterator[GatewayProcess]:
     """The whole product (gateway + spawned media server) listening on the namespace's root-side address."""
     ip = network.server_ip
     gateway = start_gateway_process({
         "HOST_PASSWORD": HOST_PASSWORD, "HTTP_HOST": ip, "MEDIA_BIND": ip, "MEDIA_PUBLIC_IP": ip,
         "HTTP_PORT": str(free_tcp_port()), "MEDIA_UDP_PORT": str(free_udp_port()), **(env or {}),
-    }, wait_media=True, timeout=40)
+    }, wait_media=True, timeout=40, cwd=checkout)
     try:
         yield gateway
     finally:

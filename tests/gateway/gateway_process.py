@@ -69,9 +69,12 @@ class GatewayProcess:
 
 
 def start_gateway_process(
-    env: dict[str, str] | None = None, *, wait_media: bool = True, timeout: float = 30.0
+    env: dict[str, str] | None = None, *, wait_media: bool = True, timeout: float = 30.0, cwd: Path | None = None
 ) -> GatewayProcess:
-    """Free ports for HTTP, media UDP and control unless `env` says otherwise; logs go to temp files."""
+    """Free ports for HTTP, media UDP and control unless `env` says otherwise; logs go to temp files.
+
+    `cwd`: run the code of another checkout (`python -m` takes its packages from the working directory).
+    """
     http_port = free_tcp_port()
     full_env = dict(
         os.environ,
@@ -91,7 +94,8 @@ def start_gateway_process(
     ):
         # The child keeps its own copies of the descriptors; ours can close right away.
         process = subprocess.Popen(
-            [sys.executable, "-m", "signaling_gateway"], stdout=stdout_file, stderr=log_file, env=full_env
+            [sys.executable, "-m", "signaling_gateway"], stdout=stdout_file, stderr=log_file, env=full_env,
+            cwd=cwd,
         )
     gateway = GatewayProcess(
         process=process,

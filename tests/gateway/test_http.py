@@ -273,3 +273,14 @@ async def test_public_url_makes_links_absolute() -> None:
     assert settings.absolute("/room/abcd-efgh-jkmn") == "https://meet.example.com/room/abcd-efgh-jkmn"
     assert settings.secure_cookies is True
     assert json.dumps(Settings().absolute("/join/x")) == '"/join/x"'
+
+
+async def test_session_renewal_needs_a_session_and_our_origin(offline: Gateway) -> None:
+    stranger = await offline.client()
+    response = await stranger.post("/api/session/renew")
+    assert response.status == 401 and (await response.json())["error"] == "unauthorized"
+    host = await offline.host()
+    assert (await host.post("/api/session/renew", headers={"Origin": "https://evil.example"})).status == 403
+    response = await host.post("/api/session/renew")
+    assert response.status == 200
+    assert "host_session=" in response.headers.get("Set-Cookie", "")

@@ -68,6 +68,16 @@ let iceServers = []; // from the latest welcome, for connections built later (me
 let connecting = false; // a socket attempt is in flight
 let reachability = null; // while the socket is down: is the gateway reachable again? (browsers' `online` is unreliable)
 const REACHABILITY_MS = 2000;
+// The host session (12 h) and the guest token (8 h) get a fresh lifetime while the call lasts.
+const SESSION_RENEW_MS = 30 * 60 * 1000;
+
+async function renewSession() {
+  try {
+    await fetch(`/api/session/renew?meeting=${encodeURIComponent(meetingId)}`, { method: "POST" });
+  } catch (err) {
+    console.info("session: renewal failed, retried later", err.message);
+  }
+}
 
 function showStatus(text, { bad = false, action = null } = {}) {
   statusBar.replaceChildren(document.createTextNode(text));
@@ -363,6 +373,7 @@ async function main() {
   features = startCallFeatures({ client, grid, signaling, localTile, leave, showStatus, hideStatus });
   signaling.onlost = onSocketLost;
   window.addEventListener("online", () => feed({ type: "online" }));
+  setInterval(renewSession, SESSION_RENEW_MS);
   await connectSocket();
 }
 
