@@ -85,7 +85,6 @@ ERR_UNAUTHORIZED: Final = "unauthorized"
 ERR_FORBIDDEN: Final = "forbidden"
 ERR_MEETING_NOT_FOUND: Final = "meeting_not_found"
 ERR_MEDIA_UNAVAILABLE: Final = "media_unavailable"
-ERR_TRANSPORT_CLOSED: Final = "transport_closed"
 ERR_KICKED: Final = "kicked"
 ERR_MEETING_ENDED: Final = "meeting_ended"
 ERR_MEETING_LOCKED: Final = "meeting_locked"
@@ -105,7 +104,6 @@ CLOSE_NOT_FOUND: Final = 4404
 CLOSE_KICKED: Final = 4405
 CLOSE_MEETING_ENDED: Final = 4411
 CLOSE_LOCKED: Final = 4423
-CLOSE_TRANSPORT_CLOSED: Final = 4410
 CLOSE_SLOW_CONSUMER: Final = 4429
 CLOSE_MEDIA_UNAVAILABLE: Final = 4503
 
