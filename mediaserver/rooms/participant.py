@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING
 
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer
 from mediaserver.transport.peer import PeerTransport
 
+from .ports import RoomPort
 from .publication import Publication
 from .publishing import PublisherSide
 from .quality import classify
 from .subscribing import NegotiationBusy, StaleAnswer, SubscriberSide, TilePrefs
 
-if TYPE_CHECKING:
-    from .room import Room
-
 __all__ = ["NegotiationBusy", "Participant", "StaleAnswer", "TilePrefs"]
 
 
 class Participant:
-    def __init__(self, room: Room, participant_id: str, name: str) -> None:
+    def __init__(self, room: RoomPort, participant_id: str, name: str) -> None:
         self.room = room
         self.id = participant_id
         self.name = name

@@ -1,0 +1,25 @@
+"""What a participant needs from its room (a leaf module: participant.py and room.py both import it, not each other)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from OpenSSL import SSL
+
+from mediaserver.transport.ports import MuxPort
+
+
+class RoomPort(Protocol):
+    """The room as its participants see it: the shared port, our DTLS identity, and two notifications."""
+
+    mux: MuxPort
+    ssl_context: SSL.Context
+    fingerprint: str
+    public_ip: str
+    public_port: int
+    remb_bps: int
+
+    # `participant` is the Participant calling (typed loosely: naming it here would import it back).
+    def renegotiation_needed(self, participant: Any) -> None: ...
+
+    def transport_lost(self, participant: Any, reason: str) -> None: ...
