@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
+N = TypeVar("N", int, float)
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
 
 
@@ -125,26 +127,23 @@ def _web_root(configured: str | None) -> Path:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not 1 <= value <= 3600:
-        raise ConfigError(f"{name} must be between 1 and 3600 seconds, got {value:g}")
-    return value
+    return _number(env, name, default, float, (1, 3600), "a number of seconds")
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, (0, 65535), "a port number")
+
+
+def _number(env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N], bounds: tuple[N, N],
+            what: str) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a port number, got {raw!r}") from None
-    if not 0 <= value <= 65535:
-        raise ConfigError(f"{name} must be between 0 and 65535, got {value}")
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+    low, high = bounds
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value

@@ -56,8 +56,10 @@ async (pid) => {
 
 
 @contextlib.contextmanager
-def _run_product(log_name: str, env: dict[str, str] | None = None) -> Iterator[GatewayProcess]:
-    gateway = start_gateway_process({"HOST_PASSWORD": HOST_PASSWORD, **(env or {})}, wait_media=True, timeout=40)
+def run_product(log_name: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Iterator[GatewayProcess]:
+    """The product as a process (`cwd`: another checkout's code); its log is kept as an artifact."""
+    gateway = start_gateway_process({"HOST_PASSWORD": HOST_PASSWORD, **(env or {})}, wait_media=True, timeout=40,
+                                    cwd=cwd)
     try:
         yield gateway
     finally:
@@ -69,14 +71,14 @@ def _run_product(log_name: str, env: dict[str, str] | None = None) -> Iterator[G
 @pytest.fixture(scope="session")
 def product() -> Iterator[GatewayProcess]:
     """`python -m signaling_gateway` with its own media server, on free ports, healthy and media-connected."""
-    with _run_product("product.log") as gateway:
+    with run_product("product.log") as gateway:
         yield gateway
 
 
 @pytest.fixture(scope="session")
 def lossy_product() -> Iterator[GatewayProcess]:
     """The product with the media server's fault injection on (`simulate_loss`), kept apart from `product`."""
-    with _run_product("lossy-product.log", {"MEDIA_FAULT_INJECTION": "1"}) as gateway:
+    with run_product("lossy-product.log", {"MEDIA_FAULT_INJECTION": "1"}) as gateway:
         yield gateway
 
 

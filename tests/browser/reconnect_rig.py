@@ -15,10 +15,10 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.gateway.gateway_process import GatewayProcess, free_tcp_port, free_udp_port, start_gateway_process
+from tests.gateway.gateway_process import GatewayProcess, free_tcp_port, free_udp_port
 from tests.netns import BrowserNetwork
 
-from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, HOST_PASSWORD, STATS_JS, UI_TIMEOUT
+from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, STATS_JS, UI_TIMEOUT, run_product
 
 # What each page saw of the others, from the first welcome on: a leave or a join of someone already there
 # is what a resume must never show.
@@ -57,16 +57,10 @@ def product_on(network: BrowserNetwork, log_name: str, env: dict[str, str] | Non
                checkout: Path | None = None) -> Iterator[GatewayProcess]:
     """The whole product (gateway + spawned media server) listening on the namespace's root-side address."""
     ip = network.server_ip
-    gateway = start_gateway_process({
-        "HOST_PASSWORD": HOST_PASSWORD, "HTTP_HOST": ip, "MEDIA_BIND": ip, "MEDIA_PUBLIC_IP": ip,
-        "HTTP_PORT": str(free_tcp_port()), "MEDIA_UDP_PORT": str(free_udp_port()), **(env or {}),
-    }, wait_media=True, timeout=40, cwd=checkout)
-    try:
+    with run_product(log_name, {"HTTP_HOST": ip, "MEDIA_BIND": ip, "MEDIA_PUBLIC_IP": ip,
+                                "HTTP_PORT": str(free_tcp_port()), "MEDIA_UDP_PORT": str(free_udp_port()),
+                                **(env or {})}, cwd=checkout) as gateway:
         yield gateway
-    finally:
-        gateway.stop()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / log_name).write_text(gateway.log())
 
 
 @contextlib.asynccontextmanager
