@@ -6,6 +6,7 @@
 // a cut link): the client pings every PING_MS, the gateway answers every ping.
 const PING_MS = 2000;
 const SILENCE_MS = 5000;
+const CHECK_MS = 1000; // silence is looked for every second, so a dead socket is noticed 5-6 s after its last word
 // A connect attempt that has not opened by then is abandoned (a SYN into a dead link waits much longer).
 const CONNECT_TIMEOUT_MS = 6000;
 
@@ -66,14 +67,19 @@ export class SignalingChannel {
 
   startPinging(ws) {
     clearInterval(this.pinger);
+    let lastPing = 0;
     this.pinger = setInterval(() => {
       if (ws !== this.ws) return;
-      if (Date.now() - this.lastHeard > SILENCE_MS) {
+      const now = Date.now();
+      if (now - this.lastHeard > SILENCE_MS) {
         this.lost({ code: 0, reason: "silent" });
         return;
       }
-      this.send("ping");
-    }, PING_MS);
+      if (now - lastPing >= PING_MS - 100) {
+        lastPing = now;
+        this.send("ping");
+      }
+    }, CHECK_MS);
   }
 
   // The socket is gone (closed by the server or the network, or silent): forget it and tell the page once.
