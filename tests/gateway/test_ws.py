@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 
 from signaling_gateway.auth import guest_cookie_name
 from signaling_gateway.meetings import new_meeting_id
-from tests.processes import MediaServerProcess
+from tests.processes import MediaServerProcess, start_media_server
 
-from .conftest import Gateway, eventually, receive, receive_type, start_gateway
+from .conftest import Gateway, eventually, free_port, receive, receive_type, start_gateway
 
 
 async def _refused(client: TestClient[Any, Any], path: str, **kwargs: Any) -> tuple[dict[str, Any], int | None]:
@@ -296,3 +296,42 @@ async def test_frames_over_the_hard_limit_close_the_socket(media_server: MediaSe
 
     await eventually(nobody_left)
     await online.close()
+
+
+async def test_a_media_server_restart_rejoins_every_participant_under_its_id() -> None:
+    # The media server dies and a new one takes its control port: the gateway joins each participant of the
+    # live meetings again (the room is made on the first join) and tells each client to build new connections;
+    # nobody's socket closes and nobody sees a leave or a join.
+    port = free_port()
+    media: MediaServerProcess | None = start_media_server("--control-port", str(port))
+    gateway = await start_gateway(port)
+    try:
+        assert await gateway.media.wait_connected(10)
+        host, meeting_id = await _meeting(gateway)
+        host_ws = await host.ws_connect(f"/ws?meeting={meeting_id}")
+        host_id = (await receive_type(host_ws, "welcome"))["participant_id"]
+        guest = await gateway.guest(meeting_id, "Bo")
+        guest_ws = await guest.ws_connect(f"/ws?meeting={meeting_id}")
+        guest_id = (await receive_type(guest_ws, "welcome"))["participant_id"]
+        await receive_type(host_ws, "participant_joined")
+
+        assert media is not None
+        media.process.kill()
+        media.process.wait(10)
+        media = start_media_server("--control-port", str(port))
+        await receive_type(host_ws, "media_reset", timeout=15)
+        await receive_type(guest_ws, "media_reset", timeout=15)
+        room = (await gateway.media.stats(meeting_id))["rooms"][meeting_id]
+        assert set(room) == {host_id, guest_id}
+        assert not host_ws.closed and not guest_ws.closed
+        await host_ws.send_json({"type": "ping"})
+        seen = []
+        while (message := await receive(host_ws))["type"] != "pong":
+            seen.append(message["type"])
+        assert "participant_left" not in seen and "participant_joined" not in seen
+        await guest_ws.close()
+        await host_ws.close()
+    finally:
+        await gateway.close()
+        if media is not None:
+            media.stop()
