@@ -3,6 +3,11 @@
 Built on the media server's own DTLS/SRTP code and aioice.stun, as the browser side of the same wire. The
 socket is read with recvmsg and SO_TIMESTAMPNS, so every packet carries the kernel's arrival time: latency
 is then measured up to the bot's socket, not up to whenever the (busy) bot process got round to reading it.
+
+Network trouble, for the load generator's blips: `blackout` drops everything the connection sends and receives
+while it is on (a dead link; the socket and every timer keep running), and `restart_ice` / `update_remote` are an
+ICE restart (RFC 8445 9): new local credentials for the next offer or answer, then checks with the remote's new
+credentials until one is answered, with the DTLS session and the SRTP contexts kept.
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ RtcpHandler = Callable[[bytes], None]
 class TransportCounters:
     """Per-connection datagram counters; the load generator sums them over bots."""
 
-    __slots__ = ("bytes_in", "bytes_out", "datagrams_in", "datagrams_out", "dropped_injected", "send_errors",
-                 "srtp_errors")
+    __slots__ = ("blackout_in", "blackout_out", "bytes_in", "bytes_out", "datagrams_in", "datagrams_out",
+                 "dropped_injected", "ice_restarts", "send_errors", "srtp_errors")
 
     def __init__(self) -> None:
         self.datagrams_in = 0
@@ -53,6 +58,9 @@ class TransportCounters:
         self.srtp_errors = 0
         self.send_errors = 0
         self.dropped_injected = 0
+        self.blackout_in = 0  # datagrams dropped by a blackout, each way
+        self.blackout_out = 0
+        self.ice_restarts = 0  # ICE restarts completed: a check with the remote's new credentials was answered
 
 
 def _ignore_rtp(data: bytes, arrival_ns: int) -> None:
@@ -82,10 +90,18 @@ class ClientTransport:
         self.connected = asyncio.Event()
         self._drop = drop  # in-process downlink loss injection: True drops an inbound RTP packet
         self._remote: RemoteTransport | None = None
-        self._addr: Addr | None = None
+        self._addr: Addr | None = None  # the remote's address: only datagrams from it are read
+        # Where _send sends: the remote's address, or None before start() and during a blackout. One attribute
+        # for both, so the send path tests no more than it did before blackouts existed.
+        self._dest: Addr | None = None
+        self._blackout = False
         self._tie_breaker = int.from_bytes(os.urandom(8), "big")
-        self._pending: dict[bytes, bool] = {}  # STUN transaction id -> nominating
+        # STUN transaction id -> (the remote pwd it was signed with, whether it nominated)
+        self._pending: dict[bytes, tuple[bytes, bool]] = {}
         self._consent_started = False
+        # The local credentials before an ICE restart, still answered (full-ICE peers) until it completes.
+        self._previous_local: tuple[str, str] | None = None
+        self._restarting = False  # checking the remote's new credentials after an ICE restart
         self._dtls: DtlsSession | None = None
         self._timers: list[asyncio.TimerHandle] = []
         self._dtls_timer: asyncio.TimerHandle | None = None
@@ -105,7 +121,8 @@ class ClientTransport:
         dtls = "none" if self._dtls is None else ("done" if self._dtls.handshake_done else "handshaking")
         timer = "armed" if self._dtls_timer is not None else "idle"
         return (f"{self.label}: {self.state} {self.error} dtls={dtls} timer={timer} in={c.datagrams_in}"
-                f" out={c.datagrams_out} send_errors={c.send_errors} remote={self._addr}")
+                f" out={c.datagrams_out} send_errors={c.send_errors} remote={self._addr}"
+                f" blackout={self._blackout} ice_restarts={c.ice_restarts}{' restarting' if self._restarting else ''}")
 
     @property
     def remote(self) -> RemoteTransport | None:
@@ -122,11 +139,65 @@ class ClientTransport:
             return
         self._remote = remote
         self._addr = (remote.host, remote.port)
+        self._dest = None if self._blackout else self._addr
         self.state = "checking"
         if not remote.dtls_client_is_us:
             # We are the DTLS server: be ready for the ClientHello that follows the server's own checks.
             self._dtls = DtlsSession(self.certificate.ssl_context(), server=True)
         self._check(attempt=0)
+
+    # --- network trouble -------------------------------------------------------------------------
+
+    @property
+    def blackout(self) -> bool:
+        """While True, everything this connection would send and everything it receives is dropped."""
+        return self._blackout
+
+    @blackout.setter
+    def blackout(self, on: bool) -> None:
+        self._blackout = on
+        self._dest = None if on else self._addr
+
+    def restart_ice(self) -> None:
+        """New local ICE credentials: the next offer or answer (`identity()`) carries them."""
+        self._previous_local = (self.ufrag, self.pwd)
+        self.ufrag, self.pwd = random_ice_credentials()
+
+    def update_remote(self, remote: RemoteTransport) -> bool:
+        """The server's transport from a later answer or offer; True when its credentials changed (an ICE restart).
+
+        Before start() this starts. New credentials on a connection past its first check restart the checks against
+        them (each nominating, every 50 ms until one is answered), then consent goes on with them; DTLS and SRTP
+        stay. The same credentials (an ordinary renegotiation) change nothing.
+        """
+        current = self._remote
+        if current is None:
+            self.start(remote)
+            return False
+        if (remote.ufrag, remote.pwd) == (current.ufrag, current.pwd):
+            return False
+        if remote.fingerprint != current.fingerprint:
+            # Another certificate is another DTLS session: not something an ICE restart can carry over.
+            raise ValueError(f"{self.label}: the remote's certificate changed; a new connection is needed")
+        self._remote = remote
+        self._addr = (remote.host, remote.port)
+        self._dest = None if self._blackout else self._addr
+        if self.state == "checking":
+            return True  # the first checks are still running: they use the new credentials from now on
+        if self.state in ("closed", "failed"):
+            return True
+        self._restarting = True
+        self._restart_check(attempt=0)
+        return True
+
+    def _restart_check(self, attempt: int) -> None:
+        if not self._restarting or self.state in ("closed", "failed"):
+            return
+        if attempt >= CHECK_ATTEMPTS:
+            self._restarting = False  # consent checks carry on with the new credentials
+            return
+        self._send(self._binding_request(nominate=True))
+        self._later(CHECK_INTERVAL_S, lambda: self._restart_check(attempt + 1))
 
     async def wait_connected(self, timeout: float) -> bool:
         try:
@@ -146,9 +217,10 @@ class ClientTransport:
                 request.attributes["USE-CANDIDATE"] = None
         else:
             request.attributes["ICE-CONTROLLED"] = self._tie_breaker
-        request.add_message_integrity(self._remote.pwd.encode())
+        pwd = self._remote.pwd.encode()
+        request.add_message_integrity(pwd)
         request.add_fingerprint()
-        self._pending[request.transaction_id] = nominate
+        self._pending[request.transaction_id] = (pwd, nominate)
         return bytes(request)
 
     def _check(self, attempt: int) -> None:
@@ -186,8 +258,10 @@ class ClientTransport:
         if message.message_class == stun.Class.REQUEST:
             self._answer_check(message)
             return
-        if self._pending.pop(message.transaction_id, None) is None:
+        sent = self._pending.pop(message.transaction_id, None)
+        if sent is None:
             return
+        pwd, nominated = sent
         if message.message_class == stun.Class.ERROR:
             code = message.attributes.get("ERROR-CODE", (0, ""))[0]
             if code == 487:  # role conflict (RFC 8445 7.2.5.1): take the other role and check again
@@ -195,10 +269,15 @@ class ClientTransport:
             return
         if message.message_class != stun.Class.RESPONSE:
             return
-        if not message.check_message_integrity(self._remote.pwd.encode()):
+        if not message.check_message_integrity(pwd):
             return
         if len(self._pending) > 64:
             self._pending.clear()  # answers that never came: keep the table small over hours
+        if self._restarting and nominated and pwd == self._remote.pwd.encode():
+            # The server took a nomination with its new credentials: the restart is done (it retires the old ones).
+            self._restarting = False
+            self._previous_local = None
+            self.counters.ice_restarts += 1
         if self.state == "checking":
             self.state = "dtls"
             if self._dtls is None:
@@ -210,17 +289,24 @@ class ClientTransport:
     def _answer_check(self, request: stun.Message) -> None:
         """Full-ICE servers (Janus) check us too: answer checks that carry our ufrag and password."""
         username = request.attributes.get("USERNAME")
-        if not isinstance(username, str) or username.split(":", 1)[0] != self.ufrag:
+        if not isinstance(username, str):
+            return
+        ufrag = username.split(":", 1)[0]
+        if ufrag == self.ufrag:
+            pwd = self.pwd.encode()
+        elif self._previous_local is not None and ufrag == self._previous_local[0]:
+            pwd = self._previous_local[1].encode()  # until our restart completes, as the server does
+        else:
             return
         try:
-            if not request.check_message_integrity(self.pwd.encode()):
+            if not request.check_message_integrity(pwd):
                 return
         except Exception:  # a truncated MESSAGE-INTEGRITY raises inside aioice
             return
         assert self._addr is not None
         response = stun.Message(stun.Method.BINDING, stun.Class.RESPONSE, request.transaction_id)
         response.attributes["XOR-MAPPED-ADDRESS"] = self._addr
-        response.add_message_integrity(self.pwd.encode())
+        response.add_message_integrity(pwd)
         response.add_fingerprint()
         self._send(bytes(response))
 
@@ -269,10 +355,13 @@ class ClientTransport:
     # --- datagrams -------------------------------------------------------------------------------
 
     def _send(self, data: bytes) -> None:
-        if self._addr is None:
+        dest = self._dest
+        if dest is None:
+            if self._blackout:
+                self.counters.blackout_out += 1
             return
         try:
-            self._sock.sendto(data, self._addr)
+            self._sock.sendto(data, dest)
         except (BlockingIOError, OSError):
             self.counters.send_errors += 1
             return
@@ -307,6 +396,9 @@ class ClientTransport:
         self._send(protected)
 
     def _on_readable(self) -> None:
+        if self._blackout:
+            self._drain()
+            return
         recvmsg = self._sock.recvmsg
         counters = self.counters
         for _ in range(MAX_READS_PER_WAKE):
@@ -328,6 +420,18 @@ class ClientTransport:
                 self._on_stun(data)
             elif 19 < first < 64:
                 self._on_dtls(data)
+
+    def _drain(self) -> None:
+        """A blackout: what arrives is read and dropped, as a dead link would never have delivered it."""
+        recv = self._sock.recv
+        for _ in range(MAX_READS_PER_WAKE):
+            try:
+                recv(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.counters.blackout_in += 1
 
     def _on_srtp(self, data: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
         srtp = self.srtp
