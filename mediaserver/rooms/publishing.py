@@ -21,6 +21,8 @@ log = structlog.get_logger(__name__)
 
 # How long a layer must be unneeded before the publisher is told to pause it (avoids flapping).
 DYNACAST_PAUSE_AFTER_S = 3.0
+# A layer silent for longer than this has lost its decoders' reference frames by the time it resumes.
+STREAM_GAP_S = 1.0
 
 Route = tuple[Publication, Layer]
 
@@ -122,6 +124,10 @@ class PublisherSide:
             return  # RTX retransmissions and padding probes: we do not NACK upstream
         now = time.monotonic()
         layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
+        if now - layer.last_packet_at > STREAM_GAP_S and pub.fanout[layer.index]:
+            # The layer comes back after a gap (the publisher's network dropped, or dynacast resumed it): its
+            # watchers cannot decode what follows without a keyframe, so ask now rather than after their PLIs.
+            pub.request_keyframe(layer.index)
         layer.last_packet_at = now
         pub.packets_in += 1
         desc = None
