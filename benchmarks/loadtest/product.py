@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import structlog
 
-from .bot import CONNECT_TIMEOUT_S, GatewayBot, MediaEndpoint, Shared
+from .bot import CONNECT_TIMEOUT_S, RECONNECT_KINDS, GatewayBot, MediaEndpoint, Shared
 from .config import RunConfig
 from .probe import ControlStats, control_address, forwarding_totals, pid_owning_udp_port
 
@@ -24,17 +24,23 @@ class ProductTarget:
 
     @property
     def endpoints(self) -> list[MediaEndpoint]:
-        return [bot.media for bot in self.bots]
+        """Every bot's media, and the endpoints replaced after a media_reset (frozen: the totals stay whole)."""
+        return [bot.media for bot in self.bots] + [old for bot in self.bots for old in bot.retired]
+
+    def reconnects(self) -> dict[str, int]:
+        """Comebacks by kind (resume, media_reset, rejoin) and bots that gave up, summed over bots."""
+        return {kind: sum(bot.reconnects[kind] for bot in self.bots) for kind in RECONNECT_KINDS}
 
     async def join(self, shared: Shared) -> None:
         """Host login and meeting creation, then every bot joins and publishes, one after the other."""
         config = self.config
-        host = GatewayBot(0, config.url, shared, config.loss_for(0), config.seed)
+        host = GatewayBot(0, config.url, shared, config.loss_for(0), config.seed, self.notes)
         self.bots.append(host)
         await host.login_host(config.host_user, config.host_password)
         self.meeting_id = await host.create_meeting()
         for index in range(config.participants):
-            bot = host if index == 0 else GatewayBot(index, config.url, shared, config.loss_for(index), config.seed)
+            bot = host if index == 0 else GatewayBot(index, config.url, shared, config.loss_for(index), config.seed,
+                                                     self.notes)
             if index:
                 self.bots.append(bot)
                 await bot.join_guest(self.meeting_id)
