@@ -34,6 +34,11 @@ class RunConfig:
     seed: int = 1
     progress: bool = True
     command: str = ""
+    # Network blips (target mediaserver): every `blip_every` s of the window the last `blip_bots` guests lose
+    # their network for `blip` s (0: no blips).
+    blip: float = 0.0
+    blip_every: float = 60.0
+    blip_bots: int = 1
 
     def loss_for(self, index: int) -> float:
         """Injected downlink loss of bot `index`: the last `loss_bots` bots get it (the host never does)."""
@@ -41,6 +46,14 @@ class RunConfig:
             return 0.0
         count = self.participants - 1 if self.loss_bots is None else min(self.loss_bots, self.participants - 1)
         return self.loss if index >= self.participants - count else 0.0
+
+    @property
+    def blip_indices(self) -> tuple[int, ...]:
+        """The bots that blip: the last `blip_bots` guests, never the host (bot 0); none without --blip."""
+        if self.blip <= 0:
+            return ()
+        count = max(0, min(self.blip_bots, self.participants - 1))
+        return tuple(range(self.participants - count, self.participants))
 
     @property
     def tracks_expected(self) -> int:
@@ -73,6 +86,12 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                         help="after the run, the same bots against these peers (janus, aiortc-relay)")
     parser.add_argument("--relay-participants", type=int, default=3,
                         help="participants for the aiortc relay under --compare (it saturates early)")
+    parser.add_argument("--blip", type=float, default=0.0, metavar="SECONDS",
+                        help="network blips: --blip-bots bots lose their network for this long (0: none)")
+    parser.add_argument("--blip-every", type=float, default=60.0, metavar="SECONDS",
+                        help="a blip every this many seconds of the measured window (the first after one period)")
+    parser.add_argument("--blip-bots", type=int, default=1, metavar="K",
+                        help="how many bots blip: the last K guests, never the host (default 1)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
     ns = parser.parse_args(argv)
@@ -80,6 +99,17 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         parser.error("--participants must be at least 2")
     if not 0 <= ns.loss < 1:
         parser.error("--loss must be in [0, 1)")
+    if ns.blip < 0:
+        parser.error("--blip must be >= 0")
+    if ns.blip > 0:
+        if ns.target != "mediaserver" or ns.compare:
+            parser.error("--blip needs --target mediaserver (the bots reconnect through the product's gateway)")
+        if ns.blip_every <= ns.blip:
+            parser.error("--blip-every must be longer than --blip")
+        if not 1 <= ns.blip_bots <= ns.participants - 2:
+            parser.error("--blip-bots must be from 1 to participants - 2 (two bots that never blip are the control)")
+        if ns.blip_every + ns.blip > ns.duration:
+            parser.error("no blip fits in the window: --duration must be at least --blip-every + --blip")
     password = os.environ.get("HOST_PASSWORD", "")
     if ns.target == "mediaserver" and not password:
         parser.error("set HOST_PASSWORD to the gateway's host password")
@@ -89,6 +119,6 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         json_path=ns.json_path, plot_path=ns.plot_path, server_pid=ns.server_pid, media_control=ns.media_control,
         host_user=ns.host_user, host_password=password, janus_event_loops=ns.janus_event_loops, seed=ns.seed,
         compare=tuple(ns.compare), relay_participants=ns.relay_participants,
-        progress=not ns.no_progress,
+        progress=not ns.no_progress, blip=ns.blip, blip_every=ns.blip_every, blip_bots=ns.blip_bots,
         command=shlex.join(["python", "-m", "benchmarks.loadtest", *(sys.argv[1:] if argv is None else argv)]),
     )

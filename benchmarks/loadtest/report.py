@@ -303,6 +303,11 @@ def summary(report: dict[str, Any]) -> str:
     problems = {k: v for k, v in report.get("bot_problems", {}).items() if v and k != "dropped_injected"}
     if problems:
         lines.append(f"  bot-side problems    {problems}")
+    blips = report.get("blips")
+    if blips:
+        lines.append(f"  blips                {_blips(blips)}")
+    elif any((report.get("reconnects") or {}).values()):
+        lines.append(f"  reconnects           {report['reconnects']}")
     for name, peer in report.get("peers", {}).items():
         if "error" in peer:
             lines.append(f"  peer {name}: could not run ({peer['error']})")
@@ -315,6 +320,16 @@ def summary(report: dict[str, Any]) -> str:
         )
     lines.extend(f"  note: {note}" for note in report["notes"])
     return "\n".join(lines)
+
+
+def _blips(block: dict[str, Any]) -> str:
+    ttm, back = block["time_to_media_s"], block["signalling_back_s"]
+    counts = ", ".join(f"{kind} {count}" for kind, count in (block["reconnects"] or {}).items())
+    return (f"{block['count']} ({block['blip_s']:g} s every {block['every_s']:g} s, bots {block['bots']}),"
+            f" {block['recovered']} recovered: time to media p50 {ttm['p50']} s, max {ttm['max']} s"
+            f" (signalling back p50 {back['p50']} s, max {back['max']} s); reconnects {counts};"
+            f" delivery between bots that never blip {_pct(block['delivery_ratio_outside_blips'])}"
+            f" ({block['streams_outside_blips']} streams)")
 
 
 def _probe(block: dict[str, Any] | None) -> str:

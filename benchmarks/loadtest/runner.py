@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .blips import Blipper
 from .bot import MediaEndpoint, Shared
 from .config import RunConfig
 from .cpu_probe import CpuProbe
@@ -201,7 +202,7 @@ async def run_compared(config: RunConfig) -> dict[str, Any]:
     for peer in config.compare:
         count = config.relay_participants if peer == "aiortc-relay" else config.participants
         peer_config = replace(config, target=peer, participants=count, json_path=None, plot_path=None,
-                              server_pid=None, media_control=None, compare=())
+                              server_pid=None, media_control=None, compare=(), blip=0.0)
         try:
             peer_report = await run(peer_config)
         except Exception as exc:  # a peer that cannot run here must not cost the main run's report
@@ -240,6 +241,7 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
         show.line(progress_line(sample, expected_tracks, (0, config.duration), None, None))
 
     server_start = await target.server_counters()
+    blipper = _blipper(config, target)
     probe = CpuProbe(config.duration)
     probe.start()
     try:
@@ -250,6 +252,8 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
         machine_start = sampler.machine_last
         sampler.open_window(start)
         reset_stalls(target.endpoints)
+        if blipper is not None:
+            blipper.start()
         for second in range(max(1, round(config.duration / TICK_S))):
             await asyncio.sleep(TICK_S)
             sample = sampler.tick()
@@ -263,14 +267,21 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
         stalled = stalls(target.endpoints, time.time_ns())
         server_end = await target.server_counters()
         probe_result = await asyncio.to_thread(probe.stop)
+        if blipper is not None:
+            await blipper.finish()  # the last blips' recoveries, measured after the window's figures were taken
     finally:
         probe.kill()  # reaps the probe if the window ended early
+        if blipper is not None:
+            blipper.cancel()
     show.done()
 
     report = _report(config, target, shared, sampler, start, end, (cpu_start, cpu_end), (self_start, self_end),
                      (server_start, server_end), receiving, stalled)
     report.update(_machine_block(machine_start, machine_end, report))
     report["machine_cpu_probe"] = probe_result
+    reconnects = _reconnects(target)
+    report["reconnects"] = reconnects
+    report["blips"] = blipper.report(report["tracks"], reconnects) if blipper is not None else None
     report["date"] = started_at.isoformat(timespec="seconds")
     report["all_tracks_flowing_after_s"] = round(all_flowing_s, 2)
     if config.json_path is not None:
@@ -358,6 +369,23 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "timeseries": samples_table(sampler.samples),
         "tracks": rows,
     }
+
+
+def _blipper(config: RunConfig, target: Target) -> Blipper | None:
+    if config.blip <= 0:
+        return None
+    from .product import ProductTarget
+
+    if not isinstance(target, ProductTarget):
+        raise RuntimeError("--blip needs --target mediaserver: only the product's bots reconnect")
+    return Blipper(target.bots, config.blip_indices, config.blip, config.blip_every, config.duration)
+
+
+def _reconnects(target: Target) -> dict[str, int] | None:
+    """The product's bots' comebacks by kind; None for peers (their bots never reconnect)."""
+    from .product import ProductTarget
+
+    return target.reconnects() if isinstance(target, ProductTarget) else None
 
 
 def _machine_block(start: MachineSample, end: MachineSample, report: dict[str, Any]) -> dict[str, Any]:

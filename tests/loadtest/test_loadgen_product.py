@@ -62,3 +62,32 @@ def test_four_bots_for_ten_seconds_deliver_and_report_every_field(product: Gatew
     assert report["errors"] == {}, report["errors"]
     if plot is not None:
         assert plot.stat().st_size > 10_000
+
+
+# Blips: bot 3 loses its network for 4 s at 10 s and at 20 s of a 25-s window; bots 0-2 are the control group.
+BLIP_RUN = replace(SHORT_RUN, duration=25.0, blip=4.0, blip_every=10.0, blip_bots=1)
+
+
+def test_blipping_bots_come_back_by_themselves_and_the_others_never_notice(product: GatewayProcess) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    config = replace(BLIP_RUN, url=product.base_url, host_password=HOST_PASSWORD,
+                     json_path=ARTIFACTS / "blip-run.json")
+    report = uvloop.run(run(config))
+
+    blips = report["blips"]
+    assert blips["bots"] == [3] and blips["starts_s"] == [10.0, 20.0], blips
+    assert blips["count"] == 2 and blips["recovered"] == 2, blips["per_blip"]
+    for blip in blips["per_blip"]:
+        assert blip["comeback"] == "resume", blip
+        assert blip["time_to_media_s"] is not None and blip["time_to_media_s"] < 10, blip
+    assert blips["time_to_media_s"]["max"] < 10
+    reconnects = report["reconnects"]
+    assert reconnects["resume"] == 2 and reconnects["gave_up"] == 0, reconnects
+    assert reconnects["media_reset"] == 0 and reconnects["rejoin"] == 0, reconnects
+    assert blips["streams_outside_blips"] == 3 * 2 * 2  # bots 0-2, audio and video each way
+    assert blips["delivery_ratio_outside_blips"] >= 0.99, report["delivery_worst_tracks"]
+    # Every track flows again at the end, the host's own included, and no bot saw an error or a misroute.
+    assert report["tracks_receiving"] == report["tracks_expected"], report["delivery_worst_tracks"]
+    assert report["misrouted_tracks"] == 0 and report["errors"] == {}, report["errors"]
+    for key in REQUIRED_FIELDS:
+        assert report.get(key) is not None, key
