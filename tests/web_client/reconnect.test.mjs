@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { BACKOFF_MS, ICE_GRACE_MS, JITTER_MS, ReconnectMachine, STEADY_MS, backoffDelay } from "../../web_client/js/reconnect.js";
+import {
+  BACKOFF_MS, ICE_GRACE_MS, JITTER_MS, RESTART_SETTLE_MS, ReconnectMachine, STEADY_MS, backoffDelay,
+} from "../../web_client/js/reconnect.js";
 
 function seeded(seed) {
   let x = seed >>> 0 || 1;
@@ -70,6 +72,19 @@ test("failed ICE restarts at once; the socket coming back with media still down 
   assert.equal(m.phase, "reconnecting");
   assert.deepEqual(m.handle({ type: "ice", pc: "publisher", state: "connected" }, 900),
     [{ type: "show", state: "reconnected" }]);
+});
+
+test("a restart under way is not replaced by another before it had time to work", () => {
+  const m = new ReconnectMachine({ random: () => 0.5 });
+  m.handle({ type: "welcome" }, 0);
+  m.handle({ type: "ice", pc: "subscriber", state: "connected" }, 0);
+  m.handle({ type: "socket_lost" }, 1000);
+  m.handle({ type: "welcome" }, 3000); // resumed: the resume itself restarts ICE
+  // ICE only now notices the old path is gone: no second restart while the first settles.
+  assert.deepEqual(m.handle({ type: "ice", pc: "subscriber", state: "failed" }, 3500),
+    [{ type: "show", state: "reconnecting" }, { type: "check_ice", delay: RESTART_SETTLE_MS - 500 }]);
+  const later = m.handle({ type: "check_ice" }, 3000 + RESTART_SETTLE_MS);
+  assert.ok(later.some((a) => a.type === "restart_ice"), JSON.stringify(later));
 });
 
 test("leaving or a final refusal stops everything", () => {

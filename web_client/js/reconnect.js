@@ -7,6 +7,8 @@ export const STEADY_MS = 7000;
 export const JITTER_MS = 1000;
 // ICE may flap "disconnected" for a moment on a busy link; only a longer spell is worth a restart.
 export const ICE_GRACE_MS = 2000;
+// An ICE restart (ours, or the one a resume does) gets this long to work before another replaces it.
+export const RESTART_SETTLE_MS = 4000;
 
 export function backoffDelay(attempt, random = Math.random) {
   if (attempt < BACKOFF_MS.length) return BACKOFF_MS[attempt];
@@ -25,6 +27,7 @@ export class ReconnectMachine {
     this.ice = { publisher: "new", subscriber: "new" };
     this.iceBadSince = null;
     this.iceRestarts = 0;
+    this.lastRestart = null;
   }
 
   // One event: {type, ...}; returns a list of actions: {type: "show", state}, {type: "connect", delay},
@@ -59,6 +62,8 @@ export class ReconnectMachine {
     this.socketUp = true;
     this.attempt = 0;
     const wasReconnecting = this.phase === "reconnecting";
+    // A resume restarts ICE on both connections (the page its publisher, the server the subscriber).
+    if (wasReconnecting) this.lastRestart = now;
     if (this.mediaOk() || !wasReconnecting) {
       this.phase = "connected";
       this.since = null;
@@ -123,6 +128,11 @@ export class ReconnectMachine {
       this.since = this.iceBadSince;
       actions.push({ type: "show", state: "reconnecting" });
     }
+    const settling = this.lastRestart === null ? 0 : RESTART_SETTLE_MS - (now - this.lastRestart);
+    if (settling > 0) {
+      actions.push({ type: "check_ice", delay: settling }); // a restart is still under way
+      return actions;
+    }
     if (now - (this.since ?? now) > this.windowMs) {
       // Media never came back within the window: the server has dropped us by now; the socket decides next.
       actions.push({ type: "probe" });
@@ -132,6 +142,7 @@ export class ReconnectMachine {
     if (this.socketUp) {
       actions.push({ type: "restart_ice" });
       this.iceRestarts += 1;
+      this.lastRestart = now;
     }
     actions.push({ type: "check_ice", delay: backoffDelay(Math.min(this.iceRestarts + 2, 5), this.random) });
     return actions;
