@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page
 
 from tests.gateway.gateway_process import GatewayProcess
 
-from .conftest import ARTIFACTS, MEDIA_TIMEOUT, _run_product, tile_selector, wait_for_frames
+from .conftest import ARTIFACTS, MEDIA_TIMEOUT, run_product, tile_selector, wait_for_frames
 from .host_ui import Call, Person, keeps_growing, open_call, received_bytes, tile, until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -29,7 +29,7 @@ QUALITIES = {"good", "fair", "poor"}
 def recording_product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, Path]]:
     """The product with the media server recording into a fresh directory (it inherits RECORDINGS_DIR)."""
     recordings = tmp_path_factory.mktemp("recordings")
-    with _run_product("call-features-product.log", {"RECORDINGS_DIR": str(recordings)}) as gateway:
+    with run_product("call-features-product.log", {"RECORDINGS_DIR": str(recordings)}) as gateway:
         yield gateway, recordings
 
 
