@@ -124,17 +124,13 @@ class ParkedParticipant:
     participant_id: str
     meeting_id: str
     name: str
-    is_host: bool
     audio: bool
     video: bool
-    guest_id: str | None
-    reconnect_token: str | None
     expiry: asyncio.TimerHandle | None = None
 
     @classmethod
     def of(cls, session: Session) -> ParkedParticipant:
-        return cls(session.participant_id, session.meeting_id, session.name, session.is_host, session.audio,
-                   session.video, session.guest_id, session.reconnect_token)
+        return cls(session.participant_id, session.meeting_id, session.name, session.audio, session.video)
 
 
 class Hub:
