@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import structlog
 
-from .bot import CONNECT_TIMEOUT_S, MediaEndpoint, Shared
 from .config import RunConfig
+from .endpoint import CONNECT_TIMEOUT_S, MediaEndpoint, Shared
 from .janus_server import JanusProcess
 from .media import LAYERS
 from .sdp import parse_publisher_answer

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import structlog
 
-from .bot import CONNECT_TIMEOUT_S, RECONNECT_KINDS, GatewayBot, MediaEndpoint, Shared
+from .bot import RECONNECT_KINDS, GatewayBot
 from .config import RunConfig
+from .endpoint import CONNECT_TIMEOUT_S, MediaEndpoint, Shared
 from .probe import ControlStats, control_address, forwarding_totals, pid_owning_udp_port
 
 log = structlog.get_logger(__name__)

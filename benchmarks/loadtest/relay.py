@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 
 from . import child_process
-from .bot import CONNECT_TIMEOUT_S, MediaEndpoint, Shared
 from .config import RunConfig
+from .endpoint import CONNECT_TIMEOUT_S, MediaEndpoint, Shared
 from .sdp import parse_publisher_answer
 
 RELAY_LAYER = 1  # h: 640x360, ~500 kbit/s, like the single-layer peer measurement in DESIGN.md §4

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from .blips import Blipper
-from .bot import MediaEndpoint, Shared
 from .config import RunConfig
 from .cpu_probe import CpuProbe
+from .endpoint import MediaEndpoint, Shared
 from .media import load_media
 from .probe import SERVER_ERROR_COUNTERS, loop_lag_window
 from .report import (

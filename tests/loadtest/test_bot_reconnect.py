@@ -14,7 +14,8 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from benchmarks.loadtest import reconnect as rc
-from benchmarks.loadtest.bot import GatewayBot, Shared
+from benchmarks.loadtest.bot import GatewayBot
+from benchmarks.loadtest.endpoint import Shared
 from benchmarks.loadtest.media import LAYERS, EncodedLayer, MediaSet
 
 # A keyframe (bit 0 of the first byte clear) and an Opus packet: enough for the senders to be built.
