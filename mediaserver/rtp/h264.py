@@ -12,7 +12,7 @@ from typing import NamedTuple
 from .buffer import BytesLike
 from .errors import ParseError
 
-__all__ = ["H264Depacketizer", "H264Payload", "NAL_IDR", "NAL_PPS", "NAL_SPS", "packetize", "parse_h264"]
+__all__ = ["NAL_IDR", "NAL_PPS", "NAL_SPS", "H264Depacketizer", "H264Payload", "packetize", "parse_h264"]
 
 NAL_IDR = 5
 NAL_SPS = 7
