@@ -61,7 +61,7 @@ def parse_h264(payload: BytesLike, offset: int = 0) -> H264Payload:
         start, last = bool(header & _FU_START), bool(header & _FU_END)
         if start and last:
             raise ParseError("FU-A fragment marked both start and end")
-        return H264Payload((inner,), start, last, start and inner == NAL_IDR)
+        return H264Payload((inner,), start, last, start and inner in (NAL_SPS, NAL_IDR))
     raise ParseError(f"H.264 payload type {kind} is not allowed in packetization-mode 1")
 
 
