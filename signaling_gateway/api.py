@@ -49,6 +49,7 @@ class Api:
             web.get("/api/meetings", self.list_meetings),
             web.get("/api/meetings/{meeting_id}/qr.svg", self.qr_code),
             web.post("/api/session/renew", self.renew_session),
+            web.get("/api/turn-credentials", self.turn_credentials),
             web.get("/healthz", self.healthz),
         ]
 
@@ -77,6 +78,18 @@ class Api:
         if not self._auth.renew(request, response, request.query.get("meeting") or None):
             return _error(401, "unauthorized", "no valid session or guest token to renew")
         return response
+
+    async def turn_credentials(self, request: web.Request) -> web.Response:
+        """`?meeting=ID`: ICE servers with fresh TURN credentials, for the host or a guest of that meeting."""
+        meeting_id = request.query.get("meeting") or ""
+        identity = self._auth.for_meeting(request, meeting_id) if meeting_id else self._auth.host(request)
+        if identity is None:
+            return _error(401, "unauthorized", "sign in as the host or join the meeting as a guest first")
+        turn = self._settings.turn
+        # The guest token's id (or the host's) names who holds the credential in coturn's logs.
+        who = identity.guest_id or "host"
+        return web.json_response({"ice_servers": turn.ice_servers(who), "ttl": turn.ttl},
+                                 headers={"Cache-Control": "no-store"})
 
     async def list_meetings(self, request: web.Request) -> web.Response:
         """The live meetings, newest first, each with its links and how many people are in it."""

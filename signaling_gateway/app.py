@@ -119,6 +119,7 @@ def create_app(
         ping_interval=ping_interval,
         store_refresh_interval=store_refresh_interval,
         reconnect_window=settings.reconnect_window,
+        ice_servers=settings.turn.ice_servers,
     )
 
     app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from .turn import DEFAULT_TTL, STUN_SCHEMES, TURN_SCHEMES, TurnConfigError, TurnServers, parse_urls
+
 N = TypeVar("N", int, float)
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
 
@@ -48,6 +50,8 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     # How long a participant whose socket dropped is kept for it to come back (the reconnect token's TTL).
     reconnect_window: float = 60.0
+    # TURN/STUN for clients that cannot reach the media port directly (turn.py); empty: none.
+    turn: TurnServers = field(default_factory=TurnServers)
 
     @property
     def spawn_media_server(self) -> bool:
@@ -106,6 +110,7 @@ class Settings:
             web_root=_web_root(env.get("WEB_ROOT")),
             redis_url=redis_url,
             reconnect_window=_seconds(env, "RECONNECT_WINDOW", 60.0),
+            turn=_turn_servers(env),
         )
 
 
@@ -124,6 +129,18 @@ def _web_root(configured: str | None) -> Path:
             return candidate.resolve()
     tried = ", ".join(str(c) for c in candidates)
     raise ConfigError(f"web client files not found (tried {tried}); set WEB_ROOT to the web_client directory")
+
+
+def _turn_servers(env: Mapping[str, str]) -> TurnServers:
+    try:
+        return TurnServers(
+            turn_urls=parse_urls(env.get("TURN_URLS"), TURN_SCHEMES, "TURN_URLS"),
+            stun_urls=parse_urls(env.get("STUN_URLS"), STUN_SCHEMES, "STUN_URLS"),
+            secret=(env.get("TURN_SECRET") or "").encode(),
+            ttl=_number(env, "TURN_TTL", DEFAULT_TTL, int, (60, 24 * 3600), "a number of seconds"),
+        )
+    except TurnConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

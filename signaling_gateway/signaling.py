@@ -33,7 +33,8 @@ from .store.records import utcnow
 
 log = structlog.get_logger(__name__)
 
-IceServersProvider = Callable[[Identity], list[dict[str, Any]]]
+# The ICE servers (STUN, TURN with fresh credentials) for one participant id: turn.TurnServers.ice_servers.
+IceServersProvider = Callable[[str], list[dict[str, Any]]]
 # aiohttp closes the socket (1009) above this; between MAX_MESSAGE_BYTES and this we answer too_large instead.
 HARD_MESSAGE_LIMIT = 1024 * 1024
 ERR_STORE_UNAVAILABLE = "store_unavailable"
@@ -47,8 +48,8 @@ GOODBYE_CODES = frozenset({1000, 1001})
 FINAL_CLOSES = frozenset({m.CLOSE_KICKED, m.CLOSE_MEETING_ENDED})
 
 
-def no_ice_servers(identity: Identity) -> list[dict[str, Any]]:
-    # The media server is ICE-lite on a public address; TURN credentials per identity come later.
+def no_ice_servers(participant_id: str) -> list[dict[str, Any]]:
+    # Without TURN_URLS/STUN_URLS: the media server is ICE-lite on a public address, reached directly.
     return []
 
 
@@ -246,7 +247,7 @@ class Signaling:
             listed = {view["id"] for view in others} | {session.participant_id}
             others += [m.participant_view(p.id, p.name, p.audio, p.video) for p in others_in_store
                        if p.id not in listed]
-            ice = self._ice_servers(Identity(name=session.name, is_host=session.is_host, meeting_id=session.meeting_id))
+            ice = self._ice_servers(session.participant_id)  # fresh credentials on every welcome, resumes too
             return m.welcome(session.participant_id, session.name, session.is_host, others, ice,
                              reconnect_token=grant.token, resumed=resumed is not None, media_reset=media_reset,
                              reconnect_window_s=self.reconnect_window)

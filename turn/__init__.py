@@ -1,0 +1,1 @@
+"""TURN (coturn) provisioning: the turnserver.conf template and its renderer, Terraform, the autoscaler."""
