@@ -55,6 +55,8 @@ class Session:
         self.guest_id = guest_id
         # This socket's reconnect token, revoked when the host removes the participant or ends the meeting.
         self.reconnect_token: str | None = None
+        # Its media goes through a TURN relay (the client's connection_stats): the TURN autoscaler counts these.
+        self.relayed = False
         self.metrics = metrics
         # Set when welcome is queued; only announced sessions receive broadcasts or subscriber offers.
         self.announced = asyncio.Event()

@@ -18,6 +18,8 @@ HOST_ACTION: Final = "host_action"
 REQUEST_UNMUTE: Final = "request_unmute"
 # The client's connection to the media server failed while its socket works: new ICE credentials please.
 RESTART_ICE: Final = "restart_ice"
+# What the client's media connections use (from getStats): `relayed` when either goes through TURN.
+CONNECTION_STATS: Final = "connection_stats"
 
 # Server -> client
 WELCOME: Final = "welcome"
@@ -51,7 +53,8 @@ HOST_TYPES: Final = frozenset(
 )  # fmt: skip
 
 CLIENT_TYPES: Final = frozenset(
-    {PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING, VIDEO_PREFS, MEDIA_STATE, HOST_ACTION, REQUEST_UNMUTE, RESTART_ICE}
+    {PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING, VIDEO_PREFS, MEDIA_STATE, HOST_ACTION, REQUEST_UNMUTE, RESTART_ICE,
+     CONNECTION_STATS}
 )
 # What host_action may ask for; the ones on a participant need `participant_id`.
 PARTICIPANT_ACTIONS: Final = frozenset({"mute", "unmute", "video_off", "video_on", "kick"})
@@ -144,6 +147,8 @@ class ClientMessage:
     kind: str | None = None
     # subscribe_answer: the subscribe_offer's offer_id it answers (None from older clients).
     offer_id: int | None = None
+    # connection_stats: whether the client's media goes through a TURN relay.
+    relayed: bool | None = None
 
 
 def parse_client_message(text: str) -> ClientMessage:
@@ -166,6 +171,11 @@ def parse_client_message(text: str) -> ClientMessage:
         return _parse_media_state(data)
     if kind == HOST_ACTION:
         return _parse_host_action(data)
+    if kind == CONNECTION_STATS:
+        relayed = data.get("relayed")
+        if not isinstance(relayed, bool):
+            raise BadMessage(ERR_BAD_MESSAGE, "connection_stats needs 'relayed' as true or false")
+        return ClientMessage(kind, relayed=relayed)
     if kind == REQUEST_UNMUTE:
         media_kind = data.get("kind")
         if media_kind not in ("audio", "video"):

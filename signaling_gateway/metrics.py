@@ -40,6 +40,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.relayed = Gauge(
+            "gateway_relayed_participants",
+            "Participants whose media goes through a TURN relay (the TURN autoscaler reads this)",
+            registry=self.registry,
+        )
         self.media_connected = Gauge(
             "gateway_media_connected",
             "1 while the media server control connection is up",

@@ -274,6 +274,7 @@ class Signaling:
         parked = sum(len(self._hub.parked_in(mid)) for mid in {s.meeting_id for s in sessions})
         self._metrics.participants.set(len(sessions) + parked)
         self._metrics.meetings.set(self._hub.meeting_count)
+        self._metrics.relayed.set(sum(1 for s in sessions if s.relayed))
 
     def _fail(self, session: Session, code: str, message: str, close_code: int) -> None:
         self._report(session, code, message)
@@ -334,6 +335,10 @@ class Signaling:
             assert message.sdp is not None
             await self._media.subscriber_answer(session.meeting_id, session.participant_id, message.sdp,
                                                 message.offer_id)
+        elif message.type == m.CONNECTION_STATS:
+            assert message.relayed is not None
+            session.relayed = message.relayed
+            self._count()
         elif message.type == m.RESTART_ICE:
             session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         elif message.type == m.VIDEO_PREFS:

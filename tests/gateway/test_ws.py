@@ -335,3 +335,28 @@ async def test_a_media_server_restart_rejoins_every_participant_under_its_id() -
         await gateway.close()
         if media is not None:
             media.stop()
+
+
+async def test_clients_relayed_through_turn_are_counted_for_the_autoscaler(online: Gateway) -> None:
+    from turn.autoscaler.relayed import relayed_in
+
+    host, meeting_id = await _meeting(online)
+    ws = await host.ws_connect(f"/ws?meeting={meeting_id}")
+    await receive_type(ws, "welcome")
+
+    async def relayed() -> int:
+        return relayed_in(await (await host.get("/metrics")).text())
+
+    assert await relayed() == 0
+    await ws.send_json({"type": "connection_stats", "relayed": "yes"})
+    assert (await receive_type(ws, "error"))["code"] == "bad_message"
+    await ws.send_json({"type": "connection_stats", "relayed": True})
+    await ws.send_json({"type": "ping"})
+    await receive_type(ws, "pong")
+    assert await relayed() == 1
+    await ws.close()
+
+    async def nobody_relayed() -> bool:
+        return await relayed() == 0
+
+    await eventually(nobody_relayed)
