@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import signal
+import ssl
 import sys
 
 import structlog
@@ -17,6 +19,7 @@ from .config import ConfigError, Settings
 from .media_client import MediaClient
 from .media_process import MediaProcess, MediaProcessError
 from .store import RedisStore, StoreUnavailable
+from .tls import self_signed, server_context
 
 log = structlog.get_logger("signaling_gateway")
 
@@ -53,7 +56,15 @@ async def serve(settings: Settings) -> int:
     app = create_app(settings, media=media, store=store)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    try:
+        tls = server_context(settings.tls_cert, settings.tls_key) if settings.tls_cert and settings.tls_key else None
+    except (OSError, ssl.SSLError) as exc:
+        log.error("tls_unusable", error=str(exc), cert=str(settings.tls_cert))
+        await runner.cleanup()
+        if child is not None:
+            await child.stop()
+        return 2
+    site = web.TCPSite(runner, settings.http_host, settings.http_port, ssl_context=tls)
     try:
         await site.start()
         if settings.host_password_generated:
@@ -61,7 +72,7 @@ async def serve(settings: Settings) -> int:
             print(f"host login: {settings.host_username} / {settings.host_password}", flush=True)
         log.info(
             "gateway_started",
-            http=f"http://{settings.http_host}:{settings.http_port}",
+            http=f"{settings.scheme}://{settings.http_host}:{settings.http_port}",
             media=f"tcp://{endpoint.host}:{endpoint.port}",
             media_spawned=child is not None,
             store=type(store).__name__,
@@ -75,12 +86,23 @@ async def serve(settings: Settings) -> int:
     return 0
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     from .logs import configure_logging
 
+    parser = argparse.ArgumentParser(prog="python -m signaling_gateway",
+                                     description="The signalling gateway (settings come from the environment).")
+    parser.add_argument("--self-signed", action="store_true",
+                        help="serve HTTPS with a throw-away self-signed certificate for HTTP_HOST (a LAN try: "
+                             "browsers open the camera only on a secure origin; they will warn about the certificate)")
+    args = parser.parse_args(argv)
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    env = dict(os.environ)
+    if args.self_signed and not env.get("TLS_CERT"):
+        host = env.get("HTTP_HOST", "127.0.0.1")
+        cert, key = self_signed([host, "localhost", "127.0.0.1"])
+        env.update(TLS_CERT=str(cert), TLS_KEY=str(key))
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(env)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

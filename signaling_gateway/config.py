@@ -52,6 +52,9 @@ class Settings:
     reconnect_window: float = 60.0
     # TURN/STUN for clients that cannot reach the media port directly (turn.py); empty: none.
     turn: TurnServers = field(default_factory=TurnServers)
+    # HTTPS served by the gateway itself (tls.py): the certificate chain and its key, both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @property
     def spawn_media_server(self) -> bool:
@@ -66,7 +69,11 @@ class Settings:
 
     @property
     def secure_cookies(self) -> bool:
-        return bool(self.public_url and self.public_url.startswith("https://"))
+        return self.tls_cert is not None or bool(self.public_url and self.public_url.startswith("https://"))
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
 
     def absolute(self, path: str) -> str:
         """Turn a site path into a link under PUBLIC_URL when one is configured."""
@@ -85,6 +92,7 @@ class Settings:
         public_url = (env.get("PUBLIC_URL") or "").strip() or None
         if public_url is not None and urlsplit(public_url).scheme not in ("http", "https"):
             raise ConfigError(f"PUBLIC_URL must start with http:// or https://, got {public_url!r}")
+        tls = _tls_files(env)
         redis_url = (env.get("REDIS_URL") or "").strip() or None
         if redis_url is not None and urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
@@ -111,6 +119,8 @@ class Settings:
             redis_url=redis_url,
             reconnect_window=_seconds(env, "RECONNECT_WINDOW", 60.0),
             turn=_turn_servers(env),
+            tls_cert=tls[0],
+            tls_key=tls[1],
         )
 
 
@@ -129,6 +139,18 @@ def _web_root(configured: str | None) -> Path:
             return candidate.resolve()
     tried = ", ".join(str(c) for c in candidates)
     raise ConfigError(f"web client files not found (tried {tried}); set WEB_ROOT to the web_client directory")
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    cert, key = (env.get("TLS_CERT") or "").strip(), (env.get("TLS_KEY") or "").strip()
+    if bool(cert) != bool(key):
+        raise ConfigError("TLS_CERT and TLS_KEY go together: set both (PEM files) or neither")
+    if not cert:
+        return None, None
+    for name, path in (("TLS_CERT", cert), ("TLS_KEY", key)):
+        if not Path(path).is_file():
+            raise ConfigError(f"{name}: no such file {path!r}")
+    return Path(cert), Path(key)
 
 
 def _turn_servers(env: Mapping[str, str]) -> TurnServers:
