@@ -70,7 +70,9 @@ class Participant:
 
     def create_subscriber_offer(self, ice_restart: bool = False) -> tuple[str, int]:
         """The next subscriber offer and its id; `ice_restart` gives it new ICE credentials (a resumed client)."""
-        if ice_restart and self.subscriber_transport.state != "new":
+        if ice_restart:
+            # Also for a transport that never connected: new credentials are what makes the browser gather
+            # again (e.g. with the TURN servers it was just given).
             self.subscriber_transport.restart_ice()
         identity = self.identity(self.subscriber_transport)
         return self.subscribing.create_offer(identity, self._session_id, restart=ice_restart)

@@ -103,7 +103,7 @@ async def test_a_restart_offer_replaces_an_outstanding_one_and_the_old_answer_is
     assert not bob.subscribing.negotiating
 
 
-async def test_an_ice_restart_offer_carries_new_credentials_once_the_transport_exists(room) -> None:
+async def test_an_ice_restart_offer_carries_new_credentials(room) -> None:
     room, _ = room
     _, bob = publishing_pair(room)
     offer, offer_id = bob.create_subscriber_offer()
