@@ -2,7 +2,7 @@
 // tracks (replaceTrack, no renegotiation) and telling the others with `media_state`.
 
 import { setIcon } from "./icons.js";
-import { LocalMedia, describeMediaError } from "./local_media.js";
+import { LocalMedia, describeMediaError, insecureContextNotice } from "./local_media.js";
 import { playVideo } from "./media.js";
 import { setTileMedia } from "./tiles.js";
 
@@ -42,6 +42,12 @@ export class CallMedia {
 
   // Opens the devices the pre-join page left on. A refusal is reported; the call goes on without them.
   async start() {
+    const insecure = insecureContextNotice();
+    if (insecure) {
+      this.report(insecure);
+      this.render();
+      return;
+    }
     const errors = await this.local.start({ audio: this.prefs.audio, video: this.prefs.video });
     const problems = ["video", "audio"].filter((kind) => errors[kind]).map((k) => describeMediaError(k, errors[k]));
     if (problems.length > 0) this.report(`${problems.join(" ")} You can still see and hear the others.`);

@@ -135,6 +135,16 @@ async function openDevices(kinds, deviceIds) {
   }
 }
 
+// Off localhost, browsers give a plain-http page no camera or microphone at all: say so, and what to do.
+export function insecureContextNotice() {
+  if (window.isSecureContext) return null;
+  return (
+    `This address (${window.location.origin}) is not secure, so your browser will not let the page use your ` +
+    "camera or microphone. Open the meeting's https:// link instead (ask the host for it); you can still join " +
+    "to see and hear the others."
+  );
+}
+
 // A sentence for a getUserMedia failure, for the people who have to act on it.
 export function describeMediaError(kind, err) {
   const device = kind === "video" ? "camera" : "microphone";

@@ -4,7 +4,7 @@
 import { saveCallPrefs, loadCallPrefs } from "./call_prefs.js";
 import { fillSelect, listDevices } from "./devices.js";
 import { hydrateIcons, setIcon } from "./icons.js";
-import { LocalMedia, describeMediaError } from "./local_media.js";
+import { LocalMedia, describeMediaError, insecureContextNotice } from "./local_media.js";
 import { playVideo } from "./media.js";
 import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem } from "./name_check.js";
 import { initialOf } from "./tiles.js";
@@ -68,6 +68,14 @@ async function refreshDevices() {
 }
 
 async function start() {
+  const insecure = insecureContextNotice();
+  if (insecure) {
+    // No device can open here: the reason, instead of every device failing with a cryptic error.
+    showNote(insecure);
+    note.dataset.reason = "insecure-context";
+    render();
+    return;
+  }
   const errors = await media.start({ audio: prefs.audio, video: prefs.video });
   const problems = ["video", "audio"].filter((kind) => errors[kind]).map((kind) => describeMediaError(kind, errors[kind]));
   if (problems.length > 0) showNote(`${problems.join(" ")} You can still join.`);
