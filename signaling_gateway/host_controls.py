@@ -364,6 +364,7 @@ class HostControls:
             "quality": None,
             "uplink": None,
             "downlink": None,
+            "relayed": session.relayed,  # its media goes through TURN (the client's connection_stats)
         }
         if isinstance(media, dict):
             row.update({key: media.get(key) for key in ("quality", "uplink", "downlink")})

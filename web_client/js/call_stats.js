@@ -84,6 +84,9 @@ export class CallStats {
     const quality = element.querySelector('[data-testid="stat-quality"]');
     quality.dataset.quality = row.quality || "unknown";
     quality.textContent = QUALITY_LABELS[row.quality] || "–";
+    const path = element.querySelector('[data-testid="stat-path"]');
+    path.dataset.path = row.relayed ? "relayed" : "direct";
+    path.textContent = row.relayed ? "Relayed (TURN)" : "Direct";
     setFigure(element, "stat-uplink-bitrate", kbps(up.bitrate_bps), "kbps");
     setFigure(element, "stat-downlink-bitrate", kbps(down.bitrate_bps), "kbps");
     const loss = Math.max(Number(up.loss) || 0, Number(down.loss) || 0);
@@ -117,7 +120,10 @@ function createRow(participantId) {
   const quality = document.createElement("span");
   quality.className = "quality-badge";
   quality.dataset.testid = "stat-quality";
-  header.append(name, quality);
+  const path = document.createElement("span");
+  path.className = "path-badge";
+  path.dataset.testid = "stat-path"; // direct to the media server, or relayed through TURN
+  header.append(name, quality, path);
   const figures = document.createElement("dl");
   figures.className = "stats-figures";
   for (const [testid, label] of [

@@ -4,9 +4,33 @@ import { SimulcastSender, addCameraTransceiver } from "./simulcast.js";
 
 const PC_CONFIG = { bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
 
+// `relayOnly`: every path through TURN (a troubleshooting switch, `?ice=relay` on the call page).
+function connection(iceServers, relayOnly) {
+  return new RTCPeerConnection({ ...PC_CONFIG, iceServers, ...(relayOnly ? { iceTransportPolicy: "relay" } : {}) });
+}
+
+// Switches a connection to other ICE servers (direct first, TURN after): effective from its next ICE restart.
+export function useIceServers(pc, iceServers) {
+  if (pc.signalingState !== "closed") pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+}
+
+// True when the connection's selected candidate pair goes through a TURN relay (our side's candidate).
+export async function isRelayed(pc) {
+  if (pc.connectionState !== "connected") return false;
+  const stats = await pc.getStats();
+  let relayed = false;
+  stats.forEach((report) => {
+    if (report.type !== "transport" || !report.selectedCandidatePairId) return;
+    const pair = stats.get(report.selectedCandidatePairId);
+    const local = pair && stats.get(pair.localCandidateId);
+    if (local && local.candidateType === "relay") relayed = true;
+  });
+  return relayed;
+}
+
 export class Publisher {
-  constructor(iceServers, signaling) {
-    this.pc = new RTCPeerConnection({ ...PC_CONFIG, iceServers });
+  constructor(iceServers, signaling, relayOnly = false) {
+    this.pc = connection(iceServers, relayOnly);
     this.signaling = signaling;
     this.simulcast = null; // the camera's SimulcastSender: dynacast and loss adaptation
     this.senders = { audio: null, video: null };
@@ -59,8 +83,8 @@ export class Publisher {
 }
 
 export class Subscriber {
-  constructor(iceServers, signaling, onTrack) {
-    this.pc = new RTCPeerConnection({ ...PC_CONFIG, iceServers });
+  constructor(iceServers, signaling, onTrack, relayOnly = false) {
+    this.pc = connection(iceServers, relayOnly);
     this.signaling = signaling;
     this.pc.ontrack = onTrack;
     this.chain = Promise.resolve();

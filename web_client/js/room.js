@@ -6,7 +6,7 @@ import { loadCallPrefs, saveCallPrefs } from "./call_prefs.js";
 import { Grid } from "./grid.js";
 import { hydrateIcons } from "./icons.js";
 import { playVideo } from "./media.js";
-import { Publisher, Subscriber } from "./peers.js";
+import { Publisher, Subscriber, isRelayed, useIceServers } from "./peers.js";
 import { ReconnectMachine } from "./reconnect.js";
 import { SignalingChannel } from "./signaling.js";
 import { TilePrefsReporter } from "./tile_prefs.js";
@@ -65,6 +65,12 @@ let connectTimer = null;
 let iceTimer = null;
 let reconnectedTimer = null;
 let iceServers = []; // from the latest welcome, for connections built later (media_reset)
+// Direct to the media server first (STUN at most); TURN for a connection that does not connect within
+// TURN_AFTER_MS or fails (a firewall that blocks UDP to the media port). `?ice=relay` forces TURN throughout.
+const TURN_AFTER_MS = 5000;
+const RELAY_ONLY = new URLSearchParams(window.location.search).get("ice") === "relay";
+const onTurn = { publisher: false, subscriber: false };
+let relayed = null; // what this socket's gateway was last told (connection_stats); null: nothing yet
 let connecting = false; // a socket attempt is in flight
 let reachability = null; // while the socket is down: is the gateway reachable again? (browsers' `online` is unreliable)
 const REACHABILITY_MS = 2000;
@@ -184,6 +190,8 @@ function onWelcome(message) {
     client.reconnects.push({ at: Date.now(), kind: "resume" });
   }
   callMedia.connected(client.signaling);
+  relayed = null; // a new socket: tell this gateway our path again
+  reportPath();
   feed({ type: "welcome", windowMs: Number(message.reconnect_window_s) * 1000 || undefined });
 }
 
@@ -193,15 +201,21 @@ function buildMedia() {
   if (publisher) publisher.close();
   if (subscriber) subscriber.close();
   machine.resetIce();
+  const first = RELAY_ONLY ? iceServers : directServers();
+  onTurn.publisher = onTurn.subscriber = RELAY_ONLY;
   // The subscriber exists before any subscribe_offer can be dispatched: both are created synchronously here.
-  subscriber = new Subscriber(iceServers, client.signaling, onTrack);
+  subscriber = new Subscriber(first, client.signaling, onTrack, RELAY_ONLY);
   client.subscriber = subscriber.pc;
   watchIce(subscriber.pc, "subscriber");
   tilePrefs = new TilePrefsReporter(subscriber.pc, (prefs) => client.signaling.send("video_prefs", { prefs }));
   // Published even with camera and microphone off, so turning them on later needs no renegotiation.
-  publisher = new Publisher(iceServers, client.signaling);
+  publisher = new Publisher(first, client.signaling, RELAY_ONLY);
   client.publisher = publisher.pc;
   watchIce(publisher.pc, "publisher");
+  for (const which of ["publisher", "subscriber"]) {
+    const pc = which === "publisher" ? publisher.pc : subscriber.pc;
+    setTimeout(() => fallBackToTurn(which, pc), TURN_AFTER_MS);
+  }
   callMedia.publish(publisher).catch((err) => {
     console.error("publisher: offer failed", err);
     showStatus(`Could not send your camera: ${err.message}`, { bad: true });
@@ -209,11 +223,39 @@ function buildMedia() {
   client.simulcast = publisher.simulcast;
 }
 
+function directServers() {
+  return iceServers.filter((server) => !server.username); // STUN needs no credential; TURN does
+}
+
+// A connection still not connected after TURN_AFTER_MS, or failed: the same connection again, through TURN.
+function fallBackToTurn(which, pc) {
+  const current = which === "publisher" ? publisher : subscriber;
+  if (!current || current.pc !== pc || onTurn[which] || ["connected", "completed"].includes(pc.iceConnectionState)) {
+    return;
+  }
+  if (!iceServers.some((server) => server.username)) return; // no TURN configured
+  onTurn[which] = true;
+  console.info(`ice: ${which} not connected directly; trying TURN`);
+  useIceServers(pc, iceServers);
+  if (which === "publisher") publisher.restartIce().catch((err) => console.warn("publisher: TURN restart failed", err));
+  else client.signaling.send("restart_ice"); // the server's restart offer makes the browser gather again
+}
+
+// Whether our media goes through TURN: shown to the host (call stats) and counted for the TURN autoscaler.
+async function reportPath() {
+  if (!publisher || !subscriber || !client.signaling) return;
+  const now = (await isRelayed(publisher.pc)) || (await isRelayed(subscriber.pc));
+  client.relayed = now;
+  if (now !== relayed && client.signaling.send("connection_stats", { relayed: now })) relayed = now;
+}
+
 function watchIce(pc, which) {
   pc.addEventListener("iceconnectionstatechange", () => {
     const current = which === "publisher" ? publisher : subscriber;
     if (!current || current.pc !== pc) return; // a connection already replaced
     console.info(`ice: ${which} ${pc.iceConnectionState}`);
+    if (pc.iceConnectionState === "failed") fallBackToTurn(which, pc);
+    if (pc.iceConnectionState === "connected" || pc.iceConnectionState === "completed") reportPath();
     feed({ type: "ice", pc: which, state: pc.iceConnectionState });
   });
 }
@@ -374,6 +416,7 @@ async function main() {
   signaling.onlost = onSocketLost;
   window.addEventListener("online", () => feed({ type: "online" }));
   setInterval(renewSession, SESSION_RENEW_MS);
+  setInterval(reportPath, 5000);
   await connectSocket();
 }
 
