@@ -104,3 +104,17 @@ class BrowserNetwork:
         _ip("addr", "del", f"{self.browser_ip}/24", "dev", self.ns_if, netns=self.netns)
         self.browser_ip = new
         return new
+
+    def block_udp(self) -> None:
+        """A firewall that lets no UDP out of the browser's network (TCP still passes): only TURN over TCP works.
+
+        Dropped in the namespace's output hook: the browser's sendto fails (EPERM), as behind a strict firewall.
+        """
+        rules = (f"table inet mtblock {{\n  chain out {{\n    type filter hook output priority 0; policy accept;\n"
+                 f"    oifname \"{self.ns_if}\" meta l4proto udp counter drop\n  }}\n}}\n")
+        subprocess.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"], input=rules, text=True, check=True,
+                       timeout=10)
+
+    def unblock_udp(self) -> None:
+        subprocess.run(["ip", "netns", "exec", self.netns, "nft", "delete", "table", "inet", "mtblock"],
+                       check=False, timeout=10, capture_output=True)

@@ -32,14 +32,15 @@ class Coturn:
 
 
 @contextlib.contextmanager
-def run_coturn(secret: str = SECRET, extra: tuple[str, ...] = ()) -> Iterator[Coturn]:
+def run_coturn(secret: str = SECRET, extra: tuple[str, ...] = (), listen: str = "127.0.0.1") -> Iterator[Coturn]:
+    """coturn on `listen` (loopback, or a test network's address), relaying from that address."""
     workdir = Path(tempfile.mkdtemp(prefix="coturn-"))
     port = free_udp_port()
     while port == free_tcp_port():  # coturn listens on both; a clash only makes the start fail loudly
         port = free_udp_port()
     relay = free_udp_port()
     settings = TurnServerSettings(
-        external_ip="127.0.0.1", listening_ip="127.0.0.1", secret=secret, port=port,
+        external_ip=listen, listening_ip=listen, secret=secret, port=port,
         min_port=relay, max_port=min(relay + 40, 65535), log_file=str(workdir / "turn.log"),
         extra=("allow-loopback-peers", f"userdb={workdir / 'turndb'}", f"pidfile={workdir / 'turn.pid'}", *extra),
     )
