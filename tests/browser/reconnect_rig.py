@@ -154,12 +154,15 @@ async def states(page: Page) -> list[dict[str, Any]]:
 
 
 async def mic_toggle_reaches_the_host(call: Call, timeout: float = 10.0) -> None:
-    """Signalling works: the guest's mic button changes the guest's mic indicator on the host's page."""
+    """Signalling works: the guest's mic button changes the guest's mic on the host's tile and host panel."""
     tile = f'[data-testid="participant-tile"][data-participant-id="{call.guest_id}"]'
+    panel_mic = (f'[data-testid="host-panel"] [data-testid="participant-row"][data-participant-id="{call.guest_id}"] '
+                 '[data-testid="participant-mic"]')
     before = await call.host.get_attribute(tile, "data-audio")
     await call.guest.get_by_test_id("toggle-mic").click()
     expected = "off" if before == "on" else "on"
     await call.host.wait_for_selector(f'{tile}[data-audio="{expected}"]', state="attached", timeout=timeout * 1000)
+    await call.host.wait_for_selector(f'{panel_mic}[data-state="{expected}"]', state="attached", timeout=5000)
 
 
 def assert_no_leave_or_join(events: list[dict[str, Any]], pid: str) -> None:
