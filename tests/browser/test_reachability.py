@@ -180,3 +180,27 @@ async def test_a_guest_without_udp_joins_through_turn_over_tcp_and_shows_as_rela
                                                       timeout=20_000)
             finally:
                 network.unblock_udp()
+
+
+async def test_turn_credentials_are_renewed_before_they_expire_and_the_relayed_call_goes_on(
+    browser: Browser, coturn: Coturn
+) -> None:
+    # TURN_TTL at its minimum (60 s): the page fetches new credentials at 80 % of their life and moves its
+    # relayed connections onto them (an ICE restart), as it does every ~5 h in a real 8-hour call.
+    env = {"TURN_URLS": f"turn:127.0.0.1:{coturn.port}?transport=udp", "TURN_SECRET": SECRET, "TURN_TTL": "60"}
+    with run_product("turn-renewal-product.log", env) as product:
+        host, guest, host_id, guest_id = await _call(browser, product.base_url, "?ice=relay")
+        try:
+            await wait_for_frames(guest, host_id)
+            first = await guest.evaluate("() => window.meetingClient.publisher.getConfiguration().iceServers"
+                                         ".find((s) => s.username).username")
+            await guest.wait_for_function("() => window.meetingClient.turnRenewals >= 1", timeout=70_000)
+            renewed = await guest.evaluate("() => window.meetingClient.publisher.getConfiguration().iceServers"
+                                           ".find((s) => s.username).username")
+            assert int(renewed.split(":")[0]) > int(first.split(":")[0])
+            await wait_for_frames(host, guest_id, more=40)
+            await wait_for_frames(guest, host_id, more=40)
+            assert await guest.evaluate("() => window.meetingClient.relayed") is True
+        finally:
+            await host.context.close()
+            await guest.context.close()

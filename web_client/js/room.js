@@ -45,6 +45,8 @@ const client = {
   simulcast: null, // the camera's SimulcastSender (dynacast and loss-adaptation state)
   connection: "connecting", // connecting | connected | reconnecting | disconnected (also body[data-connection])
   reconnects: [], // {at, kind}: each time the call came back (tests and the console read these)
+  relayed: false, // our media goes through TURN
+  turnRenewals: 0, // TURN credentials fetched again before they expired
 };
 window.meetingClient = client;
 let publisher = null;
@@ -71,6 +73,7 @@ const TURN_AFTER_MS = 5000;
 const RELAY_ONLY = new URLSearchParams(window.location.search).get("ice") === "relay";
 const onTurn = { publisher: false, subscriber: false };
 let relayed = null; // what this socket's gateway was last told (connection_stats); null: nothing yet
+let turnRenewal = null;
 let connecting = false; // a socket attempt is in flight
 let reachability = null; // while the socket is down: is the gateway reachable again? (browsers' `online` is unreliable)
 const REACHABILITY_MS = 2000;
@@ -178,7 +181,7 @@ function onWelcome(message) {
     for (const id of [...grid.tiles.keys()]) if (!listed.has(id)) removeParticipant(id);
   }
   for (const participant of message.participants) addParticipant(participant);
-  iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
+  setIceServers(Array.isArray(message.ice_servers) ? message.ice_servers : []);
   if (first || !sameParticipant || message.media_reset) {
     buildMedia();
     if (!first) client.reconnects.push({ at: Date.now(), kind: sameParticipant ? "media_reset" : "rejoin" });
@@ -221,6 +224,36 @@ function buildMedia() {
     showStatus(`Could not send your camera: ${err.message}`, { bad: true });
   });
   client.simulcast = publisher.simulcast;
+}
+
+// New ICE servers (a welcome's, or renewed TURN credentials): the open connections use them from their next
+// ICE restart, and the credentials are renewed again before they expire (TURN_TTL; calls last 8 hours).
+function setIceServers(servers) {
+  iceServers = servers;
+  for (const [which, peer] of [["publisher", publisher], ["subscriber", subscriber]]) {
+    if (peer) useIceServers(peer.pc, onTurn[which] ? iceServers : directServers());
+  }
+  clearTimeout(turnRenewal);
+  const expiries = iceServers.filter((s) => s.username).map((s) => Number(String(s.username).split(":")[0]));
+  if (expiries.length === 0 || !expiries.every(Number.isFinite)) return;
+  const left = Math.min(...expiries) * 1000 - Date.now();
+  turnRenewal = setTimeout(renewTurn, Math.max(left * 0.8, 10_000));
+}
+
+async function renewTurn() {
+  try {
+    const response = await fetch(`/api/turn-credentials?meeting=${encodeURIComponent(meetingId)}`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    setIceServers((await response.json()).ice_servers || []);
+  } catch (err) {
+    console.info("turn: renewal failed, retried in a minute", err.message);
+    turnRenewal = setTimeout(renewTurn, 60_000);
+    return;
+  }
+  client.turnRenewals += 1;
+  // Connections on TURN take the new credentials now: their allocations must not outlive the old ones.
+  if (onTurn.publisher && publisher) publisher.restartIce().catch((err) => console.warn("turn: restart", err));
+  if (onTurn.subscriber) client.signaling.send("restart_ice");
 }
 
 function directServers() {
