@@ -113,3 +113,30 @@ async def test_a_guest_who_blocks_camera_and_microphone_still_joins(new_context:
     status = guest.get_by_test_id("status")
     await status.filter(has_text="blocked").wait_for()
     assert await guest.get_by_test_id("toggle-camera").get_attribute("data-state") == "off"
+
+
+# The pre-join page's devices take their time, as a slow camera (or Firefox) does; the call page's do not.
+SLOW_DEVICES_JS = """
+(() => {
+  if (!location.pathname.startsWith("/join/")) return;
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) =>
+    new Promise((resolve) => setTimeout(resolve, 2000)).then(() => real(constraints));
+})();
+"""
+
+
+async def test_join_pressed_before_the_devices_opened_joins_with_what_was_chosen(new_context: NewContext) -> None:
+    host = await (await new_context()).new_page()
+    await login_host(host)
+    meeting_id = await create_meeting(host)
+    context = await new_context()
+    await context.add_init_script(SLOW_DEVICES_JS)
+    guest = await open_prejoin(context, meeting_id)
+    # Join the instant the page is there: the camera and microphone are still opening.
+    assert await guest.evaluate("() => window.prejoin.media.state()") == {"audio": False, "video": False}
+    await submit_join(guest, meeting_id, "Quick")
+    guest_id = await participant_id(guest)
+    await wait_for_local_video(guest)
+    await wait_for_frames(host, guest_id)  # the host sees the quick guest's camera, not a black tile
+    assert await guest.get_by_test_id("toggle-mic").get_attribute("data-state") == "on"

@@ -26,10 +26,14 @@ const maxName = Number(nameInput.dataset.max) || MAX_NAME_CHARS;
 const prefs = loadCallPrefs(meetingId);
 const media = new LocalMedia({ micId: prefs.micId, cameraId: prefs.cameraId });
 const busy = { audio: false, video: false };
+// What the person chose (the saved choice, then their clicks): what the call starts with. Not what is open
+// this instant: a device still opening when Join is pressed (a slow camera) must not join as "off".
+// A device that fails to open is off, and the note says why.
+const chosen = { audio: prefs.audio, video: prefs.video };
 let leaving = false;
 
 // Tests and the console can look at the preview's state.
-window.prejoin = { media, busy };
+window.prejoin = { media, busy, chosen };
 
 const LABELS = {
   audio: { on: "Turn off microphone", off: "Turn on microphone", icons: ["mic", "micOff"] },
@@ -77,6 +81,7 @@ async function start() {
     return;
   }
   const errors = await media.start({ audio: prefs.audio, video: prefs.video });
+  for (const kind of ["audio", "video"]) if (errors[kind]) chosen[kind] = false;
   const problems = ["video", "audio"].filter((kind) => errors[kind]).map((kind) => describeMediaError(kind, errors[kind]));
   if (problems.length > 0) showNote(`${problems.join(" ")} You can still join.`);
   if (leaving) {
@@ -94,14 +99,19 @@ async function toggle(kind) {
   render();
   try {
     if (media.isOn(kind)) {
+      chosen[kind] = false;
       media.turnOff(kind);
     } else {
+      chosen[kind] = true;
       await media.turnOn(kind);
       showNote("");
       await refreshDevices(); // the first permission grant reveals the device names
     }
   } catch (err) {
-    if (err.name !== "AbortError") showNote(`${describeMediaError(kind, err)} You can still join.`);
+    if (err.name !== "AbortError") {
+      chosen[kind] = false;
+      showNote(`${describeMediaError(kind, err)} You can still join.`);
+    }
   } finally {
     busy[kind] = false;
     if (kind === "video") await showPreview();
@@ -143,10 +153,10 @@ function onSubmit(event) {
   }
   // The browser posts the form (the gateway checks the name again and sets the guest token).
   leaving = true;
-  const state = media.state();
+  // The choice, not the devices' state now: the call page opens them again from it.
   saveCallPrefs(meetingId, {
-    audio: state.audio,
-    video: state.video,
+    audio: chosen.audio,
+    video: chosen.video,
     micId: media.deviceIds.audio,
     cameraId: media.deviceIds.video,
   });
@@ -176,6 +186,7 @@ if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
   navigator.mediaDevices.addEventListener("devicechange", () => refreshDevices());
 }
 media.onended = (kind) => {
+  chosen[kind] = false;
   showNote(`Your ${kind === "video" ? "camera" : "microphone"} stopped.`);
   if (kind === "video") showPreview();
   render();
