@@ -61,6 +61,8 @@ class MediaSection:
     rtcp_rsize: bool = False
     codecs: list[Codec] = field(default_factory=list)
     extmaps: dict[int, str] = field(default_factory=dict)
+    # RFC 8285 directions of the extmaps that carry one (Firefox: `a=extmap:9/sendonly ...rtp-stream-id`).
+    extmap_directions: dict[int, str] = field(default_factory=dict)
     rids: list[Rid] = field(default_factory=list)
     simulcast: str | None = None
     msid: str | None = None
@@ -115,7 +117,8 @@ class MediaSection:
             out.append(f"a=setup:{self.setup}")
         if self.mid is not None:
             out.append(f"a=mid:{self.mid}")
-        out += [f"a=extmap:{ext_id} {uri}" for ext_id, uri in self.extmaps.items()]
+        out += [f"a=extmap:{ext_id}{'/' + d if (d := self.extmap_directions.get(ext_id)) else ''} {uri}"
+                for ext_id, uri in self.extmaps.items()]
         out.append(f"a={self.direction}")
         if self.msid is not None:
             out.append(f"a=msid:{self.msid}")

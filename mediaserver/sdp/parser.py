@@ -285,19 +285,23 @@ class _MediaBuilder:
 
     def extmap(self, body: str, value: str, where: str) -> None:
         parts = value.split()
-        # Extmaps with a direction or extension attributes are rare (Firefox csrc-audio-level); keeping
-        # them verbatim in `other` keeps `extmaps` a plain id -> uri map.
-        if len(parts) != 2 or "/" in parts[0]:
-            if len(parts) < 2:
-                raise SdpError(f"{where}: a=extmap needs '<id> <uri>', got {shorten(value)}")
+        if len(parts) < 2:
+            raise SdpError(f"{where}: a=extmap needs '<id>[/<direction>] <uri>', got {shorten(value)}")
+        if len(parts) > 2:
+            # Extension attributes after the URI are rare; verbatim in `other` keeps `extmaps` an id -> uri map.
             self.media.other.append(body)
             return
-        ext_id = parse_uint(parts[0], f"{where}: a=extmap id", 255)
+        raw_id, _, direction = parts[0].partition("/")
+        if direction and direction not in DIRECTIONS:
+            raise SdpError(f"{where}: a=extmap direction {shorten(direction)} is not one of RFC 8285's")
+        ext_id = parse_uint(raw_id, f"{where}: a=extmap id", 255)
         if ext_id == 0:
             raise SdpError(f"{where}: a=extmap id 0 is reserved")
         if ext_id in self.media.extmaps:
             raise SdpError(f"{where}: a=extmap id {ext_id} given twice")
         self.media.extmaps[ext_id] = parts[1]
+        if direction:
+            self.media.extmap_directions[ext_id] = direction
 
     def rid(self, value: str, where: str) -> None:
         parts = value.split(None, 2)

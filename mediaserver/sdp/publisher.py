@@ -178,12 +178,18 @@ def _usable(media: MediaSection, bundle: list[str] | None) -> tuple[_Choice | No
 
 def _accept(media: MediaSection, choice: _Choice, server: ServerIdentity) -> tuple[MediaSection, NegotiatedMedia]:
     assert media.mid is not None
-    extmaps = {ext_id: uri for ext_id, uri in media.extmaps.items() if uri in ACCEPTED_EXTENSIONS}
+    # Only what the browser sends (no direction, sendrecv or sendonly: Firefox marks rid and repaired-rid
+    # sendonly); an extension it only receives is of no use on a connection where the server only receives.
+    offered = media.extmap_directions
+    extmaps = {ext_id: uri for ext_id, uri in media.extmaps.items()
+               if uri in ACCEPTED_EXTENSIONS and offered.get(ext_id, "sendrecv") in ("sendrecv", "sendonly")}
     ext_ids = {uri: ext_id for ext_id, uri in extmaps.items()}
     codec, rtx = choice.codec, choice.rtx
     answer = MediaSection(kind=media.kind, port=DUMMY_PORT, proto=PROTO, mid=media.mid)
     server.apply(answer, setup="passive")
     answer.extmaps = extmaps
+    # RFC 8285 §7: the answer's direction of a directional extension is the mirror of the offer's.
+    answer.extmap_directions = {ext_id: "recvonly" for ext_id in extmaps if offered.get(ext_id) == "sendonly"}
     answer.direction = _answer_direction(media.direction)
     answer.rtcp_mux = True
     answer.rtcp_rsize = media.rtcp_rsize

@@ -202,12 +202,13 @@ def test_fmtp_before_rtpmap_wildcard_feedback_and_static_payloads() -> None:
     m = d.media[0]
     assert m.codecs == [Codec(96, "VP8", 90000, None, "x=1", ["nack pli"])]
     assert m.other == [
-        "extmap:5/sendonly urn:example:ext",
         "extmap:6 urn:example:with-attrs attr",
         "rtcp-fb:* nack",
         "fmtp:0 y=2",
     ]
-    assert m.extmaps == {}
+    # A direction is kept beside the id (RFC 8285): Firefox marks its rid extensions sendonly.
+    assert m.extmaps == {5: "urn:example:ext"} and m.extmap_directions == {5: "sendonly"}
+    assert "a=extmap:5/sendonly urn:example:ext" in d.serialize()
     assert parse_sdp(d.serialize()) == d
 
 
@@ -318,3 +319,8 @@ def test_size_limits() -> None:
 def test_non_text_input() -> None:
     with pytest.raises(SdpError, match="must be text"):
         parse_sdp(b"v=0\r\n")  # type: ignore[arg-type]
+
+
+def test_an_extmap_direction_must_be_one_of_rfc_8285s() -> None:
+    with pytest.raises(SdpError, match="direction"):
+        parse_sdp(sdp("m=video 9 UDP/TLS/RTP/SAVPF 96", "a=rtpmap:96 VP8/90000", "a=extmap:5/sideways urn:x"))

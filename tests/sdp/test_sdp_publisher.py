@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
@@ -510,3 +511,21 @@ def test_helpers() -> None:
     ufrag, pwd = random_ice_credentials()
     ServerIdentity(ufrag, pwd, fp, "127.0.0.1", 9)
     assert random_ice_credentials() != (ufrag, pwd)
+
+
+def test_firefox_simulcast_is_taken_by_rid_with_its_directional_extmaps(server: ServerIdentity) -> None:
+    # Firefox 153 marks rid and repaired-rid `sendonly` and lists a=ssrc lines in FID groups besides its rids:
+    # the rids win (each layer is bound by its rid extension), and the answer mirrors the directions.
+    offer = (Path(__file__).parent / "data" / "firefox153_offer_audio_simulcast_video.sdp").read_text()
+    answer_text, _, media = answer_publisher_offer(offer, server)
+    video = next(m for m in media if m.kind == "video")
+    assert video.rids == ["q", "h", "f"]
+    assert video.ext_ids[URI_RID] == 9 and video.ext_ids[URI_REPAIRED_RID] == 10
+    assert (video.payload_type, video.rtx_payload_type) == (120, 124)
+    lines = answer_text.splitlines()
+    assert f"a=extmap:9/recvonly {URI_RID}" in lines and f"a=extmap:10/recvonly {URI_REPAIRED_RID}" in lines
+    assert "a=simulcast:recv q;h;f" in lines and "a=rid:q recv" in lines
+    # An extension Firefox only receives (playout-delay, csrc-audio-level) is not answered.
+    assert not [line for line in lines if "playout-delay" in line or "csrc-audio-level" in line]
+    parsed = parse_sdp(answer_text)
+    assert parsed.media[0].extmap_directions == {9: "recvonly", 10: "recvonly"}
