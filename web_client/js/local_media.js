@@ -137,7 +137,9 @@ async function openDevices(kinds, deviceIds) {
 
 // Off localhost, browsers give a plain-http page no camera or microphone at all: say so, and what to do.
 export function insecureContextNotice() {
-  if (window.isSecureContext) return null;
+  // Judged by what the browser offers, not by isSecureContext alone: a browser configured to allow media on
+  // this address (Firefox's media.getusermedia.insecure.enabled) gives getUserMedia on an insecure page.
+  if (window.isSecureContext || (navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return null;
   return (
     `This address (${window.location.origin}) is not secure, so your browser will not let the page use your ` +
     "camera or microphone. Open the meeting's https:// link instead (ask the host for it); you can still join " +
