@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,17 @@ if str(ROOT) not in sys.path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def coturn() -> Iterator[Any]:
+    """A real coturn on loopback for one test module (tests/turn/coturn.py), skipped where it is not installed."""
+    from tests.turn.coturn import coturn_installed, run_coturn
+
+    if not coturn_installed():
+        pytest.skip("coturn is not installed (scripts/test installs it)")
+    with run_coturn() as server:
+        yield server
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -70,6 +70,18 @@ def bound_rids(product: GatewayProcess, pid: str) -> set[str]:
     return rids
 
 
+async def step_done(steps: dict[str, object], key: str, driver: asyncio.Future[None], timeout: float,
+                    what: str) -> None:
+    """Wait for the Firefox thread to reach `key`; its own failure, if any, is what gets raised."""
+    deadline = time.monotonic() + timeout
+    while key not in steps:
+        if driver.done():
+            await driver
+            raise AssertionError(f"{what}: Firefox stopped early")
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.2)
+
+
 def firefox_guest_joins_at_once(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
     with firefox() as client:
         page = FirefoxPage(client)
@@ -100,16 +112,9 @@ async def test_a_firefox_guest_and_a_chromium_host_see_each_other_and_firefox_se
             steps["host"] = await participant_id(host)
             guest = asyncio.get_running_loop().run_in_executor(
                 None, firefox_guest_joins_at_once, product.base_url, meeting_id, steps)
-            deadline = time.monotonic() + 60
-            while "pid" not in steps:
-                assert time.monotonic() < deadline and not guest.done(), "Firefox never joined"
-                await asyncio.sleep(0.2)
+            await step_done(steps, "pid", guest, 60, "Firefox never joined")
             await wait_for_frames(host, str(steps["pid"]))
-            deadline = time.monotonic() + 60
-            while "firefox_decoded" not in steps:
-                assert not guest.done() or "firefox_decoded" in steps, await guest
-                assert time.monotonic() < deadline, "Firefox decoded nothing"
-                await asyncio.sleep(0.2)
+            await step_done(steps, "firefox_decoded", guest, 60, "Firefox decoded nothing")
             assert bound_rids(product, str(steps["pid"])) >= {"q", "h"}  # bound by rid, not as one plain layer
         finally:
             steps["done"] = True
@@ -145,19 +150,12 @@ async def test_a_chromium_guest_and_a_firefox_host_see_each_other(product: Gatew
         steps: dict[str, object] = {}
         host = asyncio.get_running_loop().run_in_executor(None, firefox_host, product.base_url, steps)
         try:
-            deadline = time.monotonic() + 90
-            while "meeting" not in steps:
-                assert time.monotonic() < deadline and not host.done(), "Firefox host never entered"
-                await asyncio.sleep(0.2)
+            await step_done(steps, "meeting", host, 90, "the Firefox host never entered")
             context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
             guest = await join_guest(context, str(steps["meeting"]), "Chromium guest")
             steps["guest"] = await participant_id(guest)
             await wait_for_frames(guest, str(steps["pid"]))
-            deadline = time.monotonic() + 60
-            while "firefox_decoded" not in steps:
-                assert not host.done() or "firefox_decoded" in steps, await host
-                assert time.monotonic() < deadline, "Firefox decoded nothing"
-                await asyncio.sleep(0.2)
+            await step_done(steps, "firefox_decoded", host, 60, "Firefox decoded nothing")
         finally:
             steps["done"] = True
             await chromium.close()

@@ -33,14 +33,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_sc
 
 
 @pytest.fixture(scope="module")
-def coturn() -> Iterator[Coturn]:
-    if not coturn_installed():
-        pytest.skip("coturn is not installed (scripts/test installs it)")
-    with run_coturn() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def turn_product(coturn: Coturn) -> Iterator[GatewayProcess]:
     env = {"TURN_URLS": f"turn:127.0.0.1:{coturn.port}?transport=udp", "TURN_SECRET": SECRET}
     with run_product("turn-product.log", env) as gateway:

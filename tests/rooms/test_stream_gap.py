@@ -47,7 +47,8 @@ def vp8_packet(seq: int) -> bytes:
     return struct.pack("!BBHII", 0x80, 96, seq, seq * 3000, SSRC) + bytes([0x10, 0x01, 0, 0, 0])
 
 
-def test_a_layer_back_after_a_gap_asks_its_publisher_for_a_keyframe(monkeypatch: pytest.MonkeyPatch) -> None:
+def publishing_video(monkeypatch: pytest.MonkeyPatch) -> tuple[Clock, PublisherSide, Any, list[int]]:
+    """A publisher side with one plain video layer on a fake clock; its PLIs land in the returned list."""
     clock = Clock()
     monkeypatch.setattr(publishing, "time", clock)
     side = PublisherSide("alice", cast(PeerTransport, StubTransport()), rtcp_ssrc=1)
@@ -55,6 +56,11 @@ def test_a_layer_back_after_a_gap_asks_its_publisher_for_a_keyframe(monkeypatch:
                                        clock_rate=90000, ssrcs=[SSRC]))
     plis: list[int] = []
     pub.send_pli = plis.append
+    return clock, side, pub, plis
+
+
+def test_a_layer_back_after_a_gap_asks_its_publisher_for_a_keyframe(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, side, pub, plis = publishing_video(monkeypatch)
     watcher = Watcher()
     pub.fanout[0].append(watcher)  # type: ignore[arg-type]
 
@@ -72,13 +78,7 @@ def test_a_layer_back_after_a_gap_asks_its_publisher_for_a_keyframe(monkeypatch:
 
 
 def test_no_request_when_nobody_watches_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = Clock()
-    monkeypatch.setattr(publishing, "time", clock)
-    side = PublisherSide("alice", cast(PeerTransport, StubTransport()), rtcp_ssrc=1)
-    pub = side.publish(NegotiatedMedia(mid="0", kind="video", payload_type=96, rtx_payload_type=None,
-                                       clock_rate=90000, ssrcs=[SSRC]))
-    plis: list[int] = []
-    pub.send_pli = plis.append
+    clock, side, _, plis = publishing_video(monkeypatch)
     side.on_rtp(vp8_packet(1))
     clock.now += 5
     side.on_rtp(vp8_packet(2))

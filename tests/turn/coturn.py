@@ -63,3 +63,4 @@ def run_coturn(secret: str = SECRET, extra: tuple[str, ...] = (), listen: str = 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
 
 import pytest
 from aioice import stun, turn
@@ -16,17 +15,9 @@ from signaling_gateway.turn import TurnConfigError, TurnServers, credential_for,
 from tests.gateway.conftest import Gateway, start_gateway
 from tests.gateway.gateway_process import free_tcp_port
 
-from .coturn import SECRET, Coturn, coturn_installed, run_coturn
+from .coturn import SECRET, Coturn, coturn_installed
 
 needs_coturn = pytest.mark.skipif(not coturn_installed(), reason="coturn is not installed (scripts/test installs it)")
-
-
-@pytest.fixture(scope="module")
-def coturn() -> Iterator[Coturn]:
-    if not coturn_installed():
-        pytest.skip("coturn is not installed (scripts/test installs it)")
-    with run_coturn() as server:
-        yield server
 
 
 def servers(coturn: Coturn, clock: float | None = None, ttl: int = 3600) -> TurnServers:
