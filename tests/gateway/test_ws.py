@@ -231,6 +231,15 @@ async def test_renegotiation_needed_is_relayed_as_a_subscribe_offer(online: Gate
     await ws.close()
 
 
+async def types_until_pong(ws: Any) -> list[str]:
+    """The types of everything queued for `ws` before the answer to a ping sent now (messages arrive in order)."""
+    await ws.send_json({"type": "ping"})
+    seen = []
+    while (message := await receive(ws))["type"] != "pong":
+        seen.append(message["type"])
+    return seen
+
+
 async def test_a_media_transport_death_with_the_socket_open_starts_its_media_anew(online: Gateway) -> None:
     # The media server gave up on the guest's transport (no ICE restart within its window) while its socket
     # stayed up: the gateway joins it to the room again under the same id and tells its client to build new
@@ -251,10 +260,7 @@ async def test_a_media_transport_death_with_the_socket_open_starts_its_media_ane
     assert not guest_ws.closed
     room = (await online.media.stats(meeting_id))["rooms"][meeting_id]
     assert guest_id in room  # joined again, same id
-    await host_ws.send_json({"type": "ping"})
-    seen = []
-    while (message := await receive(host_ws))["type"] != "pong":
-        seen.append(message["type"])
+    seen = await types_until_pong(host_ws)
     assert "participant_left" not in seen and "participant_joined" not in seen
     await guest_ws.close()
     assert (await receive_type(host_ws, "participant_left"))["participant_id"] == guest_id  # a goodbye is a leave
@@ -324,10 +330,7 @@ async def test_a_media_server_restart_rejoins_every_participant_under_its_id() -
         room = (await gateway.media.stats(meeting_id))["rooms"][meeting_id]
         assert set(room) == {host_id, guest_id}
         assert not host_ws.closed and not guest_ws.closed
-        await host_ws.send_json({"type": "ping"})
-        seen = []
-        while (message := await receive(host_ws))["type"] != "pong":
-            seen.append(message["type"])
+        seen = await types_until_pong(host_ws)
         assert "participant_left" not in seen and "participant_joined" not in seen
         await guest_ws.close()
         await host_ws.close()
