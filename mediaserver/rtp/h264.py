@@ -12,26 +12,37 @@ from typing import NamedTuple
 from .buffer import BytesLike
 from .errors import ParseError
 
-__all__ = ["NAL_IDR", "NAL_PPS", "NAL_SPS", "H264Depacketizer", "H264Payload", "packetize", "parse_h264"]
+__all__ = ["NAL_IDR", "NAL_PPS", "NAL_SPS", "H264Depacketizer", "H264Payload", "find_sps", "packetize", "parse_h264"]
 
+NAL_SLICE = 1
 NAL_IDR = 5
 NAL_SPS = 7
 NAL_PPS = 8
+NAL_AUD = 9
 STAP_A = 24
 FU_A = 28
 _TYPE_MASK = 0x1F
 _FORBIDDEN = 0x80
 _FU_START = 0x80
 _FU_END = 0x40
+_FIRST_MB_ZERO = 0x80
 
 
 class H264Payload(NamedTuple):
-    """What one RTP payload carries. For FU-A, `nal_types` is the fragmented unit's type."""
+    """What one RTP payload carries. For FU-A, `nal_types` is the fragmented unit's type.
+
+    The last three fields are always None: H.264 as browsers send it has no temporal-layer id or picture id
+    in the payload, and the forwarder reads those names from every codec's descriptor alike.
+    """
 
     nal_types: tuple[int, ...]
     fragment_start: bool  # a whole NAL unit, an aggregate, or the first fragment of one
     fragment_end: bool
     keyframe: bool  # an SPS, or the start of an IDR slice: a decoder can start here
+    frame_start: bool  # begins a picture: an SPS or access unit delimiter, or a slice starting at macroblock 0
+    tid: int | None = None
+    picture_id: int | None = None
+    tl0picidx: int | None = None
 
 
 def _nal_type(byte: int) -> int:
@@ -47,10 +58,13 @@ def parse_h264(payload: BytesLike, offset: int = 0) -> H264Payload:
         raise ParseError("empty H.264 payload")
     kind = _nal_type(payload[offset])
     if 1 <= kind <= 23:
-        return H264Payload((kind,), True, True, kind in (NAL_SPS, NAL_IDR))
+        return H264Payload((kind,), True, True, kind in (NAL_SPS, NAL_IDR), _starts_picture(payload, offset, end))
     if kind == STAP_A:
-        types = tuple(_nal_type(payload[start]) for start, _ in _stap_units(payload, offset + 1, end))
-        return H264Payload(types, True, True, NAL_SPS in types or NAL_IDR in types)
+        units = _stap_units(payload, offset + 1, end)
+        types = tuple(_nal_type(payload[start]) for start, _ in units)
+        first, size = units[0]
+        return H264Payload(types, True, True, NAL_SPS in types or NAL_IDR in types,
+                           _starts_picture(payload, first, first + size))
     if kind == FU_A:
         if offset + 2 >= end:
             raise ParseError("FU-A without a fragment")
@@ -61,11 +75,22 @@ def parse_h264(payload: BytesLike, offset: int = 0) -> H264Payload:
         start, last = bool(header & _FU_START), bool(header & _FU_END)
         if start and last:
             raise ParseError("FU-A fragment marked both start and end")
-        return H264Payload((inner,), start, last, start and inner in (NAL_SPS, NAL_IDR))
+        # The fragmented unit's body starts after the FU indicator and FU header.
+        begins = start and inner in (NAL_SLICE, NAL_IDR) and bool(payload[offset + 2] & _FIRST_MB_ZERO)
+        return H264Payload((inner,), start, last, start and inner in (NAL_SPS, NAL_IDR), begins)
     raise ParseError(f"H.264 payload type {kind} is not allowed in packetization-mode 1")
 
 
-def _stap_units(payload: BytesLike, pos: int, end: int) -> Iterable[tuple[int, int]]:
+def _starts_picture(payload: BytesLike, start: int, end: int) -> bool:
+    """Whether the NAL unit at `start` begins a picture (ITU-T H.264 7.4.1.2.3 order of units)."""
+    kind = payload[start] & _TYPE_MASK
+    if kind in (NAL_SPS, NAL_AUD):
+        return True
+    # first_mb_in_slice is the slice header's first ue(v): a leading 1 bit codes 0, the picture's first slice.
+    return kind in (NAL_SLICE, NAL_IDR) and start + 1 < end and bool(payload[start + 1] & _FIRST_MB_ZERO)
+
+
+def _stap_units(payload: BytesLike, pos: int, end: int) -> list[tuple[int, int]]:
     """(start, length) of each NAL unit of a STAP-A, after its header byte."""
     units = []
     while pos < end:
@@ -80,6 +105,21 @@ def _stap_units(payload: BytesLike, pos: int, end: int) -> Iterable[tuple[int, i
     if not units:
         raise ParseError("STAP-A without NAL units")
     return units
+
+
+def find_sps(payload: BytesLike, offset: int = 0) -> bytes | None:
+    """The SPS NAL unit a single-NAL or STAP-A payload carries (Chrome sends it with each keyframe), or None."""
+    end = len(payload)
+    if offset >= end:
+        return None
+    kind = payload[offset] & _TYPE_MASK
+    if kind == NAL_SPS:
+        return bytes(payload[offset:end])
+    if kind == STAP_A:
+        for start, size in _stap_units(payload, offset + 1, end):
+            if payload[start] & _TYPE_MASK == NAL_SPS:
+                return bytes(payload[start : start + size])
+    return None
 
 
 class H264Depacketizer:

@@ -38,6 +38,7 @@ class Vp8Descriptor(NamedTuple):
     keyidx: int | None
     header_len: int
     keyframe: bool
+    frame_start: bool  # the first packet of a frame (start of partition 0)
 
 
 def parse_vp8(payload: BytesLike, offset: int = 0) -> Vp8Descriptor:
@@ -97,7 +98,7 @@ def parse_vp8(payload: BytesLike, offset: int = 0) -> Vp8Descriptor:
     desc: Vp8Descriptor = _new_tuple(
         Vp8Descriptor,
         (start, partition_id, picture_id, pid_bits, pid_offset, tl0, tl0_offset,
-         tid, layer_sync, keyidx, pos - offset, keyframe),
+         tid, layer_sync, keyidx, pos - offset, keyframe, start and partition_id == 0),
     )
     return desc
 

@@ -31,13 +31,14 @@ def test_chrome_keyframe_descriptor() -> None:
         keyidx=None,
         header_len=6,
         keyframe=True,
+        frame_start=True,
     )
     assert parse_vp8(memoryview(CHROME)[start:]) == d._replace(picture_id_offset=2, tl0_offset=4)
 
 
 def test_minimal_descriptor_delta_frame() -> None:
     d = parse_vp8(b"\x10\x01\x00")
-    assert (d.start_of_partition, d.partition_id, d.header_len, d.keyframe) == (True, 0, 1, False)
+    assert (d.start_of_partition, d.partition_id, d.header_len, d.keyframe, d.frame_start) == (True, 0, 1, False, True)
     assert (d.picture_id, d.picture_id_bits, d.picture_id_offset) == (None, 0, -1)
     assert (d.tl0picidx, d.tl0_offset, d.tid, d.keyidx, d.layer_sync) == (None, -1, None, None, False)
 
