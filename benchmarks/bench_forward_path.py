@@ -15,6 +15,7 @@ import uvloop
 from mediaserver.rooms.publication import Publication
 from mediaserver.rooms.publishing import PublisherSide
 from mediaserver.rooms.subscription import Subscription
+from mediaserver.rooms.subscriptions import new_subscription
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.vp8 import parse_vp8
 from mediaserver.sdp.negotiation import NegotiatedMedia
@@ -113,7 +114,7 @@ def test_outbound_copy_rewrite_protect_send(benchmark, srtp_pair, udp_sink) -> N
     def send(plain: bytes) -> None:
         sendto(server.protect(plain), addr)
 
-    sub = Subscription(pub, "0", 96, send)
+    sub = new_subscription(pub, "0", 96, send)
     pub.subscribe(sub)
     sub.activate()
     hdr = parse_rtp(PACKET)
@@ -144,7 +145,7 @@ def test_fanout_to_19_subscribers(benchmark, srtp_pair, udp_sink) -> None:  # ty
     subs = []
     for i in range(19):
         # Each subscriber has its own SRTP session in real life; one shared context costs the same per call.
-        sub = Subscription(pub, str(i), 96, lambda plain: sendto(server.protect(plain), addr))
+        sub = new_subscription(pub, str(i), 96, lambda plain: sendto(server.protect(plain), addr))
         pub.subscribe(sub)
         sub.activate()
         subs.append(sub)
@@ -207,7 +208,7 @@ def _fanout_room(mux: UdpMux, addr: tuple[str, int], kind: Literal["audio", "vid
         peer = PeerTransport(mux, context, f"bench/sub{i}")
         peer.srtp, _ = keyed_pair()
         peer.addr = addr
-        sub = Subscription(pub, str(i), pt, peer.send_rtp)
+        sub = new_subscription(pub, str(i), pt, peer.send_rtp)
         pub.subscribe(sub)
         sub.activate()
         subs.append(sub)

@@ -8,7 +8,8 @@ Framing: every message is a 4-byte big-endian length followed by a msgpack map.
   event    {"event": str, "params": {...}}     (media server -> gateway, unsolicited)
 
 Methods (params -> result):
-  create_room        {room_id}                                   -> {}
+  create_room        {room_id, video_codecs?}                    -> {}   video_codecs: the room's preference of
+                     "VP8" and "H264", best first (default both, VP8 first); an existing room keeps its own
   join               {room_id, participant_id, name}             -> {}   (an existing participant with that id is
                                                                           replaced: new transports, new tracks)
   resume             {room_id, participant_id}                   -> {publisher, subscriber} (transport states)
@@ -53,6 +54,11 @@ has been in for the departure timeout (20 s) is closed; the gateway creates it a
   active_speaker       {room_id, participant_id}   the loudest participant (audio-level extension) changed
   layers_needed        {room_id, participant_id, track_id, rids}   dynacast: the simulcast layers (rids) some
                                                     subscriber needs; the publisher should pause the others
+  track_undecodable    {room_id, participant_id, publisher_id, track_id, kind, codec}   the participant's browser
+                                                    cannot decode that track (its answer left the codec out): it
+                                                    is not forwarded; the client should show why
+  publisher_renegotiate {room_id, participant_id, reason}   the participant should make a new publisher offer:
+                                                    its answer will pick a codec every subscriber decodes
 
 Track ids: in every subscriber offer a forwarded track carries `a=msid:<publisher participant_id> <track_id>`,
 so a browser maps an incoming track to its tile by the stream id. Track ids start with `audio-`, `video-`
@@ -89,6 +95,9 @@ METHODS: Final = frozenset(
      SET_VIDEO_PREFS, SIMULATE_LOSS, SET_TRACK_ENABLED, START_RECORDING, STOP_RECORDING}
 )
 
+# The video codec names create_room's video_codecs may list (SDP encoding names).
+VIDEO_CODECS: Final = ("VP8", "H264")
+
 # Event names
 RENEGOTIATION_NEEDED: Final = "renegotiation_needed"
 TRACK_PUBLISHED: Final = "track_published"
@@ -97,6 +106,8 @@ PARTICIPANT_LEFT: Final = "participant_left"
 LAYERS_NEEDED: Final = "layers_needed"
 ACTIVE_SPEAKER: Final = "active_speaker"
 RECORDING: Final = "recording"
+TRACK_UNDECODABLE: Final = "track_undecodable"
+PUBLISHER_RENEGOTIATE: Final = "publisher_renegotiate"
 
 # Error codes
 ERR_BAD_REQUEST: Final = "bad_request"

@@ -120,10 +120,15 @@ class Sfu:
 
     def create_room(self, params: dict[str, Any]) -> dict[str, Any]:
         room_id = _require_str(params, "room_id")
+        codecs = params.get("video_codecs", proto.VIDEO_CODECS)
+        if (not isinstance(codecs, list | tuple) or not codecs or len(set(codecs)) != len(codecs)
+                or any(c not in proto.VIDEO_CODECS for c in codecs)):
+            raise RoomError(proto.ERR_BAD_REQUEST,
+                            f"video_codecs must list some of {', '.join(proto.VIDEO_CODECS)}, each once")
         if room_id not in self.rooms:
             self.rooms[room_id] = Room(
                 room_id, self.mux, self.ssl_context, self.certificate.fingerprint, self.config.public_ip,
-                self.udp_port, self.emit, self.config.remb_bps, self.config.reconnect_window,
+                self.udp_port, self.emit, self.config.remb_bps, self.config.reconnect_window, codecs,
             )
         return {}
 

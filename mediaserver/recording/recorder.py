@@ -14,6 +14,7 @@ import structlog
 
 from mediaserver.rooms.publication import Publication
 from mediaserver.rooms.subscription import Subscription
+from mediaserver.rooms.subscriptions import new_subscription
 
 from . import wire
 
@@ -50,9 +51,9 @@ class RoomRecorder:
         self._next_index += 1
         self._write(wire.track_record({
             "index": index, "track_id": pub.id, "participant_id": pub.participant_id, "name": participant_name,
-            "kind": pub.kind, "clock_rate": pub.clock_rate,
+            "kind": pub.kind, "clock_rate": pub.clock_rate, "codec": pub.codec_name,
         }))
-        tap = Subscription(pub, "rec", pub.payload_type, functools.partial(self._on_packet, index))
+        tap = new_subscription(pub, "rec", pub.payload_type, functools.partial(self._on_packet, index))
         pub.subscribe(tap)
         # Dynacast keeps asking the publisher for the top layer; retarget() records the best one arriving.
         tap.wanted_layer = len(pub.layers) - 1

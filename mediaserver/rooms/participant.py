@@ -37,7 +37,8 @@ class Participant:
         self.detached_at: float | None = None
         self.publishing = PublisherSide(participant_id, self.publisher_transport, rtcp_ssrc)
         self.subscribing = SubscriberSide(participant_id, self.subscriber_transport, secrets.token_hex(8),
-                                          on_dirty=lambda: room.renegotiation_needed(self))
+                                          on_dirty=lambda: room.renegotiation_needed(self),
+                                          on_undecodable=lambda pub: room.track_undecodable(self, pub))
         # After an outage both directions restart on keyframes: what was sent meanwhile never arrived.
         self.subscriber_transport.on_resumed = lambda _: self.subscribing.restart_video()
         self.publisher_transport.on_resumed = lambda _: self.publishing.request_keyframes()
@@ -54,17 +55,22 @@ class Participant:
     def answer_publisher(self, offer_sdp: str) -> tuple[str, list[Publication], list[Publication]]:
         """Answer the browser's publisher offer; returns the answer, the publications created and removed."""
         transport = self.publisher_transport
-        answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(transport))
+        codecs = self.room.codec_order(self)
+        answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(transport), video_codecs=codecs)
         if self._publisher_remote_ufrag not in (None, peer.ice_ufrag):
             # The browser restarted ICE (createOffer({iceRestart: true})): RFC 8839 wants new credentials on
             # our side too. DTLS and SRTP stay; the checks with the new credentials move the address.
             transport.restart_ice()
-            answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(transport))
+            answer, peer, media = answer_publisher_offer(offer_sdp, self.identity(transport), video_codecs=codecs)
         self._publisher_remote_ufrag = peer.ice_ufrag
         transport.set_remote_fingerprint(peer.fingerprint[1])
         accepted = {m.mid for m in media}
-        removed = [pub for mid in list(self.publications) if mid not in accepted
-                   if (pub := self.publishing.unpublish(mid)) is not None]
+        # A track now sent in another codec is a new publication (subscribers' decoders and offers follow it),
+        # on the same SSRCs: those must be learned again, not ignored as a stopped track's.
+        current = {mid: pub.codec_name for mid, pub in self.publications.items()}
+        recoded = {m.mid for m in media if current.get(m.mid, m.codec) != m.codec}
+        removed = [pub for mid in list(self.publications) if mid not in accepted or mid in recoded
+                   if (pub := self.publishing.unpublish(mid, same_ssrcs=mid in recoded)) is not None]
         created = [self.publishing.publish(m) for m in media if m.mid not in self.publications]
         return answer, created, removed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from OpenSSL import SSL
@@ -10,7 +11,7 @@ from mediaserver.transport.ports import MuxPort
 
 
 class RoomPort(Protocol):
-    """The room as its participants see it: the shared port, our DTLS identity, and two notifications."""
+    """The room as its participants see it: the shared port, our DTLS identity, codec choice, notifications."""
 
     mux: MuxPort
     ssl_context: SSL.Context
@@ -23,3 +24,10 @@ class RoomPort(Protocol):
     def renegotiation_needed(self, participant: Any) -> None: ...
 
     def transport_lost(self, participant: Any, reason: str) -> None: ...
+
+    def codec_order(self, participant: Any) -> Sequence[str]:
+        """The video codecs to answer this participant's offer with, best first."""
+        ...
+
+    # `publication` is the Publication the participant's browser cannot decode.
+    def track_undecodable(self, participant: Any, publication: Any) -> None: ...

@@ -5,14 +5,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from .codec import VideoCodec, video_codec
+from .forwarder import Forwarder
 from .packet_cache import PacketCache
 from .receive_stats import ReceiveStats
 from .speaker import AudioLevel
-
-if TYPE_CHECKING:
-    from .subscription import Subscription
 
 # Keyframe requests per layer are throttled as LiveKit does: the low layer's keyframes are cheap.
 PLI_INTERVAL_LOW_S = 0.5
@@ -103,6 +101,7 @@ class Publication:
         clock_rate: int,
         rids: list[str],
         source: str = "",
+        codec: str = "",
     ) -> None:
         # camera / microphone / screen; the id's prefix tells subscribers which (a=msid carries the id).
         self.source = source or ("camera" if kind == "video" else "microphone")
@@ -111,14 +110,19 @@ class Publication:
         self.mid = mid
         self.kind = kind
         self.is_video = kind == "video"
+        # What the forwarder reads from this track's payloads; the codec name is how subscribers are offered it.
+        self.codec_name = codec or ("VP8" if self.is_video else "opus")
+        self.codec: VideoCodec | None = video_codec(self.codec_name) if self.is_video else None
+        # Every codec the publisher's offer listed: another one may be asked for when a subscriber lacks this.
+        self.offered_codecs: tuple[str, ...] = (self.codec_name,)
         self.payload_type = payload_type
         self.rtx_payload_type = rtx_payload_type
         self.clock_rate = clock_rate
         self.rids = rids
         # Rids are offered lowest first (q, h, f): the index is the spatial rank.
         self.layers = [Layer(i, rid) for i, rid in enumerate(rids)] if rids else [Layer(0, None)]
-        self.fanout: list[list[Subscription]] = [[] for _ in self.layers]
-        self.subscriptions: list[Subscription] = []
+        self.fanout: list[list[Forwarder]] = [[] for _ in self.layers]
+        self.subscriptions: list[Forwarder] = []
         self.packets_in = 0
         self.muted = False  # the host turned this track off: nothing is forwarded
         self.audio_level = AudioLevel()
@@ -153,26 +157,26 @@ class Publication:
 
     # --- fan-out membership ------------------------------------------------------------------
 
-    def subscribe(self, sub: Subscription) -> None:
+    def subscribe(self, sub: Forwarder) -> None:
         self.subscriptions.append(sub)
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Forwarder) -> None:
         self.detach(sub)
         if sub in self.subscriptions:
             self.subscriptions.remove(sub)
 
-    def attach(self, sub: Subscription, layer: int) -> None:
+    def attach(self, sub: Forwarder, layer: int) -> None:
         self.attach_layer(sub, min(max(layer, 0), len(self.layers) - 1))
 
-    def attach_layer(self, sub: Subscription, layer: int) -> None:
+    def attach_layer(self, sub: Forwarder, layer: int) -> None:
         if 0 <= layer < len(self.fanout) and sub not in self.fanout[layer]:
             self.fanout[layer].append(sub)
 
-    def detach_layer(self, sub: Subscription, layer: int) -> None:
+    def detach_layer(self, sub: Forwarder, layer: int) -> None:
         if 0 <= layer < len(self.fanout) and sub in self.fanout[layer]:
             self.fanout[layer].remove(sub)
 
-    def detach(self, sub: Subscription) -> None:
+    def detach(self, sub: Forwarder) -> None:
         for subs in self.fanout:
             if sub in subs:
                 subs.remove(sub)

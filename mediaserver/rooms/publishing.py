@@ -11,7 +11,6 @@ from mediaserver.rtp import extensions
 from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.header import RtpHeader, parse_rtp
 from mediaserver.rtp.rtcp import Pli, ReceiverReport, Remb, RtcpPacket, SenderReport, build_compound, parse_rtcp
-from mediaserver.rtp.vp8 import keyframe_size, parse_vp8
 from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.peer import PeerTransport
 
@@ -53,7 +52,8 @@ class PublisherSide:
         has_camera = any(p.source == "camera" for p in self.publications.values())
         source = "screen" if media.kind == "video" and has_camera else ""
         pub = Publication(self.participant_id, media.mid, media.kind, media.payload_type,
-                          media.rtx_payload_type, media.clock_rate, list(media.rids), source)
+                          media.rtx_payload_type, media.clock_rate, list(media.rids), source, media.codec)
+        pub.offered_codecs = media.offered_codecs or (pub.codec_name,)
         pub.send_pli = self._send_pli
         pub.muted = media.kind in self.disabled_kinds
         self.publications[media.mid] = pub
@@ -69,14 +69,16 @@ class PublisherSide:
         self._ignored_ssrcs.update(media.rtx_ssrcs.values())
         return pub
 
-    def unpublish(self, mid: str) -> Publication | None:
-        """The browser stopped sending on this m-line (inactive or rejected in a new offer)."""
+    def unpublish(self, mid: str, same_ssrcs: bool = False) -> Publication | None:
+        """The browser stopped sending on this m-line (inactive or rejected in a new offer), or, with
+        `same_ssrcs`, goes on sending it in another codec on the same SSRCs."""
         pub = self.publications.pop(mid, None)
         if pub is None:
             return None
         for ssrc in [s for s, (p, _) in self._route.items() if p is pub]:
             del self._route[ssrc]
-            self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
+            if not same_ssrcs:
+                self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
         self._announced.pop(pub.id, None)
         return pub
 
@@ -131,7 +133,8 @@ class PublisherSide:
         layer.last_packet_at = now
         pub.packets_in += 1
         desc = None
-        if not pub.is_video:
+        codec = pub.codec
+        if codec is None:
             if self._audio_level_ext_id and hdr.ext_start:
                 self._note_audio_level(data, hdr, pub)
         else:
@@ -140,16 +143,16 @@ class PublisherSide:
                     sub.skip(hdr, layer.index)  # padding-only probe: keep the subscriber's numbering gapless
                 return
             try:
-                desc = parse_vp8(data, hdr.payload_start)
+                desc = codec.describe(data, hdr.payload_start, hdr.payload_end)
             except ParseError:
                 self.rtp_errors += 1
                 return
-            if desc.start_of_partition and desc.partition_id == 0:
-                layer.count_frame()
-                if desc.keyframe:
-                    size = keyframe_size(data, desc, hdr.payload_start)
-                    if size is not None:
-                        layer.width, layer.height = size
+            if hdr.marker:
+                layer.count_frame()  # the marker ends a frame, in every video payload format
+            if desc.keyframe:
+                size = codec.frame_size(data, desc, hdr.payload_start)
+                if size is not None:
+                    layer.width, layer.height = size
         subs = pub.fanout[layer.index]
         if not subs or pub.muted:
             return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from OpenSSL import SSL
 
 from mediaserver import control_protocol as proto
 from mediaserver.recording.recorder import RoomRecorder
+from mediaserver.sdp.negotiation import VIDEO_CODECS
 from mediaserver.transport.ports import MuxPort
 
 from .participant import Participant, TilePrefs
@@ -50,8 +51,11 @@ class Room:
         emit: EventSink,
         remb_bps: int,
         detached_window: float = DETACHED_WINDOW_S,
+        video_codecs: Sequence[str] = VIDEO_CODECS,
     ) -> None:
         self.id = room_id
+        # The room's video codec preference, best first: what publishers are asked for when everyone decodes it.
+        self.video_codecs = tuple(video_codecs)
         self.mux = mux
         self.ssl_context = ssl_context
         self.fingerprint = fingerprint
@@ -158,6 +162,26 @@ class Room:
         for participant in list(self.participants.values()):
             if participant.detached_at is not None and now - participant.detached_at > self.detached_window:
                 self.transport_lost(participant, f"no gateway resumed it within {self.detached_window:g} s")
+
+    def codec_order(self, participant: Participant) -> Sequence[str]:
+        """The room's preference, with the codecs every other participant's browser decodes first."""
+        decoders = [d for p in self.participants.values()
+                    if p is not participant and (d := p.subscribing.video_decodes) is not None]
+        return sorted(self.video_codecs, key=lambda codec: not all(codec in d for d in decoders))
+
+    def track_undecodable(self, participant: Participant, pub: Publication) -> None:
+        """The participant's browser cannot decode `pub`: tell its client, and ask the publisher for a codec it
+        can decode when its offer had one (Chrome offering VP8 and H.264, a Firefox without H.264 joining)."""
+        publisher = self.participants.get(pub.participant_id)
+        decodes = participant.subscribing.video_decodes or frozenset()
+        log.info("track_undecodable", room=self.id, participant=participant.id, track=pub.id, codec=pub.codec_name,
+                 decodes=sorted(decodes))
+        self._emit(proto.TRACK_UNDECODABLE, {"room_id": self.id, "participant_id": participant.id,
+                                             "publisher_id": pub.participant_id, "track_id": pub.id,
+                                             "kind": pub.kind, "codec": pub.codec_name})
+        if publisher is not None and any(c in decodes for c in pub.offered_codecs if c != pub.codec_name):
+            self._emit(proto.PUBLISHER_RENEGOTIATE, {"room_id": self.id, "participant_id": publisher.id,
+                                                     "reason": f"{participant.id} cannot decode {pub.codec_name}"})
 
     def renegotiation_needed(self, participant: Participant) -> None:
         self._emit(proto.RENEGOTIATION_NEEDED, {"room_id": self.id, "participant_id": participant.id})

@@ -10,11 +10,12 @@ from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.ntp import ntp_now
 from mediaserver.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, RtcpPacket, SenderReport, build_compound, parse_rtcp
 from mediaserver.sdp.negotiation import (
+    SUBSCRIBER_PAYLOAD_TYPES,
     InactiveSlot,
     OutboundTrack,
     ServerIdentity,
     build_subscriber_offer,
-    parse_subscriber_answer,
+    read_subscriber_answer,
 )
 from mediaserver.transport.peer import PeerTransport
 
@@ -22,9 +23,8 @@ from . import layer_selector
 from .downlink import DownlinkController
 from .publication import Publication
 from .subscription import Subscription
+from .subscriptions import new_subscription
 
-# Payload types of our subscriber offers (fixed: we write the offer).
-SUBSCRIBER_PT = {"audio": 111, "video": 96}
 SR_PER_COMPOUND = 16  # keeps each compound well under the MTU
 # An offer whose answer has not come back by then is dropped and made again (the browser may never answer
 # it: its socket dropped, or it failed to apply the offer); one lost answer must not stop all later tracks.
@@ -59,11 +59,15 @@ class TilePrefs:
 
 class SubscriberSide:
     def __init__(self, participant_id: str, transport: PeerTransport, cname: str,
-                 on_dirty: Callable[[], None]) -> None:
+                 on_dirty: Callable[[], None], on_undecodable: Callable[[Publication], None] = lambda _: None) -> None:
         self.participant_id = participant_id
         self.transport = transport
         self.cname = cname
         self._on_dirty = on_dirty
+        self._on_undecodable = on_undecodable
+        # The video codecs this browser decodes, from its answers (None before its first answer with video).
+        self.video_decodes: frozenset[str] | None = None
+        self.undecodable: set[str] = set()  # publication ids this browser cannot show (the client was told)
         self.subscriptions: dict[str, Subscription] = {}  # by publication id
         self._by_ssrc: dict[int, Subscription] = {}
         self.slots: list[Slot] = []
@@ -97,7 +101,8 @@ class SubscriberSide:
         if slot is None:
             slot = Slot(mid=str(len(self.slots)), kind=pub.kind)
             self.slots.append(slot)
-        sub = Subscription(pub, slot.mid, SUBSCRIBER_PT[pub.kind], self.transport.send_rtp, self.participant_id)
+        sub = new_subscription(pub, slot.mid, SUBSCRIBER_PAYLOAD_TYPES[pub.codec_name], self.transport.send_rtp,
+                               self.participant_id)
         slot.subscription = sub
         self.subscriptions[pub.id] = sub
         self._by_ssrc[sub.ssrc] = sub
@@ -114,6 +119,7 @@ class SubscriberSide:
         pub.unsubscribe(sub)
         self._by_ssrc.pop(sub.ssrc, None)
         self.prefs.pop(pub.id, None)
+        self.undecodable.discard(pub.id)
         for slot in self.slots:
             if slot.subscription is sub:
                 slot.subscription = None
@@ -143,7 +149,8 @@ class SubscriberSide:
             else:
                 entries.append(OutboundTrack(mid=slot.mid, kind=slot.kind, ssrc=sub.ssrc, rtx_ssrc=None,
                                              stream_id=sub.publication.participant_id,
-                                             track_id=sub.publication.id, cname=self.cname))
+                                             track_id=sub.publication.id, cname=self.cname,
+                                             codec=sub.publication.codec_name))
         self._session_version += 1
         offer = build_subscriber_offer(entries, identity, self._session_version, session_id)
         self._offered_mids = [slot.mid for slot in self.slots]
@@ -161,22 +168,38 @@ class SubscriberSide:
         if offer_id is not None and offer_id != self._session_version:
             raise StaleAnswer(f"answer to offer {offer_id}, but offer {self._session_version} is outstanding")
         try:
-            peer = parse_subscriber_answer(answer_sdp, self._offered_mids)
+            answer = read_subscriber_answer(answer_sdp, self._offered_mids)
         except ValueError:
             self._fail_negotiation()
             raise
-        if peer is not None:  # None: the offer had no m-lines, so there is no transport yet
-            self.transport.set_remote_fingerprint(peer.fingerprint[1])
+        if answer.peer is not None:  # None: the offer had no m-lines, so there is no transport yet
+            self.transport.set_remote_fingerprint(answer.peer.fingerprint[1])
         self.negotiating = False
+        video = [answer.decodes[s.mid] for s in self.slots if s.kind == "video" and s.mid in answer.decodes]
+        if video:
+            self.video_decodes = frozenset().union(*video)
         for sub in self._offered_subs:
-            if sub.publication.id in self.subscriptions:
-                sub.negotiated = True
-                if self.transport.state == "connected" and not sub.paused:
-                    sub.activate()
+            if sub.publication.id not in self.subscriptions:
+                continue
+            if sub.publication.codec_name not in answer.decodes.get(sub.mid, frozenset()):
+                self._cannot_decode(sub)
+                continue
+            sub.negotiated = True
+            if self.transport.state == "connected" and not sub.paused:
+                sub.activate()
         self._offered_subs = []
         if self._dirty:
             self._announced = False
             self._mark_dirty()
+
+    def _cannot_decode(self, sub: Subscription) -> None:
+        # Never forwarded (the browser would show a black tile): its client gets a placeholder and the reason.
+        sub.negotiated = False
+        sub.deactivate()
+        pub = sub.publication
+        if pub.id not in self.undecodable:
+            self.undecodable.add(pub.id)
+            self._on_undecodable(pub)
 
     def check_answer_timeout(self, now: float) -> None:
         """Once a second: an offer unanswered for ANSWER_TIMEOUT_S is given up and made again."""

@@ -12,21 +12,27 @@ from mediaserver.sdp.identity import (
 from mediaserver.sdp.publisher import (
     ACCEPTED_EXTENSIONS,
     ACCEPTED_FEEDBACK,
+    VIDEO_CODECS,
     NegotiatedMedia,
     answer_publisher_offer,
 )
 from mediaserver.sdp.subscriber import (
+    SUBSCRIBER_PAYLOAD_TYPES,
     InactiveSlot,
     OutboundTrack,
     Slot,
+    SubscriberAnswer,
     build_subscriber_offer,
     check_slot_order,
     parse_subscriber_answer,
+    read_subscriber_answer,
 )
 
 __all__ = [
     "ACCEPTED_EXTENSIONS",
     "ACCEPTED_FEEDBACK",
+    "SUBSCRIBER_PAYLOAD_TYPES",
+    "VIDEO_CODECS",
     "InactiveSlot",
     "NegotiatedMedia",
     "OutboundTrack",
@@ -34,10 +40,12 @@ __all__ = [
     "SdpError",
     "ServerIdentity",
     "Slot",
+    "SubscriberAnswer",
     "answer_publisher_offer",
     "build_subscriber_offer",
     "check_slot_order",
     "parse_subscriber_answer",
     "random_ice_credentials",
+    "read_subscriber_answer",
     "sha256_fingerprint",
 ]

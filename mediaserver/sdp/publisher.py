@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -42,6 +43,8 @@ ACCEPTED_FEEDBACK: Final = {
 }
 # Lets Chrome's bandwidth estimator start high enough to send the top simulcast layer at once.
 VP8_ANSWER_FMTP: Final = "x-google-start-bitrate=2500"
+# Video codecs the server forwards, in the default preference order (a room may prefer another order).
+VIDEO_CODECS: Final = ("VP8", "H264")
 # RFC 5761 section 4: with rtcp-mux these payload types collide with RTCP packet types.
 _RTCP_CONFLICT_PTS: Final = range(64, 96)
 
@@ -59,6 +62,9 @@ class NegotiatedMedia:
     rtx_payload_type: int | None
     clock_rate: int
     ext_ids: dict[str, int] = field(default_factory=dict)
+    codec: str = ""  # "opus", "VP8" or "H264"
+    # Every forwardable codec the offer listed on this m-line: what the browser could be asked to send instead.
+    offered_codecs: tuple[str, ...] = ()
     rids: list[str] = field(default_factory=list)
     ssrcs: list[int] = field(default_factory=list)
     rtx_ssrcs: dict[int, int] = field(default_factory=dict)
@@ -69,31 +75,64 @@ class NegotiatedMedia:
 class _Choice:
     codec: Codec
     rtx: Codec | None
+    name: str = ""
+    offered: tuple[str, ...] = ()
 
 
-def _select_codecs(media: MediaSection) -> _Choice | None:
-    """First usable Opus (audio) or VP8 (+ its rtx) in the offer's preference order."""
+def _h264_rank(codec: Codec) -> int | None:
+    """Where an H.264 format stands among those we take (lower is better), None when we cannot forward it.
+
+    Only packetization-mode 1 (what browsers send; mode 0 allows no fragmentation) in the baseline family,
+    which every browser decodes: constrained baseline (42e01f, Chrome's and Safari's first) before plain.
+    """
+    params = parse_fmtp_params(codec.fmtp)
+    profile = params.get("profile-level-id", "42001f").lower()
+    if params.get("packetization-mode") != "1" or len(profile) != 6 or not profile.startswith("42"):
+        return None
+    try:
+        constraints = int(profile[2:4], 16)
+    except ValueError:
+        return None
+    return 0 if constraints & 0x40 else 1  # constraint_set1: the constrained baseline profile
+
+
+def _video_candidates(ordered: list[Codec]) -> dict[str, Codec]:
+    found: dict[str, Codec] = {}
+    vp8 = next((c for c in ordered if c.name.lower() == "vp8" and c.clock_rate == 90000), None)
+    if vp8 is not None:
+        found["VP8"] = vp8
+    h264 = [(rank, i, c) for i, c in enumerate(ordered) if c.name.lower() == "h264" and c.clock_rate == 90000
+            if (rank := _h264_rank(c)) is not None]
+    if h264:
+        found["H264"] = min(h264, key=lambda item: item[:2])[2]
+    return found
+
+
+def _select_codecs(media: MediaSection, preference: Sequence[str] = VIDEO_CODECS) -> _Choice | None:
+    """First usable Opus (audio), or the first video codec of `preference` the offer has (+ its rtx)."""
     ordered = [c for pt in media.formats if (c := media.codec(pt)) and pt not in _RTCP_CONFLICT_PTS]
     if media.kind == "audio":
         opus = next((c for c in ordered if c.name.lower() == "opus" and c.clock_rate == 48000), None)
         # RFC 7587: Opus is always signalled as opus/48000/2.
-        return _Choice(opus, None) if opus is not None and opus.channels == 2 else None
-    if media.kind == "video":
-        vp8 = next((c for c in ordered if c.name.lower() == "vp8" and c.clock_rate == 90000), None)
-        if vp8 is None:
-            return None
-        rtx = next(
-            (
-                c
-                for c in ordered
-                if c.name.lower() == "rtx"
-                and c.clock_rate == 90000
-                and parse_fmtp_params(c.fmtp).get("apt") == str(vp8.payload_type)
-            ),
-            None,
-        )
-        return _Choice(vp8, rtx)
-    return None
+        return _Choice(opus, None, "opus", ("opus",)) if opus is not None and opus.channels == 2 else None
+    if media.kind != "video":
+        return None
+    candidates = _video_candidates(ordered)
+    name = next((n for n in preference if n in candidates), None)
+    if name is None:
+        return None
+    codec = candidates[name]
+    rtx = next(
+        (
+            c
+            for c in ordered
+            if c.name.lower() == "rtx"
+            and c.clock_rate == 90000
+            and parse_fmtp_params(c.fmtp).get("apt") == str(codec.payload_type)
+        ),
+        None,
+    )
+    return _Choice(codec, rtx, name, tuple(n for n in VIDEO_CODECS if n in candidates))
 
 
 def _offered_feedback(media: MediaSection, codec: Codec) -> list[str]:
@@ -116,7 +155,7 @@ def _rid_allows(rid: Rid, payload_type: int) -> bool:
     return pts is None or str(payload_type) in [p.strip() for p in pts.split(",")]
 
 
-def _simulcast_layers(media: MediaSection, vp8_pt: int, rid_ext: bool) -> SimulcastStreams:
+def _simulcast_layers(media: MediaSection, codec_pt: int, rid_ext: bool) -> SimulcastStreams:
     """Offered send-simulcast streams we can receive; empty when the offer has no (usable) simulcast."""
     if media.simulcast is None:
         return []
@@ -131,7 +170,7 @@ def _simulcast_layers(media: MediaSection, vp8_pt: int, rid_ext: bool) -> Simulc
         for rid, paused in alternatives:
             if rid not in send_rids:
                 raise SdpError(f"mid {media.mid}: a=simulcast lists rid {rid!r} without an a=rid:{rid} send line")
-            if _rid_allows(send_rids[rid], vp8_pt):
+            if _rid_allows(send_rids[rid], codec_pt):
                 kept.append((rid, paused))
         if kept:
             streams.append(kept)
@@ -157,7 +196,8 @@ def _rejected(media: MediaSection) -> MediaSection:
     return answer
 
 
-def _usable(media: MediaSection, bundle: list[str] | None) -> tuple[_Choice | None, str]:
+def _usable(media: MediaSection, bundle: list[str] | None,
+            preference: Sequence[str] = VIDEO_CODECS) -> tuple[_Choice | None, str]:
     """The codecs to receive on this m-line, or None and why it must be rejected."""
     if media.port == 0 and "bundle-only" not in media.other:
         return None, "port 0 in the offer"
@@ -167,9 +207,11 @@ def _usable(media: MediaSection, bundle: list[str] | None) -> tuple[_Choice | No
         return None, f"unsupported {media.kind} over {media.proto}"
     if not media.rtcp_mux:
         return None, "no a=rtcp-mux"
-    choice = _select_codecs(media)
+    choice = _select_codecs(media, preference)
     if choice is None:
-        return None, "no Opus/48000/2" if media.kind == "audio" else "no VP8/90000"
+        if media.kind == "audio":
+            return None, "no Opus/48000/2"
+        return None, "no VP8/90000 nor H264/90000 with packetization-mode=1 in the baseline profile"
     if URI_MID not in media.extmaps.values() and not media.ssrcs:
         # Bundled packets are routed by the mid extension or by declared SSRCs; with neither they are lost.
         return None, "neither the mid header extension nor a=ssrc lines"
@@ -193,7 +235,13 @@ def _accept(media: MediaSection, choice: _Choice, server: ServerIdentity) -> tup
     answer.direction = _answer_direction(media.direction)
     answer.rtcp_mux = True
     answer.rtcp_rsize = media.rtcp_rsize
-    fmtp = VP8_ANSWER_FMTP if media.kind == "video" else OPUS_FMTP
+    if media.kind == "audio":
+        fmtp: str | None = OPUS_FMTP
+    elif choice.name == "H264":
+        # The offer's own profile and mode: the answer must not promise a different bitstream.
+        fmtp = f"{codec.fmtp};{VP8_ANSWER_FMTP}" if codec.fmtp else VP8_ANSWER_FMTP
+    else:
+        fmtp = VP8_ANSWER_FMTP
     answer.codecs = [
         Codec(
             codec.payload_type,
@@ -225,6 +273,8 @@ def _accept(media: MediaSection, choice: _Choice, server: ServerIdentity) -> tup
         rtx_payload_type=rtx.payload_type if rtx else None,
         clock_rate=codec.clock_rate,
         ext_ids=ext_ids,
+        codec=choice.name,
+        offered_codecs=choice.offered,
         rids=rids,
         ssrcs=[s for s in media.ssrcs if s not in fid.values()],
         rtx_ssrcs=fid,
@@ -258,11 +308,13 @@ def answer_publisher_offer(
     *,
     session_id: int | None = None,
     session_version: int = 1,
+    video_codecs: Sequence[str] = VIDEO_CODECS,
 ) -> tuple[str, PeerIdentity, list[NegotiatedMedia]]:
     """Answer a publisher PC offer: (answer SDP, the browser's transport identity, media it will send).
 
     Unusable m-lines stay in the answer with port 0. The NegotiatedMedia list holds only m-lines on which
-    the browser sends (answered recvonly), in m-line order. Raises SdpError for anything unacceptable.
+    the browser sends (answered recvonly), in m-line order. Video takes the first codec of `video_codecs`
+    the m-line offers. Raises SdpError for anything unacceptable.
     """
     offer = parse_sdp(offer_text)
     bundle = _check_offer(offer)
@@ -278,7 +330,7 @@ def answer_publisher_offer(
     negotiated: list[NegotiatedMedia] = []
     refused: list[str] = []
     for media in offer.media:
-        choice, reason = _usable(media, bundle)
+        choice, reason = _usable(media, bundle, video_codecs)
         if choice is None:
             answer.media.append(_rejected(media))
             refused.append(f"mid {media.mid}: {reason}")

@@ -26,6 +26,16 @@ from mediaserver.sdp.model import Codec, MediaSection, SessionDescription, parse
 OPUS_PT: Final = 111
 VP8_PT: Final = 96
 VP8_RTX_PT: Final = 97
+H264_PT: Final = 102
+H264_RTX_PT: Final = 103
+# Constrained baseline, the profile every browser decodes; level asymmetry lets a publisher's level differ.
+H264_FMTP: Final = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+# Every video m-line offers both codecs: the browser's answer keeps those it can decode, which is how the
+# server learns that a subscriber (Firefox without OpenH264) cannot show an H.264 publication. A track's
+# payload type follows its publication's codec; the slot keeps both, so a later track of the other codec
+# reuses it without a change of codecs.
+SUBSCRIBER_PAYLOAD_TYPES: Final = {"opus": OPUS_PT, "VP8": VP8_PT, "H264": H264_PT}
+_VIDEO_CODECS: Final = {"VP8": (VP8_PT, VP8_RTX_PT, None), "H264": (H264_PT, H264_RTX_PT, H264_FMTP)}
 # What the server handles from subscribers: NACK (retransmit from its cache), PLI/FIR (forwarded to
 # the publisher as a keyframe request) and REMB (layer selection). No transport-cc.
 VIDEO_FEEDBACK: Final = ("nack", "nack pli", "ccm fir", "goog-remb")
@@ -48,6 +58,7 @@ class OutboundTrack:
     stream_id: str
     track_id: str
     cname: str
+    codec: str = ""  # the publication's codec name, offered first on its m-line
 
 
 @dataclass
@@ -112,10 +123,11 @@ def _section(slot: Slot, server: ServerIdentity) -> MediaSection:
         media.codecs = [Codec(OPUS_PT, "opus", 48000, 2, OPUS_FMTP)]
     else:
         media.extmaps = dict(VIDEO_EXTENSIONS)
-        media.codecs = [
-            Codec(VP8_PT, "VP8", 90000, None, None, list(VIDEO_FEEDBACK)),
-            Codec(VP8_RTX_PT, "rtx", 90000, None, f"apt={VP8_PT}"),
-        ]
+        first = slot.codec if isinstance(slot, OutboundTrack) and slot.codec in _VIDEO_CODECS else "VP8"
+        for name in sorted(_VIDEO_CODECS, key=lambda n: n != first):
+            pt, rtx_pt, fmtp = _VIDEO_CODECS[name]
+            media.codecs += [Codec(pt, name, 90000, None, fmtp, list(VIDEO_FEEDBACK)),
+                             Codec(rtx_pt, "rtx", 90000, None, f"apt={pt}")]
     media.formats = [c.payload_type for c in media.codecs]
     if isinstance(slot, InactiveSlot):
         media.direction = "inactive"
@@ -155,12 +167,30 @@ def build_subscriber_offer(slots: Sequence[Slot], server: ServerIdentity, sessio
     return offer.serialize()
 
 
+@dataclass
+class SubscriberAnswer:
+    """The browser's transport identity (None for an answer without m-lines) and, per mid, what it decodes."""
+
+    peer: PeerIdentity | None
+    decodes: dict[str, frozenset[str]]
+
+
 def parse_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> PeerIdentity | None:
-    """Check the browser's answer to build_subscriber_offer and return its transport identity.
+    """The transport identity of the browser's answer to build_subscriber_offer (see read_subscriber_answer)."""
+    return read_subscriber_answer(answer_text, offered_mids).peer
+
+
+def _answered_codecs(media: MediaSection) -> frozenset[str]:
+    offered = {OPUS_PT: "opus"} if media.kind == "audio" else {pt: name for name, (pt, _, _) in _VIDEO_CODECS.items()}
+    return frozenset(name for pt, name in offered.items() if pt in media.formats)
+
+
+def read_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> SubscriberAnswer:
+    """Check the browser's answer to build_subscriber_offer: its transport identity and the codecs it took.
 
     Raises SdpError unless the answer has the offered mids in the same order, accepts every m-line
-    (non-zero port, recvonly or inactive, with the offered codec), bundles them and carries ICE
-    credentials and a sha-256 fingerprint. Returns None for the answer to an offer without m-lines.
+    (non-zero port, recvonly or inactive, with at least one offered codec), bundles them and carries ICE
+    credentials and a sha-256 fingerprint.
     """
     answer = parse_sdp(answer_text)
     mids = [m.mid or "" for m in answer.media]
@@ -169,13 +199,14 @@ def parse_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> Pe
             f"answer mids {shorten(' '.join(mids))} differ from the offered {shorten(' '.join(offered_mids))}"
         )
     if not answer.media:
-        return None
+        return SubscriberAnswer(None, {})
     check_unique_mids(answer)
     if answer.ice_lite:
         raise SdpError("answer is ICE-lite; an ICE-lite server needs a full-ICE peer")
     bundle = answer.bundle_mids()
     if len(answer.media) > 1 and (bundle is None or sorted(bundle) != sorted(mids)):
         raise SdpError("answer does not bundle every m-line; the server has a single port")
+    decodes: dict[str, frozenset[str]] = {}
     for media in answer.media:
         where = f"answer mid {media.mid}"
         if media.port == 0:
@@ -184,12 +215,13 @@ def parse_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> Pe
             raise SdpError(f"{where}: direction {media.direction} (the subscriber connection only receives)")
         if not media.rtcp_mux:
             raise SdpError(f"{where}: no a=rtcp-mux")
-        expected_pt = OPUS_PT if media.kind == "audio" else VP8_PT
-        if media.kind not in ("audio", "video") or expected_pt not in media.formats:
-            raise SdpError(f"{where}: the offered {media.kind} codec (payload type {expected_pt}) is missing")
+        codecs = _answered_codecs(media) if media.kind in ("audio", "video") else frozenset()
+        if not codecs:
+            raise SdpError(f"{where}: none of the offered {media.kind} codecs was accepted")
+        decodes[media.mid or ""] = codecs
         setup = media.effective_setup(answer)
         if setup not in (None, "active"):
             raise SdpError(f"{where}: a=setup:{setup}; the browser must be the DTLS client (active)")
     # The bundled transport is the one of the BUNDLE-tag m-line.
     tag = answer.media_by_mid(bundle[0]) if bundle else answer.media[0]
-    return peer_identity(answer, tag or answer.media[0])
+    return SubscriberAnswer(peer_identity(answer, tag or answer.media[0]), decodes)

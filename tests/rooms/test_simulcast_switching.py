@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mediaserver.rooms.publication import Publication
 from mediaserver.rooms.subscription import Subscription
+from mediaserver.rooms.subscriptions import new_subscription
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.vp8 import parse_vp8
 
@@ -53,7 +54,7 @@ def setup() -> tuple[Publication, Subscription, list[bytes], list[int]]:
     plis: list[int] = []
     pub.send_pli = plis.append
     sent: list[bytes] = []
-    sub = Subscription(pub, "0", 96, sent.append)
+    sub = new_subscription(pub, "0", 96, sent.append)
     pub.subscribe(sub)
     sub.negotiated = True
     return pub, sub, sent, plis

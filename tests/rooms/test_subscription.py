@@ -11,6 +11,7 @@ from mediaserver.rooms.packet_cache import CACHE_SIZE, PacketCache
 from mediaserver.rooms.publication import Publication
 from mediaserver.rooms.receive_stats import ReceiveStats
 from mediaserver.rooms.subscription import Subscription
+from mediaserver.rooms.subscriptions import new_subscription
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.ntp import ntp_middle32
 from mediaserver.rtp.rtcp import ReportBlock
@@ -46,7 +47,7 @@ def make(kind: str = "video") -> tuple[Subscription, Sink]:
     pub.layer_for(SOURCE_SSRC, None)
     sink = Sink()
     pub.send_pli = sink.request
-    sub = Subscription(pub, "3", 100 if kind == "video" else 111, sink.send)
+    sub = new_subscription(pub, "3", 100 if kind == "video" else 111, sink.send)
     pub.subscribe(sub)
     return sub, sink
 

@@ -105,6 +105,8 @@ def test_chrome_answer_negotiated_values(chrome_offer: str, server: ServerIdenti
             rtx_payload_type=None,
             clock_rate=48000,
             ext_ids={URI_AUDIO_LEVEL: 1, URI_ABS_SEND_TIME: 2, URI_MID: 4},
+            codec="opus",
+            offered_codecs=("opus",),
             rids=[],
             ssrcs=[4117577166],
             rtx_ssrcs={},
@@ -117,6 +119,8 @@ def test_chrome_answer_negotiated_values(chrome_offer: str, server: ServerIdenti
             rtx_payload_type=97,
             clock_rate=90000,
             ext_ids={URI_ABS_SEND_TIME: 2, URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11},
+            codec="VP8",
+            offered_codecs=("VP8", "H264"),
             rids=["q", "h", "f"],
             ssrcs=[],
             rtx_ssrcs={},
@@ -295,22 +299,56 @@ VIDEO_M_LINE = (
 )
 
 
-def test_video_without_vp8_is_rejected_but_kept(chrome_offer: str, server: ServerIdentity) -> None:
-    offer = make_offer(
-        chrome_offer,
-        (VIDEO_M_LINE, "m=video 9 UDP/TLS/RTP/SAVPF 102 103"),
-    )
-    offer = "\r\n".join(
+def _video_only_with(chrome_offer: str, pts: tuple[str, ...]) -> str:
+    """Chrome's offer with its video m-line cut down to these payload types (audio untouched)."""
+    offer = make_offer(chrome_offer, (VIDEO_M_LINE, f"m=video 9 UDP/TLS/RTP/SAVPF {' '.join(pts)}"))
+    keep = (*pts, "111", "63", "9", "0", "8", "13", "110", "126")
+    return "\r\n".join(
         line
         for line in offer.split("\r\n")
-        if not line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"))
-        or line.split(":")[1].split()[0] in ("102", "103", "111", "63", "9", "0", "8", "13", "110", "126")
+        if not line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:")) or line.split(":")[1].split()[0] in keep
     )
-    answer, _, media = answer_publisher_offer(offer, server)
+
+
+def test_h264_only_video_is_answered_in_h264(chrome_offer: str, server: ServerIdentity) -> None:
+    """Safari's and iPhones' case: no VP8 on offer, H.264 (packetization-mode 1) is taken in the offer's numbering."""
+    answer, _, media = answer_publisher_offer(_video_only_with(chrome_offer, ("102", "103")), server)
+    assert [(m.mid, m.codec, m.payload_type, m.rtx_payload_type) for m in media] == [
+        ("0", "opus", 111, None), ("1", "H264", 102, 103)]
+    assert media[1].rids == ["q", "h", "f"]  # H.264 simulcast is bound by rid like VP8's
+    video = media_blocks(answer)[1]
+    assert video[0] == "m=video 9 UDP/TLS/RTP/SAVPF 102 103"
+    assert ("a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f;"
+            "x-google-start-bitrate=2500") in video
+    assert "a=fmtp:103 apt=102" in video
+    AiortcSdp.parse(answer)
+
+
+@pytest.mark.parametrize(
+    ("preference", "expected"),
+    [(("VP8", "H264"), ("VP8", 96, 97)), (("H264", "VP8"), ("H264", 108, 109)), (("H264",), ("H264", 108, 109))],
+)
+def test_room_preference_picks_the_codec(chrome_offer: str, server: ServerIdentity, preference: tuple[str, ...],
+                                         expected: tuple[str, int, int]) -> None:
+    """Chrome offers VP8 and six H.264 formats: constrained baseline with packetization-mode 1 (108) wins."""
+    _, _, media = answer_publisher_offer(chrome_offer, server, video_codecs=preference)
+    video = media[1]
+    assert (video.codec, video.payload_type, video.rtx_payload_type) == expected
+    assert video.offered_codecs == ("VP8", "H264")
+
+
+@pytest.mark.parametrize(
+    "pts",
+    [("100", "101"), ("104", "107"), ("116", "117")],
+    ids=["vp9-only", "h264-packetization-mode-0", "h264-main-profile"],
+)
+def test_video_without_a_forwardable_codec_is_rejected_but_kept(chrome_offer: str, server: ServerIdentity,
+                                                                pts: tuple[str, ...]) -> None:
+    answer, _, media = answer_publisher_offer(_video_only_with(chrome_offer, pts), server)
     assert [m.mid for m in media] == ["0"]
     video = media_blocks(answer)[1]
-    assert video[0] == "m=video 0 UDP/TLS/RTP/SAVPF 102"
-    assert "a=mid:1" in video and "a=inactive" in video and "a=rtpmap:102 H264/90000" in video
+    assert video[0] == f"m=video 0 UDP/TLS/RTP/SAVPF {pts[0]}"
+    assert "a=mid:1" in video and "a=inactive" in video
     assert not any(line.startswith(("a=candidate", "a=ice-", "a=rid", "a=simulcast")) for line in video)
     assert "a=group:BUNDLE 0\r\n" in answer
     assert parse_sdp(answer).media[1].port == 0

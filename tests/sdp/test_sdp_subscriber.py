@@ -73,7 +73,7 @@ def test_three_slots(server: ServerIdentity) -> None:
     assert "a=group:BUNDLE 0 1 2\r\n" in text
     assert "transport-cc" not in text
     _, cam, bob = blocks(text)
-    assert cam[0] == "m=video 9 UDP/TLS/RTP/SAVPF 96 97"
+    assert cam[0] == "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103"
     for line in [
         "a=sendonly",
         "a=msid:alice alice-cam",
@@ -113,7 +113,7 @@ def test_inactive_slot_keeps_mid_and_order_and_is_reused(server: ServerIdentity)
 
     inactive = offers[1].media[1]
     assert (inactive.direction, inactive.port, inactive.msid, inactive.ssrcs) == ("inactive", 9, None, {})
-    assert inactive.formats == [96, 97] and inactive.candidates
+    assert inactive.formats == [96, 97, 102, 103] and inactive.candidates
     assert offers[1].bundle_mids() == ["0", "1", "2"]
 
     reused = offers[2].media[1]
@@ -241,7 +241,7 @@ ANSWER_CASES = [
     pytest.param(
         chrome_style_answer("v1", edit={"m=video": "m=video 9 UDP/TLS/RTP/SAVPF 98", "a=rtpmap": ""}),
         ["v1"],
-        "payload type 96",
+        "none of the offered video codecs",
         id="codec-missing",
     ),
     pytest.param(chrome_style_answer("a0", edit={"a=extmap-allow-mixed": "a=ice-lite"}), ["a0"], "ICE-lite", id="lite"),
