@@ -1,7 +1,8 @@
-"""Recording worker process: reads the recorder's pipe, muxes each participant to one WebM file, no transcoding.
+"""Recording worker process: reads the recorder's pipe, muxes each participant to one file, no transcoding.
 
+VP8 and Opus go to WebM; a participant whose video is H.264 (which WebM does not allow) gets Matroska (.mkv).
 It runs apart from the media server so that the forwarding process never loads a codec library; av is used
-here only to mux packets into Matroska/WebM.
+here only to mux packets.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 import av
 
 from . import wire
-from .depacketizer import Frame, OpusDepacketizer, Vp8Depacketizer
+from .depacketizer import Frame, H264FrameDepacketizer, OpusDepacketizer, Vp8Depacketizer
+
+Depacketizer = OpusDepacketizer | Vp8Depacketizer | H264FrameDepacketizer
 
 # Wait this long for a participant's second track before the file header (and so its streams) is fixed.
 OPEN_AFTER_S = 2.0
@@ -33,7 +36,8 @@ class Track:
     name: str
     kind: str
     clock_rate: int
-    depacketizer: OpusDepacketizer | Vp8Depacketizer
+    depacketizer: Depacketizer
+    codec: str = ""
     first_ts: int | None = None
     first_arrival: float = 0.0
     frames: int = 0
@@ -45,7 +49,7 @@ class Track:
 class ParticipantFile:
     participant_id: str
     name: str
-    path: Path
+    path: Path  # without its suffix until open() knows the codecs
     created: float
     tracks: list[Track] = field(default_factory=list)
     pending: list[tuple[Track, float, Frame]] = field(default_factory=list)
@@ -59,14 +63,19 @@ class ParticipantFile:
         return kinds >= {"audio", "video"} or (bool(kinds) and now - self.created >= OPEN_AFTER_S)
 
     def open(self) -> None:
-        self.container = av.open(str(self.path), "w", format="webm")
         started = [t for t in self.tracks if t.first_ts is not None]
+        h264 = any(t.codec == "H264" for t in started)
+        self.path = self.path.with_suffix(".mkv" if h264 else ".webm")
+        self.container = av.open(str(self.path), "w", format="matroska" if h264 else "webm")
         self.start_arrival = min(t.first_arrival for t in started)
         for track in started:
             if track.kind == "video":
-                stream = self.container.add_stream("libvpx", rate=30)
+                stream = self.container.add_stream("h264" if track.codec == "H264" else "libvpx", rate=30)
                 stream.width, stream.height = track.width or 640, track.height or 360
                 stream.pix_fmt = "yuv420p"
+                if isinstance(track.depacketizer, H264FrameDepacketizer):
+                    # SPS and PPS: the muxer turns them into the track's avcC and the frames into its NAL units.
+                    stream.codec_context.extradata = track.depacketizer.parameter_sets
             else:
                 stream = self.container.add_stream("libopus", rate=48000)
             stream.time_base = fractions.Fraction(1, track.clock_rate)
@@ -106,16 +115,18 @@ class Worker:
         self.started_at = time.time()
 
     def on_track(self, info: dict[str, Any]) -> None:
-        kind = str(info["kind"])
+        kind, codec = str(info["kind"]), str(info.get("codec", ""))
+        depacketizer: Depacketizer = OpusDepacketizer()
+        if kind == "video":
+            depacketizer = H264FrameDepacketizer() if codec == "H264" else Vp8Depacketizer()
         track = Track(int(info["index"]), str(info["track_id"]), str(info["participant_id"]), str(info["name"]),
-                      kind, int(info["clock_rate"]),
-                      Vp8Depacketizer() if kind == "video" else OpusDepacketizer())
+                      kind, int(info["clock_rate"]), depacketizer, codec)
         self.tracks[track.index] = track
         pfile = self.files.get(track.participant_id)
         if pfile is None:
             safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in track.participant_id)
             pfile = self.files[track.participant_id] = ParticipantFile(
-                track.participant_id, track.name, self.directory / f"{safe}.webm", time.monotonic())
+                track.participant_id, track.name, self.directory / safe, time.monotonic())
         pfile.tracks.append(track)
 
     def on_rtp(self, index: int, arrival: float, packet: bytes) -> None:
@@ -128,7 +139,9 @@ class Worker:
         if track.first_ts is None:
             track.first_ts, track.first_arrival = frame.timestamp, arrival
         if track.kind == "video" and frame.keyframe and not track.width:
-            track.width, track.height = _vp8_size(frame.data)
+            depacketizer = track.depacketizer
+            size = depacketizer.size if isinstance(depacketizer, H264FrameDepacketizer) else _vp8_size(frame.data)
+            track.width, track.height = size
         pfile = self.files[track.participant_id]
         if pfile.container is None:
             if len(pfile.pending) < MAX_PENDING:

@@ -19,7 +19,7 @@ from mediaserver.rtp.header import parse_rtp
 from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.peer import PeerTransport
 
-from ..rtp.test_h264_sps import encoded_nal_units
+from ..rtp.h264_samples import encode_h264
 from .test_stream_gap import Clock, StubTransport
 
 PT = 102
@@ -31,7 +31,7 @@ P_SLICE = bytes([0x41, 0x9A]) + bytes(range(250)) * 3  # first_mb_in_slice 0: a 
 
 def _keyframe_units(size: tuple[int, int], cache: dict[tuple[int, int], list[bytes]] = {}) -> list[bytes]:  # noqa: B006
     if size not in cache:
-        cache[size] = encoded_nal_units(*size, "baseline")
+        cache[size] = encode_h264(*size)[0]
     return cache[size]
 
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import fractions
 
-import av
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,17 +12,11 @@ from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.h264 import find_sps, packetize, parse_h264
 from mediaserver.rtp.h264_sps import sps_size, unescape_rbsp
 
+from .h264_samples import encode_h264
+
 
 def encoded_nal_units(width: int, height: int, profile: str) -> list[bytes]:
-    """One frame from libx264, as NAL units without their Annex B start codes."""
-    context = av.CodecContext.create("libx264", "w")
-    context.width, context.height, context.pix_fmt = width, height, "yuv420p"
-    context.time_base = fractions.Fraction(1, 30)
-    context.options = {"profile": profile, "tune": "zerolatency"}
-    frame = av.VideoFrame.from_ndarray(np.zeros((height, width, 3), dtype=np.uint8), format="rgb24")
-    packets = context.encode(frame.reformat(format="yuv420p")) + context.encode(None)
-    stream = b"".join(bytes(p) for p in packets)
-    return [unit.lstrip(b"\x00") for unit in stream.split(b"\x00\x00\x01") if unit.strip(b"\x00")]
+    return encode_h264(width, height, 1, profile)[0]
 
 
 @pytest.mark.parametrize(("width", "height"), [(320, 180), (640, 360), (1280, 720), (1920, 1080), (176, 144),
