@@ -6,11 +6,13 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from mediaserver.sdp.identity import announced_addresses
+
 
 @dataclass(frozen=True)
 class Config:
-    bind: str = "0.0.0.0"
-    public_ip: str = "127.0.0.1"
+    bind: str = "0.0.0.0"  # "::" listens dual-stack
+    public_ip: str = "127.0.0.1"  # comma-separated when the port is reached at several addresses
     udp_port: int = 7882
     control_host: str = "127.0.0.1"
     control_port: int = 7881
@@ -31,7 +33,8 @@ class Config:
         parser = argparse.ArgumentParser(prog="python -m mediaserver", description=__doc__)
         parser.add_argument("--bind", default=env.get("MEDIA_BIND", cls.bind), help="UDP bind address")
         parser.add_argument("--public-ip", default=env.get("MEDIA_PUBLIC_IP", cls.public_ip),
-                            help="address announced in ICE candidates")
+                            help="address(es) announced in ICE candidates, comma-separated (e.g. an IPv4 and an "
+                                 "IPv6 one with --bind ::)")
         parser.add_argument("--udp-port", type=int, default=int(env.get("MEDIA_UDP_PORT", cls.udp_port)))
         parser.add_argument("--control-host", default=env.get("MEDIA_CONTROL_HOST", cls.control_host))
         parser.add_argument("--control-port", type=int,
@@ -55,6 +58,10 @@ class Config:
                             default=env.get("MEDIA_FAULT_INJECTION") == "1",
                             help="allow the simulate_loss control method (tests and load generators only)")
         ns = parser.parse_args(argv)
+        try:
+            announced_addresses(ns.public_ip)
+        except ValueError as exc:
+            parser.error(f"--public-ip / MEDIA_PUBLIC_IP must be IP literals: {exc}")
         return cls(
             bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
             control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,

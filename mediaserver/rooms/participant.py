@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from mediaserver.sdp.identity import announced_addresses
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer
 from mediaserver.transport.peer import PeerTransport
 
@@ -48,9 +49,10 @@ class Participant:
         return self.publishing.publications
 
     def identity(self, transport: PeerTransport) -> ServerIdentity:
+        first, *others = announced_addresses(self.room.public_ip)
         return ServerIdentity(ice_ufrag=transport.local_ufrag, ice_pwd=transport.local_pwd,
-                              fingerprint=self.room.fingerprint, host=self.room.public_ip,
-                              port=self.room.public_port)
+                              fingerprint=self.room.fingerprint, host=first, port=self.room.public_port,
+                              extra_hosts=tuple(others))
 
     def answer_publisher(self, offer_sdp: str) -> tuple[str, list[Publication], list[Publication]]:
         """Answer the browser's publisher offer; returns the answer, the publications created and removed."""

@@ -32,6 +32,16 @@ OPUS_FMTP: Final = "minptime=10;useinbandfec=1"
 MAX_MID_LENGTH: Final = 16
 
 
+def announced_addresses(public_ip: str) -> list[str]:
+    """The addresses in MEDIA_PUBLIC_IP ("203.0.113.7" or "203.0.113.7,2001:db8::7"), each an IP literal."""
+    addresses = [part.strip() for part in public_ip.split(",") if part.strip()]
+    if not addresses:
+        raise ValueError("no address to announce")
+    for address in addresses:
+        ipaddress.ip_address(address)  # ValueError for a name: browsers take only IP literals in candidates
+    return addresses
+
+
 @dataclass
 class ServerIdentity:
     """Our side of every transport: ICE-lite credentials, DTLS certificate fingerprint, the UDP port."""
@@ -41,19 +51,27 @@ class ServerIdentity:
     fingerprint: str
     host: str
     port: int
+    # Further addresses the same port is reached at (a dual-stack server announces its IPv6 one too).
+    extra_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Programmer errors, not bad SDP: a bad identity would produce answers every browser rejects.
         check_ice_credentials(self.ice_ufrag, self.ice_pwd, error=ValueError)
         if SHA256_HEX_RE.fullmatch(self.fingerprint) is None or self.fingerprint != self.fingerprint.upper():
             raise ValueError("ServerIdentity.fingerprint must be 32 upper-case hex octets separated by colons")
-        ipaddress.ip_address(self.host)  # raises ValueError; browsers take only IP literals here
+        for host in (self.host, *self.extra_hosts):
+            ipaddress.ip_address(host)  # raises ValueError; browsers take only IP literals here
         if not 1 <= self.port <= 65535:
             raise ValueError(f"ServerIdentity.port {self.port} is out of range")
 
     def candidate(self) -> str:
-        """The one host candidate, as the value of an a=candidate line."""
-        return f"1 1 udp 2130706431 {self.host} {self.port} typ host"
+        """The first host candidate, as the value of an a=candidate line."""
+        return self.candidates()[0]
+
+    def candidates(self) -> list[str]:
+        """One host candidate per address, the first preferred (RFC 8445 5.1.2: priority by local preference)."""
+        return [f"{index + 1} 1 udp {2130706431 - index * 256} {host} {self.port} typ host"
+                for index, host in enumerate((self.host, *self.extra_hosts))]
 
     def apply(self, media: MediaSection, setup: str) -> None:
         """Put our ICE/DTLS parameters and candidate into an m-section."""
@@ -62,7 +80,7 @@ class ServerIdentity:
         media.ice_pwd = self.ice_pwd
         media.fingerprint = ("sha-256", self.fingerprint)
         media.setup = setup
-        media.candidates = [self.candidate()]
+        media.candidates = self.candidates()
         media.end_of_candidates = True
 
 

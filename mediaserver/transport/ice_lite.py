@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import NamedTuple
 
 from aioice import stun
@@ -40,13 +41,22 @@ def verify(check: BindingCheck, local_pwd: bytes) -> bool:
         return False
 
 
+def plain_address(host: str) -> str:
+    """An IPv4 peer of a dual-stack socket appears as ::ffff:a.b.c.d; it is told its own IPv4 address."""
+    try:
+        mapped = ipaddress.IPv6Address(host).ipv4_mapped
+    except ValueError:
+        return host
+    return str(mapped) if mapped is not None else host
+
+
 def binding_success(check: BindingCheck, addr: tuple[str, int], local_pwd: bytes) -> bytes:
     response = stun.Message(
         message_method=stun.Method.BINDING,
         message_class=stun.Class.RESPONSE,
         transaction_id=check.message.transaction_id,
     )
-    response.attributes["XOR-MAPPED-ADDRESS"] = (addr[0], addr[1])
+    response.attributes["XOR-MAPPED-ADDRESS"] = (plain_address(addr[0]), addr[1])
     response.add_message_integrity(local_pwd)
     response.add_fingerprint()
     return bytes(response)

@@ -31,12 +31,17 @@ class UdpMux(MuxCore, asyncio.DatagramProtocol):
         self._timer_at = float("inf")
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on `host` (an IPv4 or IPv6 literal; "::" is dual-stack: IPv4 peers arrive v4-mapped)."""
         loop = self._loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ipv6 = ":" in host
+        sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
+        if ipv6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, RECEIVE_BUFFER)
         sock.bind((host, port))
-        bound: tuple[str, int] = sock.getsockname()  # uvloop takes the socket over: read it first
+        name = sock.getsockname()  # uvloop takes the socket over: read it first
+        bound: tuple[str, int] = (name[0], name[1])
         await loop.create_datagram_endpoint(lambda: self, sock=sock)
         self.clock = loop.time
         self.now = loop.time()

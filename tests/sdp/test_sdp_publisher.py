@@ -10,7 +10,14 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription as AiortcSdp
 
-from mediaserver.sdp.identity import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, URI_REPAIRED_RID, URI_RID
+from mediaserver.sdp.identity import (
+    URI_ABS_SEND_TIME,
+    URI_AUDIO_LEVEL,
+    URI_MID,
+    URI_REPAIRED_RID,
+    URI_RID,
+    announced_addresses,
+)
 from mediaserver.sdp.model import SdpError, parse_sdp
 from mediaserver.sdp.negotiation import (
     NegotiatedMedia,
@@ -567,3 +574,26 @@ def test_firefox_simulcast_is_taken_by_rid_with_its_directional_extmaps(server: 
     assert not [line for line in lines if "playout-delay" in line or "csrc-audio-level" in line]
     parsed = parse_sdp(answer_text)
     assert parsed.media[0].extmap_directions == {9: "recvonly", 10: "recvonly"}
+
+
+def test_a_dual_stack_server_announces_each_address_the_first_preferred(chrome_offer: str) -> None:
+    server = ServerIdentity("srvUfrag", "ServerPassword0123456789", ":".join(["A0"] * 32), "198.51.100.7", 3478,
+                            extra_hosts=("2001:db8::7",))
+    answer, _, _ = answer_publisher_offer(chrome_offer, server)
+    candidates = [line for line in media_blocks(answer)[0] if line.startswith("a=candidate")]
+    assert candidates == ["a=candidate:1 1 udp 2130706431 198.51.100.7 3478 typ host",
+                          "a=candidate:2 1 udp 2130706175 2001:db8::7 3478 typ host"]
+    AiortcSdp.parse(answer)
+
+
+@pytest.mark.parametrize(("public_ip", "expected"), [
+    ("203.0.113.7", ["203.0.113.7"]), ("203.0.113.7, 2001:db8::7", ["203.0.113.7", "2001:db8::7"]),
+    ("203.0.113.7,", ["203.0.113.7"])])
+def test_announced_addresses_are_ip_literals(public_ip: str, expected: list[str]) -> None:
+    assert announced_addresses(public_ip) == expected
+
+
+@pytest.mark.parametrize("public_ip", ["", " , ", "media.example.org", "203.0.113.7,nope"])
+def test_anything_but_ip_literals_is_refused(public_ip: str) -> None:
+    with pytest.raises(ValueError):
+        announced_addresses(public_ip)
