@@ -104,7 +104,7 @@ def create_app(
     auth = Authenticator(signer, settings.host_username, settings.secure_cookies)
     metrics = Metrics()
     hub = Hub()
-    meetings = Meetings(store, media)
+    meetings = Meetings(store, media, settings.video_codecs)
     templates = Templates(settings.web_root / "pages")
     controls = HostControls(store=store, media=media, hub=hub, meetings=meetings)
     signaling = Signaling(

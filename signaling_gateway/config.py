@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from mediaserver.control_protocol import VIDEO_CODECS
+
 from .turn import DEFAULT_TTL, STUN_SCHEMES, TURN_SCHEMES, TurnConfigError, TurnServers, parse_urls
 
 N = TypeVar("N", int, float)
@@ -52,6 +54,9 @@ class Settings:
     reconnect_window: float = 60.0
     # TURN/STUN for clients that cannot reach the media port directly (turn.py); empty: none.
     turn: TurnServers = field(default_factory=TurnServers)
+    # The video codecs meetings prefer, best first (VIDEO_CODECS=VP8,H264): what publishers are asked to send
+    # when every participant's browser decodes it.
+    video_codecs: tuple[str, ...] = VIDEO_CODECS
     # HTTPS served by the gateway itself (tls.py): the certificate chain and its key, both or neither.
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -119,6 +124,7 @@ class Settings:
             redis_url=redis_url,
             reconnect_window=_seconds(env, "RECONNECT_WINDOW", 60.0),
             turn=_turn_servers(env),
+            video_codecs=_video_codecs(env.get("VIDEO_CODECS", "")),
             tls_cert=tls[0],
             tls_key=tls[1],
         )
@@ -163,6 +169,15 @@ def _turn_servers(env: Mapping[str, str]) -> TurnServers:
         )
     except TurnConfigError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _video_codecs(raw: str) -> tuple[str, ...]:
+    if not raw.strip():
+        return VIDEO_CODECS
+    codecs = tuple(part.strip().upper() for part in raw.split(","))
+    if len(set(codecs)) != len(codecs) or any(c not in VIDEO_CODECS for c in codecs):
+        raise ConfigError(f"VIDEO_CODECS must list some of {','.join(VIDEO_CODECS)} once each, got {raw!r}")
+    return codecs
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -39,7 +39,7 @@ class MediaApi(Protocol):
 
     async def wait_connected(self, timeout: float) -> bool: ...
 
-    async def create_room(self, room_id: str) -> None: ...
+    async def create_room(self, room_id: str, video_codecs: tuple[str, ...] = cp.VIDEO_CODECS) -> None: ...
 
     async def join(self, room_id: str, participant_id: str, name: str) -> None: ...
 
@@ -222,8 +222,8 @@ class MediaClient:
         result = reply.get("result")
         return result if isinstance(result, dict) else {}
 
-    async def create_room(self, room_id: str) -> None:
-        await self.request(cp.CREATE_ROOM, {"room_id": room_id})
+    async def create_room(self, room_id: str, video_codecs: tuple[str, ...] = cp.VIDEO_CODECS) -> None:
+        await self.request(cp.CREATE_ROOM, {"room_id": room_id, "video_codecs": list(video_codecs)})
 
     async def join(self, room_id: str, participant_id: str, name: str) -> None:
         await self.request(cp.JOIN, {"room_id": room_id, "participant_id": participant_id, "name": name})

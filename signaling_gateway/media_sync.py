@@ -67,6 +67,13 @@ class MediaSync:
             track_id, rids = params.get("track_id"), params.get("rids")
             if isinstance(track_id, str) and isinstance(rids, list) and all(isinstance(r, str) for r in rids):
                 session.send(m.layers_needed(track_id, rids))
+        elif name == cp.TRACK_UNDECODABLE:
+            fields = [value for key in ("publisher_id", "track_id", "kind", "codec")
+                      if isinstance(value := params.get(key), str)]
+            if len(fields) == 4:
+                session.send(m.track_unavailable(*fields))
+        elif name == cp.PUBLISHER_RENEGOTIATE:
+            session.send(m.renegotiate_publisher())
 
     def _spawn_departure(self, room_id: str, participant_id: str) -> None:
         task = asyncio.create_task(self._depart(room_id, participant_id), name=f"depart:{participant_id}")

@@ -42,9 +42,10 @@ def is_locked(meeting: Meeting) -> bool:
 
 
 class Meetings:
-    def __init__(self, store: Store, media: MediaApi) -> None:
+    def __init__(self, store: Store, media: MediaApi, video_codecs: tuple[str, ...] = cp.VIDEO_CODECS) -> None:
         self._store = store
         self._media = media
+        self._video_codecs = video_codecs
 
     async def create(self, host: str) -> Meeting:
         """Create the meeting on the media server first: a meeting without a room would be a dead link."""
@@ -52,7 +53,7 @@ class Meetings:
         meeting = Meeting(
             id=new_meeting_id(), host=host, created_at=now, expires_at=now + timedelta(seconds=MEETING_TTL)
         )
-        await self._media.create_room(meeting.id)
+        await self._media.create_room(meeting.id, self._video_codecs)
         await self._store.put_meeting(meeting)
         # In the store, not in this process: the host's list survives a gateway restart (with Redis).
         await self._store.add_host_meeting(host, meeting.id)
@@ -89,5 +90,5 @@ class Meetings:
                 raise
             # The media server restarted and forgot the room; the meeting itself is still valid.
             log.info("media_room_recreated", meeting_id=meeting_id)
-            await self._media.create_room(meeting_id)
+            await self._media.create_room(meeting_id, self._video_codecs)
             await self._media.join(meeting_id, participant_id, name)

@@ -29,6 +29,10 @@ PARTICIPANT_JOINED: Final = "participant_joined"
 PARTICIPANT_LEFT: Final = "participant_left"
 PARTICIPANT_MEDIA: Final = "participant_media"
 LAYERS_NEEDED: Final = "layers_needed"
+# This browser cannot decode another participant's track (its codec): show a placeholder and the reason.
+TRACK_UNAVAILABLE: Final = "track_unavailable"
+# Make a new publisher offer: the media server will answer it with a codec every subscriber can decode.
+RENEGOTIATE_PUBLISHER: Final = "renegotiate_publisher"
 # The media server lost this participant (it restarted, or the transport's window ran out): build new peer
 # connections and publish again; same participant id, nobody sees a leave or a join.
 MEDIA_RESET: Final = "media_reset"
@@ -72,6 +76,8 @@ SERVER_TYPES: Final = frozenset(
         PING,
         PONG,
         LAYERS_NEEDED,
+        TRACK_UNAVAILABLE,
+        RENEGOTIATE_PUBLISHER,
         MEDIA_RESET,
         PARTICIPANT_CONNECTION,
     }
@@ -309,6 +315,16 @@ def media_reset() -> dict[str, Any]:
 
 def participant_connection(participant_id: str, connected: bool) -> dict[str, Any]:
     return {"type": PARTICIPANT_CONNECTION, "participant_id": participant_id, "connected": connected}
+
+
+def track_unavailable(participant_id: str, track_id: str, kind: str, codec: str) -> dict[str, Any]:
+    """`participant_id`'s track is sent in a codec this browser does not decode, so it never arrives."""
+    return {"type": TRACK_UNAVAILABLE, "participant_id": participant_id, "track_id": track_id, "kind": kind,
+            "reason": "codec", "codec": codec}
+
+
+def renegotiate_publisher() -> dict[str, Any]:
+    return {"type": RENEGOTIATE_PUBLISHER}
 
 
 def layers_needed(track_id: str, rids: list[str]) -> dict[str, Any]:

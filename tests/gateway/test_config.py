@@ -19,6 +19,11 @@ def test_defaults() -> None:
     assert s.public_url is None
 
 
+@pytest.mark.parametrize(("raw", "codecs"), [("", ("VP8", "H264")), ("h264, vp8", ("H264", "VP8")), ("VP8", ("VP8",))])
+def test_the_video_codec_preference(raw: str, codecs: tuple[str, ...]) -> None:
+    assert Settings.from_env({"VIDEO_CODECS": raw}).video_codecs == codecs
+
+
 def test_two_processes_get_different_generated_secrets() -> None:
     a, b = Settings.from_env({}), Settings.from_env({})
     assert a.secret_key != b.secret_key and a.host_password != b.host_password
@@ -53,6 +58,8 @@ def test_everything_set() -> None:
         {"MEDIA_SERVER_URL": "tcp://127.0.0.1"},
         {"PUBLIC_URL": "meet.example.com"},
         {"WEB_ROOT": "/nonexistent"},
+        {"VIDEO_CODECS": "VP9"},
+        {"VIDEO_CODECS": "VP8,VP8"},
     ],
 )
 def test_bad_values_fail_at_start(env: dict[str, str]) -> None:

@@ -60,6 +60,35 @@ export class Grid {
     if (tile) setTileMedia(tile, known);
   }
 
+  // A remote video this browser cannot decode (`info`: {track_id, codec}), or null once one it can arrives:
+  // the tile shows the avatar and says why, rather than staying black.
+  setUnavailable(participantId, info) {
+    const tile = info ? this.ensureTile(participantId, null) : this.tiles.get(participantId);
+    if (!tile) return;
+    let note = tile.querySelector('[data-testid="tile-unavailable"]');
+    if (!info) {
+      delete tile.dataset.unavailable;
+      if (note) note.remove();
+      return;
+    }
+    tile.dataset.unavailable = info.track_id;
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "tile-notice";
+      note.dataset.testid = "tile-unavailable";
+      tile.appendChild(note);
+    }
+    note.textContent = `This browser cannot play this video (${info.codec}). Chrome or Safari can.`;
+  }
+
+  // A remote track arrived: a video other than the one marked unavailable replaces it (the sender switched).
+  trackArrived(participantId, track) {
+    const tile = this.tiles.get(participantId);
+    if (track.kind === "video" && tile && tile.dataset.unavailable && tile.dataset.unavailable !== track.id) {
+      this.setUnavailable(participantId, null);
+    }
+  }
+
   video(participantId) {
     const tile = this.tiles.get(participantId);
     return tile ? tile.querySelector("video") : null;

@@ -1,5 +1,6 @@
 // The two peer connections of a participant: publisher (we offer) and subscriber (the server offers).
 
+import { restrictCodec } from "./codecs.js";
 import { SimulcastSender, addCameraTransceiver } from "./simulcast.js";
 
 const PC_CONFIG = { bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
@@ -29,12 +30,14 @@ export async function isRelayed(pc) {
 }
 
 export class Publisher {
-  constructor(iceServers, signaling, relayOnly = false) {
+  // `videoCodec`: a mime type ("video/H264") the camera is restricted to; null offers all the browser has.
+  constructor(iceServers, signaling, { relayOnly = false, videoCodec = null } = {}) {
     this.pc = connection(iceServers, relayOnly);
     this.signaling = signaling;
+    this.videoCodec = videoCodec;
     this.simulcast = null; // the camera's SimulcastSender: dynacast and loss adaptation
     this.senders = { audio: null, video: null };
-    this.restartWanted = false; // an ICE restart asked for while an offer was outstanding
+    this.wanted = null; // a new offer asked for while one was outstanding: { iceRestart }
   }
 
   // Both transceivers always exist, even with the camera or microphone off (no track in `stream`): turning
@@ -42,7 +45,9 @@ export class Publisher {
   async publish(stream) {
     const [video] = stream.getVideoTracks();
     const [audio] = stream.getAudioTracks();
-    this.senders.video = addCameraTransceiver(this.pc, video || null, [stream]).sender;
+    const camera = addCameraTransceiver(this.pc, video || null, [stream]);
+    if (this.videoCodec && !restrictCodec(camera, this.videoCodec)) console.warn("cannot send", this.videoCodec);
+    this.senders.video = camera.sender;
     this.simulcast = new SimulcastSender(this.senders.video);
     this.simulcast.start();
     this.senders.audio = this.pc.addTransceiver(audio || "audio", { direction: "sendonly", streams: [stream] }).sender;
@@ -55,18 +60,28 @@ export class Publisher {
   async applyAnswer(sdp) {
     if (this.pc.signalingState !== "have-local-offer") return; // an answer to an offer of a closed connection
     await this.pc.setRemoteDescription({ type: "answer", sdp });
-    if (this.restartWanted) await this.restartIce();
+    if (this.wanted) await this.reoffer(this.wanted);
   }
 
   // New ICE credentials on the same connection (DTLS and the tracks stay): after a network change.
-  async restartIce() {
+  restartIce() {
+    return this.reoffer({ iceRestart: true });
+  }
+
+  // The server asked for a new offer: its answer picks a codec every subscriber can decode.
+  renegotiate() {
+    return this.reoffer({ iceRestart: false });
+  }
+
+  async reoffer({ iceRestart }) {
     if (this.pc.signalingState === "closed") return;
     if (this.pc.signalingState !== "stable") {
-      this.restartWanted = true; // after the answer to the outstanding offer
+      // After the answer to the outstanding offer; a restart asked for meanwhile is not lost to a plain one.
+      this.wanted = { iceRestart: iceRestart || Boolean(this.wanted && this.wanted.iceRestart) };
       return;
     }
-    this.restartWanted = false;
-    await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart: true }));
+    this.wanted = null;
+    await this.pc.setLocalDescription(await this.pc.createOffer({ iceRestart }));
     this.signaling.send("publish_offer", { sdp: this.pc.localDescription.sdp });
   }
 

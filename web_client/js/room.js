@@ -2,6 +2,7 @@
 
 import { startCallFeatures } from "./call_features.js";
 import { CallMedia } from "./call_media.js";
+import { codecFromQuery } from "./codecs.js";
 import { loadCallPrefs, saveCallPrefs } from "./call_prefs.js";
 import { Grid } from "./grid.js";
 import { hydrateIcons } from "./icons.js";
@@ -140,6 +141,7 @@ function onTrack(event) {
   // The server puts the publisher's participant_id in the msid, so the stream id names the tile.
   if (!stream || departed.has(stream.id) || client.left) return;
   attachRemote(stream.id, stream);
+  grid.trackArrived(stream.id, event.track);
 }
 
 async function startLocalMedia() {
@@ -212,7 +214,7 @@ function buildMedia() {
   watchIce(subscriber.pc, "subscriber");
   tilePrefs = new TilePrefsReporter(subscriber.pc, (prefs) => client.signaling.send("video_prefs", { prefs }));
   // Published even with camera and microphone off, so turning them on later needs no renegotiation.
-  publisher = new Publisher(first, client.signaling, RELAY_ONLY);
+  publisher = new Publisher(first, client.signaling, { relayOnly: RELAY_ONLY, videoCodec: codecFromQuery() });
   client.publisher = publisher.pc;
   watchIce(publisher.pc, "publisher");
   for (const which of ["publisher", "subscriber"]) {
@@ -440,6 +442,8 @@ async function main() {
       client.reconnects.push({ at: Date.now(), kind: "media_reset" });
     })
     .on("layers_needed", (message) => publisher && publisher.simulcast && publisher.simulcast.onLayersNeeded(message))
+    .on("renegotiate_publisher", () => publisher && publisher.renegotiate().catch((err) => console.warn(err)))
+    .on("track_unavailable", (message) => grid.setUnavailable(message.participant_id, message))
     .on("participant_joined", (message) => addParticipant(message.participant))
     .on("participant_media", (message) => grid.setMedia(message.participant_id, message))
     .on("participant_connection", (message) => grid.setConnection(message.participant_id, message.connected))
