@@ -1,7 +1,8 @@
-"""pytest-benchmark cases for the RTP/RTCP/VP8 parsers and rewriters on the per-packet hot path."""
+"""pytest-benchmark cases for the RTP/RTCP/VP8/H.264 parsers and rewriters on the per-packet hot path."""
 
 from typing import Any
 
+from mediaserver.rooms.codec import video_codec
 from mediaserver.rtp.extensions import find_extension
 from mediaserver.rtp.header import parse_rtp, rewrite_rtp
 from mediaserver.rtp.rtcp import ReceiverReport, Remb, ReportBlock, build_compound, parse_rtcp
@@ -63,3 +64,26 @@ def test_parse_and_rewrite_vp8(benchmark: Any) -> None:
 def test_parse_rtcp_rr_remb(benchmark: Any) -> None:
     packets = benchmark(parse_rtcp, RTCP_RR_REMB)
     assert isinstance(packets[1], Remb) and packets[1].bitrate <= 2_500_000
+
+
+# The describe() call the inbound path makes per video packet, per codec (rooms/codec.py): VP8 reads its
+# descriptor; H.264 reads the FU-A header of a fragment (most packets) or walks a STAP-A (keyframe starts).
+_H264_FU_A = bytes.fromhex("8066 1a2b 5f3e2d1c 1234abcd") + bytes([0x7C, 0x85, 0x88]) + bytes(1185)
+_H264_STAP_A = (bytes.fromhex("8066 1a2b 5f3e2d1c 1234abcd") + bytes([0x78, 0, 5, 0x67, 0x42, 0xE0, 0x1F, 0xDA,
+                                                                       0, 4, 0x68, 0xCE, 0x3C, 0x80]))
+
+
+def test_describe_vp8(benchmark: Any) -> None:
+    codec = video_codec("VP8")
+    assert benchmark(codec.describe, PACKET, PAYLOAD_START, len(PACKET)).picture_id == 0x1234
+
+
+def test_describe_h264_fragment(benchmark: Any) -> None:
+    codec = video_codec("H264")
+    desc = benchmark(codec.describe, _H264_FU_A, 12, len(_H264_FU_A))
+    assert desc.keyframe and desc.frame_start
+
+
+def test_describe_h264_aggregate(benchmark: Any) -> None:
+    codec = video_codec("H264")
+    assert benchmark(codec.describe, _H264_STAP_A, 12, len(_H264_STAP_A)).keyframe
