@@ -54,9 +54,10 @@ has been in for the departure timeout (20 s) is closed; the gateway creates it a
   active_speaker       {room_id, participant_id}   the loudest participant (audio-level extension) changed
   layers_needed        {room_id, participant_id, track_id, rids}   dynacast: the simulcast layers (rids) some
                                                     subscriber needs; the publisher should pause the others
-  track_undecodable    {room_id, participant_id, publisher_id, track_id, kind, codec}   the participant's browser
-                                                    cannot decode that track (its answer left the codec out): it
-                                                    is not forwarded; the client should show why
+  track_undecodable    {room_id, participant_id, publisher_id, track_id, kind, codec, active}   the participant's
+                                                    browser cannot decode that track (its answer left the codec
+                                                    out): it is not forwarded, the client should show why; then
+                                                    active false once the track is gone (unpublished, recoded)
   publisher_renegotiate {room_id, participant_id, reason}   the participant should make a new publisher offer:
                                                     its answer will pick a codec every subscriber decodes
 

@@ -71,7 +71,9 @@ class MediaSync:
             fields = [value for key in ("publisher_id", "track_id", "kind", "codec")
                       if isinstance(value := params.get(key), str)]
             if len(fields) == 4:
-                session.send(m.track_unavailable(*fields))
+                publisher_id, track_id, kind, codec = fields
+                active = params.get("active") is not False
+                session.send(m.track_unavailable(publisher_id, track_id, kind, codec, active))
         elif name == cp.PUBLISHER_RENEGOTIATE:
             session.send(m.renegotiate_publisher())
 

@@ -317,10 +317,11 @@ def participant_connection(participant_id: str, connected: bool) -> dict[str, An
     return {"type": PARTICIPANT_CONNECTION, "participant_id": participant_id, "connected": connected}
 
 
-def track_unavailable(participant_id: str, track_id: str, kind: str, codec: str) -> dict[str, Any]:
-    """`participant_id`'s track is sent in a codec this browser does not decode, so it never arrives."""
+def track_unavailable(participant_id: str, track_id: str, kind: str, codec: str, active: bool = True) -> dict[str, Any]:
+    """`participant_id`'s track is sent in a codec this browser does not decode, so it never arrives; then
+    `active` False once that track is gone (its sender switched codec, or stopped it)."""
     return {"type": TRACK_UNAVAILABLE, "participant_id": participant_id, "track_id": track_id, "kind": kind,
-            "reason": "codec", "codec": codec}
+            "reason": "codec", "codec": codec, "active": active}
 
 
 def renegotiate_publisher() -> dict[str, Any]:

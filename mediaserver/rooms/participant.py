@@ -39,7 +39,7 @@ class Participant:
         self.publishing = PublisherSide(participant_id, self.publisher_transport, rtcp_ssrc)
         self.subscribing = SubscriberSide(participant_id, self.subscriber_transport, secrets.token_hex(8),
                                           on_dirty=lambda: room.renegotiation_needed(self),
-                                          on_undecodable=lambda pub: room.track_undecodable(self, pub))
+                                          on_undecodable=lambda pub, active: room.track_undecodable(self, pub, active))
         # After an outage both directions restart on keyframes: what was sent meanwhile never arrived.
         self.subscriber_transport.on_resumed = lambda _: self.subscribing.restart_video()
         self.publisher_transport.on_resumed = lambda _: self.publishing.request_keyframes()

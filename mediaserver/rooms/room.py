@@ -169,17 +169,18 @@ class Room:
                     if p is not participant and (d := p.subscribing.video_decodes) is not None]
         return sorted(self.video_codecs, key=lambda codec: not all(codec in d for d in decoders))
 
-    def track_undecodable(self, participant: Participant, pub: Publication) -> None:
-        """The participant's browser cannot decode `pub`: tell its client, and ask the publisher for a codec it
-        can decode when its offer had one (Chrome offering VP8 and H.264, a Firefox without H.264 joining)."""
+    def track_undecodable(self, participant: Participant, pub: Publication, active: bool) -> None:
+        """The participant's browser cannot decode `pub` (or, `active` False, that track is gone): tell its client,
+        and ask the publisher for a codec it can decode when its offer had one (Chrome offering VP8 and H.264,
+        a Firefox without H.264 joining)."""
         publisher = self.participants.get(pub.participant_id)
         decodes = participant.subscribing.video_decodes or frozenset()
         log.info("track_undecodable", room=self.id, participant=participant.id, track=pub.id, codec=pub.codec_name,
-                 decodes=sorted(decodes))
+                 decodes=sorted(decodes), active=active)
         self._emit(proto.TRACK_UNDECODABLE, {"room_id": self.id, "participant_id": participant.id,
                                              "publisher_id": pub.participant_id, "track_id": pub.id,
-                                             "kind": pub.kind, "codec": pub.codec_name})
-        if publisher is not None and any(c in decodes for c in pub.offered_codecs if c != pub.codec_name):
+                                             "kind": pub.kind, "codec": pub.codec_name, "active": active})
+        if active and publisher is not None and any(c in decodes for c in pub.offered_codecs if c != pub.codec_name):
             self._emit(proto.PUBLISHER_RENEGOTIATE, {"room_id": self.id, "participant_id": publisher.id,
                                                      "reason": f"{participant.id} cannot decode {pub.codec_name}"})
 

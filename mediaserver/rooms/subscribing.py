@@ -58,8 +58,8 @@ class TilePrefs:
 
 
 class SubscriberSide:
-    def __init__(self, participant_id: str, transport: PeerTransport, cname: str,
-                 on_dirty: Callable[[], None], on_undecodable: Callable[[Publication], None] = lambda _: None) -> None:
+    def __init__(self, participant_id: str, transport: PeerTransport, cname: str, on_dirty: Callable[[], None],
+                 on_undecodable: Callable[[Publication, bool], None] = lambda *_: None) -> None:
         self.participant_id = participant_id
         self.transport = transport
         self.cname = cname
@@ -119,7 +119,9 @@ class SubscriberSide:
         pub.unsubscribe(sub)
         self._by_ssrc.pop(sub.ssrc, None)
         self.prefs.pop(pub.id, None)
-        self.undecodable.discard(pub.id)
+        if pub.id in self.undecodable:
+            self.undecodable.discard(pub.id)
+            self._on_undecodable(pub, False)  # gone: its placeholder goes too (its sender may have switched)
         for slot in self.slots:
             if slot.subscription is sub:
                 slot.subscription = None
@@ -199,7 +201,7 @@ class SubscriberSide:
         pub = sub.publication
         if pub.id not in self.undecodable:
             self.undecodable.add(pub.id)
-            self._on_undecodable(pub)
+            self._on_undecodable(pub, True)
 
     def check_answer_timeout(self, now: float) -> None:
         """Once a second: an offer unanswered for ANSWER_TIMEOUT_S is given up and made again."""

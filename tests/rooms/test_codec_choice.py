@@ -85,7 +85,7 @@ async def test_a_subscriber_without_h264_gets_an_event_and_the_publisher_is_aske
     assert not sub.negotiated and not sub.active  # never forwarded: it would be a black tile
     assert named(events, proto.TRACK_UNDECODABLE) == [{
         "room_id": "r", "participant_id": "carol", "publisher_id": "alice", "track_id": h264.id, "kind": "video",
-        "codec": "H264"}]
+        "codec": "H264", "active": True}]
     assert [e["participant_id"] for e in named(events, proto.PUBLISHER_RENEGOTIATE)] == ["alice"]
 
     # Alice's browser offers again: now VP8 comes first, as one participant decodes nothing else.
@@ -94,9 +94,12 @@ async def test_a_subscriber_without_h264_gets_an_event_and_the_publisher_is_aske
     assert vp8.codec_name == "VP8" and vp8.id != h264.id
     assert [e["track_id"] for e in named(events, proto.TRACK_UNPUBLISHED)] == [h264.id]
     assert h264.id not in carol.subscribing.subscriptions and not carol.subscribing.undecodable
+    # Carol's client takes the placeholder away: the track it stood for is gone.
+    assert [(e["track_id"], e["active"]) for e in named(events, proto.TRACK_UNDECODABLE)] == [
+        (h264.id, True), (h264.id, False)]
     negotiate(carol, {"VP8"})
     assert carol.subscribing.subscriptions[vp8.id].negotiated
-    assert len(named(events, proto.TRACK_UNDECODABLE)) == 1  # nothing new to report
+    assert len(named(events, proto.TRACK_UNDECODABLE)) == 2  # nothing new to report
     room.close()
 
 

@@ -81,12 +81,12 @@ export class Grid {
     note.textContent = `This browser cannot play this video (${info.codec}). Chrome or Safari can.`;
   }
 
-  // A remote track arrived: a video other than the one marked unavailable replaces it (the sender switched).
-  trackArrived(participantId, track) {
-    const tile = this.tiles.get(participantId);
-    if (track.kind === "video" && tile && tile.dataset.unavailable && tile.dataset.unavailable !== track.id) {
-      this.setUnavailable(participantId, null);
-    }
+  // The server's word on a remote track this browser cannot decode: `active` shows why, false (the track is
+  // gone: its sender switched codec or stopped it) takes that note away.
+  onTrackUnavailable(message) {
+    const tile = this.tiles.get(message.participant_id);
+    if (message.active !== false) this.setUnavailable(message.participant_id, message);
+    else if (tile && tile.dataset.unavailable === message.track_id) this.setUnavailable(message.participant_id, null);
   }
 
   video(participantId) {

@@ -141,7 +141,6 @@ function onTrack(event) {
   // The server puts the publisher's participant_id in the msid, so the stream id names the tile.
   if (!stream || departed.has(stream.id) || client.left) return;
   attachRemote(stream.id, stream);
-  grid.trackArrived(stream.id, event.track);
 }
 
 async function startLocalMedia() {
@@ -443,7 +442,7 @@ async function main() {
     })
     .on("layers_needed", (message) => publisher && publisher.simulcast && publisher.simulcast.onLayersNeeded(message))
     .on("renegotiate_publisher", () => publisher && publisher.renegotiate().catch((err) => console.warn(err)))
-    .on("track_unavailable", (message) => grid.setUnavailable(message.participant_id, message))
+    .on("track_unavailable", (message) => grid.onTrackUnavailable(message))
     .on("participant_joined", (message) => addParticipant(message.participant))
     .on("participant_media", (message) => grid.setMedia(message.participant_id, message))
     .on("participant_connection", (message) => grid.setConnection(message.participant_id, message.connected))
