@@ -232,8 +232,12 @@ class AudioSubscription(Subscription):
             self._rebase(hdr, now)  # the first packet, or the first after a restart (an unmute, say)
             self.current_layer = layer
             self._started = True
-        elif self._too_old(hdr.sequence):
-            return
+        else:
+            behind = (hdr.sequence - self._base_seq) & 0xFFFF  # _too_old, inlined on the per-copy path
+            if behind >= 0x8000:
+                return
+            if behind > BASE_TRAIL:
+                self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
         seq = (hdr.sequence + self.seq_offset) & 0xFFFF
         ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
         self.packets_sent += 1

@@ -15,7 +15,7 @@ from mediaserver.rtp.header import RtpHeader, parse_rtp
 from .codec import FrameDescriptor, VideoCodec
 from .packet_cache import CACHE_SIZE
 from .publication import Publication
-from .subscription import NO_LAYER, Subscription, pack_header
+from .subscription import BASE_TRAIL, NO_LAYER, REORDER_WINDOW, Subscription, pack_header
 
 ALL_TEMPORAL = 2
 _SENT_MASK = CACHE_SIZE - 1
@@ -105,8 +105,13 @@ class VideoSubscription(Subscription):
             if not (layer == self.target_layer and desc.keyframe):
                 return  # still on another layer, or waiting for the target's keyframe
             self._switch(layer, hdr, desc, now)
-        elif self._too_old(hdr.sequence):
-            return
+        else:
+            # Subscription._too_old, inlined: this runs for every copy of every packet.
+            behind = (hdr.sequence - self._base_seq) & 0xFFFF
+            if behind >= 0x8000:
+                return
+            if behind > BASE_TRAIL:
+                self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
         if self._pending_tid != self.max_tid and desc.frame_start:
             self._apply_pending_tid(desc)
         tid = desc.tid
