@@ -167,7 +167,9 @@ class Room:
         """The room's preference, with the codecs every other participant's browser decodes first."""
         decoders = [d for p in self.participants.values()
                     if p is not participant and (d := p.subscribing.video_decodes) is not None]
-        return sorted(self.video_codecs, key=lambda codec: not all(codec in d for d in decoders))
+        # A preference, not a restriction: a publisher that has only a codec the room does not list still sends.
+        order = [*self.video_codecs, *(c for c in VIDEO_CODECS if c not in self.video_codecs)]
+        return sorted(order, key=lambda codec: not all(codec in d for d in decoders))
 
     def track_undecodable(self, participant: Participant, pub: Publication, active: bool) -> None:
         """The participant's browser cannot decode `pub` (or, `active` False, that track is gone): tell its client,

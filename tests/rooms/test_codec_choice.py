@@ -57,7 +57,8 @@ def named(events: list[tuple[str, dict[str, Any]]], name: str) -> list[dict[str,
     return [params for event, params in events if event == name]
 
 
-@pytest.mark.parametrize(("preference", "codec"), [(("VP8", "H264"), "VP8"), (("H264", "VP8"), "H264")])
+@pytest.mark.parametrize(("preference", "codec"), [(("VP8", "H264"), "VP8"), (("H264", "VP8"), "H264"),
+                                                  (("H264",), "H264")])
 async def test_a_publisher_sends_the_rooms_preferred_codec_when_everyone_decodes_it(
         preference: tuple[str, ...], codec: str) -> None:
     room, _ = room_with(preference)
@@ -116,4 +117,14 @@ async def test_an_h264_only_publisher_stays_h264_and_only_the_subscriber_who_can
     assert bob.subscribing.subscriptions[video_of(alice).id].negotiated
     assert [e["participant_id"] for e in named(events, proto.TRACK_UNDECODABLE)] == ["carol"]
     assert named(events, proto.PUBLISHER_RENEGOTIATE) == []  # she has nothing else to send
+    room.close()
+
+
+async def test_the_rooms_preference_never_stops_a_publisher_that_lacks_it() -> None:
+    room, _ = room_with(("H264",))
+    fox = room.join("fox", "Fox")
+    vp8_only = "\r\n".join(line for line in CHROME_OFFER.splitlines()
+                           if not line.startswith(("a=rtpmap:102 ", "a=rtpmap:108 ")))
+    room.publish(fox, vp8_only)
+    assert video_of(fox).codec_name == "VP8"
     room.close()
