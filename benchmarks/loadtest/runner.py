@@ -176,10 +176,12 @@ class Sampler:
 async def run(config: RunConfig) -> dict[str, Any]:
     """The whole load test; returns the report (also written to --json / --plot when given)."""
     started_at = datetime.datetime.now(tz=datetime.UTC)
+    # Read now: an hour-long run outlives commits made meanwhile, and the report must name what ran.
+    code = code_version()
     shared = Shared(media=load_media())
     target = make_target(config)
     try:
-        return await _measure(config, target, shared, started_at)
+        return await _measure(config, target, shared, started_at, code)
     finally:
         await target.close()
 
@@ -220,7 +222,7 @@ async def run_compared(config: RunConfig) -> dict[str, Any]:
 
 
 async def _measure(config: RunConfig, target: Target, shared: Shared,
-                   started_at: datetime.datetime) -> dict[str, Any]:
+                   started_at: datetime.datetime, code: dict[str, Any]) -> dict[str, Any]:
     join_started = time.monotonic()
     await target.join(shared)
     sampler = Sampler(target, shared, config)
@@ -283,6 +285,7 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
     report["reconnects"] = reconnects
     report["blips"] = blipper.report(report["tracks"], reconnects) if blipper is not None else None
     report["date"] = started_at.isoformat(timespec="seconds")
+    report["code"] = code
     report["all_tracks_flowing_after_s"] = round(all_flowing_s, 2)
     if config.json_path is not None:
         config.json_path.write_text(json.dumps(report, indent=2) + "\n")
@@ -364,7 +367,6 @@ def _report(config: RunConfig, target: Target, shared: Shared, sampler: Sampler,
         "notes": list(target.notes),
         "delivery_worst_tracks": worst,
         "machine": machine(),
-        "code": code_version(),
         "command": config.command,
         "timeseries": samples_table(sampler.samples),
         "tracks": rows,
