@@ -34,6 +34,7 @@ class PublisherSide:
         self.publications: dict[str, Publication] = {}  # by mid
         self._route: dict[int, Route] = {}  # inbound SSRC -> (publication, layer)
         self._ignored_ssrcs: set[int] = set()  # RTX and streams we cannot place
+        self._carry: dict[str, list[tuple[int, str | None]]] = {}  # by mid: SSRCs a recoded track keeps
         self._mid_ext_id = 0
         self._rid_ext_id = 0
         self._rrid_ext_id = 0
@@ -66,6 +67,8 @@ class PublisherSide:
         if not pub.simulcast:
             for ssrc in media.ssrcs[:1]:
                 self._bind(pub, ssrc, None)
+        for ssrc, rid in self._carry.pop(media.mid, []):
+            self._bind(pub, ssrc, rid)
         self._ignored_ssrcs.update(media.rtx_ssrcs.values())
         return pub
 
@@ -75,10 +78,15 @@ class PublisherSide:
         pub = self.publications.pop(mid, None)
         if pub is None:
             return None
-        for ssrc in [s for s, (p, _) in self._route.items() if p is pub]:
+        routes = [(s, layer.rid) for s, (p, layer) in self._route.items() if p is pub]
+        for ssrc, _ in routes:
             del self._route[ssrc]
             if not same_ssrcs:
                 self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
+        if same_ssrcs:
+            # Chrome sends the mid and rid extensions only until the SSRCs are known; it keeps them across a
+            # codec change, so the next publication of this m-line takes them over as they were bound.
+            self._carry[mid] = routes
         self._announced.pop(pub.id, None)
         return pub
 

@@ -136,3 +136,25 @@ def test_a_nack_is_answered_with_the_packet_as_it_was_sent(monkeypatch: pytest.M
     sent_before = list(sent)
     sub.retransmit([lost])
     assert sent[len(sent_before):] == [sent_before[3]] and sub.retransmits == 1
+
+
+def test_a_track_recoded_to_vp8_keeps_its_ssrcs_without_the_rid_extensions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chrome stops sending mid/rid once its SSRCs are known, and keeps them across a codec change."""
+    clock, side, h264, _, _ = h264_room(monkeypatch)
+    source = H264Simulcast()
+    for rid in "qhf":
+        send(side, clock, source.frame(rid, keyframe=True))
+    assert side.unpublish("1", same_ssrcs=True) is h264
+    vp8 = side.publish(NegotiatedMedia(mid="1", kind="video", payload_type=96, rtx_payload_type=97,
+                                       clock_rate=90000, codec="VP8", offered_codecs=("VP8", "H264"),
+                                       ext_ids={URI_MID: MID_EXT, URI_RID: RID_EXT}, rids=["q", "h", "f"]))
+    assert [layer.ssrc for layer in vp8.layers] == [SSRCS[rid] for rid in "qhf"]
+    # A VP8 keyframe on q's SSRC, with no header extension at all, reaches the new publication's subscriber.
+    sent: list[bytes] = []
+    sub = new_subscription(vp8, "0", 96, sent.append)
+    vp8.subscribe(sub)
+    sub.negotiated = True
+    sub.activate()
+    keyframe = struct.pack("!BBHII", 0x80, 0x80 | 96, 7, 90_000, SSRCS["q"]) + bytes([0x10, 0, 0, 0, 0x9D, 1, 0x2A])
+    side.on_rtp(keyframe)
+    assert len(sent) == 1 and side.rtp_errors == 0
