@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aioice.ice
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mediaserver import control_protocol as proto
@@ -17,13 +17,21 @@ from signaling_gateway.media_client import MediaClient
 
 from .encoded_media import audio_track, video_track
 
-# Keep aiortc's candidates on loopback: tests send nothing beyond 127.0.0.1.
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+# Keep aiortc's candidates on loopback: tests send nothing beyond it. A test may switch the connections it
+# gathers next to IPv6 (["::1"]): read at each gathering.
+HOST_ADDRESSES = ["127.0.0.1"]
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(HOST_ADDRESSES)
 
 
 class AiortcParticipant:
-    def __init__(self, control: MediaClient, room_id: str, participant_id: str) -> None:
+    """`video_codec`: the one codec its camera offers (None: aiortc's VP8 and H.264); `decodes`: the video codecs
+    its subscriber answers keep (None: all aiortc has), to play a browser that lacks one."""
+
+    def __init__(self, control: MediaClient, room_id: str, participant_id: str, video_codec: str | None = None,
+                 decodes: set[str] | None = None) -> None:
         self.control = control
+        self.video_codec = video_codec
+        self.decodes = decodes
         self.room_id = room_id
         self.id = participant_id
         self.publisher = RTCPeerConnection()
@@ -42,7 +50,11 @@ class AiortcParticipant:
     async def join(self, publish: bool = True) -> None:
         await self.control.join(self.room_id, self.id, self.id)
         if publish:
-            self.publisher.addTransceiver(video_track(), direction="sendonly")
+            camera = self.publisher.addTransceiver(video_track(self.video_codec or "VP8"), direction="sendonly")
+            if self.video_codec is not None:
+                codecs = RTCRtpSender.getCapabilities("video").codecs
+                camera.setCodecPreferences([c for c in codecs if c.mimeType in (f"video/{self.video_codec}",
+                                                                                  "video/rtx")])
             self.publisher.addTransceiver(audio_track(), direction="sendonly")
             await self.publisher.setLocalDescription(await self.publisher.createOffer())
             answer = await self.control.publisher_offer(self.room_id, self.id, self.publisher.localDescription.sdp)
@@ -59,6 +71,8 @@ class AiortcParticipant:
             await self.subscriber.setRemoteDescription(RTCSessionDescription(offer, "offer"))
             await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
             answer = self.subscriber.localDescription.sdp
+            if self.decodes is not None:
+                answer = keep_video_codecs(answer, self.decodes)
             if self.broken_answers > 0:
                 self.broken_answers -= 1
                 answer = answer.replace("a=mid:", "a=mid:x")  # mids that were never offered
@@ -85,6 +99,29 @@ class AiortcParticipant:
             task.cancel()
         await self.publisher.close()
         await self.subscriber.close()
+
+
+def keep_video_codecs(sdp: str, names: set[str]) -> str:
+    """The answer as a browser decoding only `names` (and their rtx) would have written it."""
+    lines = sdp.split("\r\n")
+    names_by_pt = {line.split()[0][len("a=rtpmap:") :]: line.split()[1].split("/")[0]
+                   for line in lines if line.startswith("a=rtpmap:")}
+    apt = {line.split()[0][len("a=fmtp:") :]: line.split("apt=")[1] for line in lines
+           if line.startswith("a=fmtp:") and "apt=" in line}
+    kept = {pt for pt, name in names_by_pt.items()
+            if name in names or (pt in apt and names_by_pt.get(apt[pt]) in names)}
+    out, video = [], False
+    for line in lines:
+        if line.startswith("m="):
+            video = line.startswith("m=video")
+            if video:
+                head = line.split()[:3]
+                line = " ".join(head + [pt for pt in line.split()[3:] if pt in kept])
+        elif (video and line.startswith(("a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"))
+              and line.split(":", 1)[1].split()[0] not in kept):
+            continue
+        out.append(line)
+    return "\r\n".join(out)
 
 
 def stream_ids_by_track(sdp: str) -> dict[str, str]:

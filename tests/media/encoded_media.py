@@ -1,4 +1,4 @@
-"""Pre-encoded VP8 and Opus packets (made once with av) and aiortc tracks that replay them without re-encoding."""
+"""Pre-encoded VP8, H.264 and Opus (made once with av) and aiortc tracks that replay them without re-encoding."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ def vp8_packets(count: int = 90, width: int = 320, height: int = 240, gop: int =
         out.extend(bytes(p) for p in codec.encode(frame))
     out.extend(bytes(p) for p in codec.encode(None))
     return tuple(out)
+
+
+@lru_cache(maxsize=2)
+def h264_packets(count: int = 90, width: int = 320, height: int = 240, gop: int = 30) -> tuple[bytes, ...]:
+    """Annex B access units from libx264 (constrained baseline, as a browser sends), an IDR every `gop`."""
+    from tests.rtp.h264_samples import encode_h264
+
+    frames = encode_h264(width, height, count, "baseline", gop)
+    return tuple(b"".join(b"\x00\x00\x00\x01" + unit for unit in units) for units in frames)
 
 
 @lru_cache(maxsize=2)
@@ -79,8 +88,9 @@ class ReplayTrack(MediaStreamTrack):
         return packet
 
 
-def video_track() -> ReplayTrack:
-    return ReplayTrack("video", vp8_packets(), VIDEO_CLOCK, VIDEO_CLOCK // FPS, 1 / FPS)
+def video_track(codec: str = "VP8") -> ReplayTrack:
+    packets = h264_packets() if codec == "H264" else vp8_packets()
+    return ReplayTrack("video", packets, VIDEO_CLOCK, VIDEO_CLOCK // FPS, 1 / FPS)
 
 
 def audio_track() -> ReplayTrack:

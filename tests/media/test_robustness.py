@@ -107,19 +107,24 @@ def mapped_libraries(pid: int) -> set[str]:
 
 
 async def test_forwarding_never_opens_a_codec(control: MediaClient, media_server: MediaServerProcess) -> None:
+    """VP8, H.264 (its SPS read for the layer size, keyframes found from NAL types) and Opus, all undecoded."""
     await control.create_room("nocodec")
     alice = AiortcParticipant(control, "nocodec", "alice")
+    carol = AiortcParticipant(control, "nocodec", "carol", video_codec="H264")
     bob = AiortcParticipant(control, "nocodec", "bob")
     try:
         await alice.join(publish=True)
+        await carol.join(publish=True)
         await bob.join(publish=False)
-        await wait_until(lambda: bob.frames[("alice", "video")] >= 30, 20, "bob decodes alice")
+        await wait_until(lambda: bob.frames[("alice", "video")] >= 30, 20, "bob decodes alice's VP8")
+        await wait_until(lambda: bob.frames[("carol", "video")] >= 30, 20, "bob decodes carol's H.264")
         libraries = mapped_libraries(media_server.pid)
         codec_libs = {lib for lib in libraries
-                      if any(name in lib for name in ("libavcodec", "libvpx", "libopus", "libx264", "libav"))}
+                      if any(name in lib for name in ("libavcodec", "libvpx", "libopus", "libx264", "libopenh264",
+                                                      "libav"))}
         assert not codec_libs, f"media server mapped codec libraries: {codec_libs}"
         # The same check sees codecs where they are loaded: this test process decodes with av.
         assert any("libavcodec" in lib or "libvpx" in lib for lib in mapped_libraries(os.getpid()))
     finally:
-        await alice.close()
-        await bob.close()
+        for peer in (alice, carol, bob):
+            await peer.close()
