@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from tests.gateway.gateway_process import GatewayProcess
 from tests.netns import BrowserNetwork, netns_available
@@ -25,7 +29,11 @@ from .conftest import (
     wait_for_frames,
 )
 from .firefox import FirefoxPage, firefox, firefox_installed
+from .host_ui import row, tile
 from .reconnect_rig import product_on, secure_origin_args
+from .test_codecs import INBOUND_CODEC_JS
+from .test_process_restarts import media_server_pid
+from .test_simulcast import fill_grid, media_control, pin, until, video_subscription
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,6 +52,14 @@ def product() -> Iterator[GatewayProcess]:
     # Only an address of our own is needed (both browsers stay in this namespace).
     with BrowserNetwork(34) as network, product_on(network, "firefox-product.log") as gateway:
         yield gateway
+
+
+def until_step(steps: dict[str, object], key: str) -> None:
+    """In the Firefox thread: wait for the test to reach `key`; give up once the test has ended (it failed)."""
+    while key not in steps:
+        if "done" in steps:
+            raise RuntimeError(f"the test ended before {key!r}")
+        time.sleep(0.1)
 
 
 def firefox_frames(page: FirefoxPage, pid: str, more: int = 30, timeout: float = 30.0) -> int:
@@ -82,6 +98,24 @@ async def step_done(steps: dict[str, object], key: str, driver: asyncio.Future[N
         await asyncio.sleep(0.2)
 
 
+async def firefox_layers_follow_the_tile(product: GatewayProcess, viewer: Page, meeting_id: str, viewer_id: str,
+                                        fox: str) -> None:
+    """A small Firefox tile gets Firefox's q layer; pinned, its f layer."""
+    async with media_control(product) as media:
+        async def on_layer(layer: int) -> bool:
+            sub = await video_subscription(media, meeting_id, viewer_id, fox)
+            return bool(sub["layer"] == layer and sub["packets_sent"] > 0)
+
+        await fill_grid(viewer, 20)
+        await until("q for a small Firefox tile", lambda: on_layer(0), 20)
+        await pin(viewer, fox)
+        await until("f for the pinned Firefox tile", lambda: on_layer(2), 15)
+        layers = next(p for p in (await media.stats(meeting_id))["rooms"][meeting_id][fox]["publications"]
+                      if p["kind"] == "video")["layers"]
+        widths = [layer["width"] for layer in layers]
+        assert [layer["rid"] for layer in layers] == ["q", "h", "f"] and widths == sorted(widths) and widths[0] > 0
+
+
 def firefox_guest_joins_at_once(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
     with firefox() as client:
         page = FirefoxPage(client)
@@ -90,8 +124,7 @@ def firefox_guest_joins_at_once(base_url: str, meeting_id: str, steps: dict[str,
         page.fill("guest-name", "Fox")
         page.click("join-submit")  # at once: Firefox opens its devices slowly
         steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
-        while "host" not in steps:
-            time.sleep(0.1)
+        until_step(steps, "host")
         steps["firefox_decoded"] = firefox_frames(page, str(steps["host"]))
         while "done" not in steps:
             time.sleep(0.1)
@@ -115,7 +148,9 @@ async def test_a_firefox_guest_and_a_chromium_host_see_each_other_and_firefox_se
             await step_done(steps, "pid", guest, 60, "Firefox never joined")
             await wait_for_frames(host, str(steps["pid"]))
             await step_done(steps, "firefox_decoded", guest, 60, "Firefox decoded nothing")
-            assert bound_rids(product, str(steps["pid"])) >= {"q", "h"}  # bound by rid, not as one plain layer
+            fox = str(steps["pid"])
+            assert bound_rids(product, fox) == {"q", "h", "f"}  # bound by rid, not as one plain layer
+            await firefox_layers_follow_the_tile(product, host, meeting_id, str(steps["host"]), fox)
         finally:
             steps["done"] = True
             await chromium.close()
@@ -136,8 +171,7 @@ def firefox_host(base_url: str, steps: dict[str, object]) -> None:
         page.js("document.getElementById('share-enter').click()")
         steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
         steps["meeting"] = page.js("return location.pathname.split('/').pop()")
-        while "guest" not in steps:
-            time.sleep(0.1)
+        until_step(steps, "guest")
         steps["firefox_decoded"] = firefox_frames(page, str(steps["guest"]))
         while "done" not in steps:
             time.sleep(0.1)
@@ -160,3 +194,168 @@ async def test_a_chromium_guest_and_a_firefox_host_see_each_other(product: Gatew
             steps["done"] = True
             await chromium.close()
         await host
+
+
+# --- codecs: Debian's Firefox decodes no H.264 (it would fetch OpenH264 at run time) -------------------------
+
+
+@pytest.fixture(scope="module")
+def h264_room_product() -> Iterator[GatewayProcess]:
+    """Meetings that prefer H.264: publishers are asked for VP8 only when someone cannot decode H.264."""
+    with BrowserNetwork(35) as network, product_on(network, "firefox-h264-product.log",
+                                                    {"VIDEO_CODECS": "H264,VP8"}) as gateway:
+        yield gateway
+
+
+UNAVAILABLE_JS = """
+const tile = document.querySelector(`[data-testid="participant-tile"][data-participant-id="${arguments[0]}"]`);
+const note = tile && tile.querySelector('[data-testid="tile-unavailable"]');
+return note && tile.dataset.unavailable ? note.textContent : null;
+"""
+
+
+def firefox_guest_beside_h264(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
+    with firefox() as client:
+        page = FirefoxPage(client)
+        page.go(f"{base_url}/join/{meeting_id}")
+        page.wait("return window.prejoin")
+        page.fill("guest-name", "Fox")
+        page.click("join-submit")
+        steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
+        steps["notice"] = page.wait(UNAVAILABLE_JS, 30, str(steps["host"]))
+        steps["cam_decoded"] = firefox_frames(page, str(steps["cam"]), timeout=45)
+        steps["cam_codec"] = page.js_async(
+            "const [pid, resolve] = arguments; (" + INBOUND_CODEC_JS + ")(pid).then(resolve);", str(steps["cam"]))
+        while "done" not in steps:
+            time.sleep(0.1)
+
+
+async def test_firefox_gets_a_placeholder_for_an_h264_only_camera_and_vp8_from_a_camera_that_can_switch(
+    h264_room_product: GatewayProcess,
+) -> None:
+    product = h264_room_product
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=secure_origin_args(product.base_url))
+        steps: dict[str, object] = {}
+        try:
+            context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
+            host = await context.new_page()
+            await login_host(host)
+            meeting_id = await create_meeting(host)
+            await host.goto(f"/room/{meeting_id}?codec=h264")  # an iPhone: H.264 only
+            steps["host"] = await participant_id(host)
+            cam_context = await chromium.new_context(base_url=product.base_url,
+                                                     permissions=["camera", "microphone"])
+            cam = await join_guest(cam_context, meeting_id, "Cam")  # Chromium: VP8 and H.264, sends H.264 here
+            steps["cam"] = await participant_id(cam)
+            await wait_for_frames(host, str(steps["cam"]))
+            assert await host.evaluate(INBOUND_CODEC_JS, steps["cam"]) == "video/H264"
+            guest = asyncio.get_running_loop().run_in_executor(
+                None, firefox_guest_beside_h264, product.base_url, meeting_id, steps)
+            await step_done(steps, "notice", guest, 90, "Firefox showed no placeholder for the H.264-only camera")
+            assert "H264" in str(steps["notice"])
+            await step_done(steps, "cam_codec", guest, 90, "Firefox never decoded Cam, asked to send VP8")
+            assert steps["cam_codec"] == "video/VP8"
+            await wait_for_frames(host, str(steps["pid"]))  # Firefox's own camera reaches the others
+            await wait_for_frames(cam, str(steps["pid"]))
+        finally:
+            steps["done"] = True
+            await chromium.close()
+        await guest
+
+
+# --- a Firefox guest under host controls, recorded, and through a media server crash --------------------------
+
+
+@pytest.fixture(scope="module")
+def crash_product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayProcess, Path]]:
+    recordings = tmp_path_factory.mktemp("firefox-recordings")
+    with BrowserNetwork(36) as network, product_on(network, "firefox-crash-product.log",
+                                                    {"RECORDINGS_DIR": str(recordings)}) as gateway:
+        yield gateway, recordings
+
+
+# Muted by the host: the microphone button is off and cannot be turned on (only asked for).
+MUTED_JS = """
+const button = document.querySelector('[data-testid="toggle-mic"]');
+return Boolean(button && button.dataset.state === "off" && button.disabled);
+"""
+
+
+def firefox_guest_under_control(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
+    with firefox() as client:
+        page = FirefoxPage(client)
+        page.go(f"{base_url}/join/{meeting_id}")
+        page.wait("return window.prejoin")
+        page.fill("guest-name", "Fox")
+        page.click("join-submit")
+        steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
+        page.js("window.__sameDocument = true;")
+        firefox_frames(page, str(steps["host"]))
+        steps["decoding"] = True
+        until_step(steps, "muting")
+        # The host mutes Fox: the page shows it (mic off, its button disabled, a way to ask).
+        steps["muted_state"] = page.wait(MUTED_JS, 30)
+        steps["request_unmute"] = page.wait(
+            "const b = document.querySelector('[data-testid=\"request-unmute\"]'); return b && !b.hidden", 10)
+        until_step(steps, "crashed")
+        steps["decoding_again"] = firefox_frames(page, str(steps["host"]), timeout=45)
+        steps["same_document"] = page.js("return window.__sameDocument === true")
+        while "done" not in steps:
+            time.sleep(0.1)
+
+
+async def test_a_firefox_guest_is_muted_by_the_host_recorded_and_comes_back_after_a_media_server_crash(
+    crash_product: tuple[GatewayProcess, Path],
+) -> None:
+    product, recordings = crash_product
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=secure_origin_args(product.base_url))
+        steps: dict[str, object] = {}
+        guest = None
+        try:
+            context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
+            host = await context.new_page()
+            await login_host(host)
+            meeting_id = await create_meeting(host)
+            steps["host"] = await participant_id(host)
+            guest = asyncio.get_running_loop().run_in_executor(
+                None, firefox_guest_under_control, product.base_url, meeting_id, steps)
+            await step_done(steps, "decoding", guest, 90, "Firefox never decoded the host")
+            fox = str(steps["pid"])
+            await wait_for_frames(host, fox)
+
+            await host.get_by_test_id("toggle-host-panel").click()  # the host panel starts closed
+            await host.get_by_test_id("host-panel").wait_for(state="visible")
+            await host.get_by_test_id("record-meeting").click()
+            await host.get_by_test_id("recording-indicator").wait_for(state="visible")
+            await wait_for_frames(host, fox, more=60)  # two seconds of Firefox's media reach the recorder
+            await host.get_by_test_id("record-meeting").click()
+            await host.get_by_test_id("recording-indicator").wait_for(state="hidden")
+            await until("the recording's manifest", lambda: _manifest(recordings, meeting_id), 20)
+            manifest = await _manifest(recordings, meeting_id)
+            assert manifest is not None
+            tracks = {t["kind"]: t["frames"] for p in manifest["participants"] if p["participant_id"] == fox
+                      for t in p["tracks"]}
+            assert tracks.get("video", 0) > 30 and tracks.get("audio", 0) > 50, manifest
+
+            steps["muting"] = True
+            await row(host, fox, "mute-participant").click()
+            await step_done(steps, "request_unmute", guest, 30, "Firefox never showed it was muted")
+            await tile(host, fox).locator('[data-testid="mic-off-indicator"]').wait_for(state="visible")
+
+            os.kill(media_server_pid(product), signal.SIGKILL)
+            steps["crashed"] = True
+            await step_done(steps, "decoding_again", guest, 90, "Firefox decoded nothing after the crash")
+            assert steps["same_document"] is True  # it reconnected by itself, no reload
+            await wait_for_frames(host, fox)
+        finally:
+            steps["done"] = True
+            await chromium.close()
+        if guest is not None:
+            await guest
+
+
+async def _manifest(recordings: Path, meeting_id: str) -> dict[str, Any] | None:
+    found = list(recordings.glob(f"{meeting_id}-*/manifest.json"))
+    return json.loads(found[0].read_text()) if found else None
