@@ -54,6 +54,15 @@ def product() -> Iterator[GatewayProcess]:
         yield gateway
 
 
+def join_at_once(page: FirefoxPage, base_url: str, meeting_id: str) -> str:
+    """Join as the guest "Fox", clicking Join as soon as the page runs; returns the participant id."""
+    page.go(f"{base_url}/join/{meeting_id}")
+    page.wait("return window.prejoin")  # prejoin.js is running (its devices still opening)
+    page.fill("guest-name", "Fox")
+    page.click("join-submit")  # at once: Firefox opens its devices slowly
+    return str(page.wait("return window.meetingClient && window.meetingClient.participantId"))
+
+
 def until_step(steps: dict[str, object], key: str) -> None:
     """In the Firefox thread: wait for the test to reach `key`; give up once the test has ended (it failed)."""
     while key not in steps:
@@ -119,11 +128,7 @@ async def firefox_layers_follow_the_tile(product: GatewayProcess, viewer: Page, 
 def firefox_guest_joins_at_once(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
     with firefox() as client:
         page = FirefoxPage(client)
-        page.go(f"{base_url}/join/{meeting_id}")
-        page.wait("return window.prejoin")  # prejoin.js is running (its devices still opening)
-        page.fill("guest-name", "Fox")
-        page.click("join-submit")  # at once: Firefox opens its devices slowly
-        steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
+        steps["pid"] = join_at_once(page, base_url, meeting_id)
         until_step(steps, "host")
         steps["firefox_decoded"] = firefox_frames(page, str(steps["host"]))
         while "done" not in steps:
@@ -217,11 +222,7 @@ return note && tile.dataset.unavailable ? note.textContent : null;
 def firefox_guest_beside_h264(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
     with firefox() as client:
         page = FirefoxPage(client)
-        page.go(f"{base_url}/join/{meeting_id}")
-        page.wait("return window.prejoin")
-        page.fill("guest-name", "Fox")
-        page.click("join-submit")
-        steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
+        steps["pid"] = join_at_once(page, base_url, meeting_id)
         steps["notice"] = page.wait(UNAVAILABLE_JS, 30, str(steps["host"]))
         steps["cam_decoded"] = firefox_frames(page, str(steps["cam"]), timeout=45)
         steps["cam_codec"] = page.js_async(
@@ -285,11 +286,7 @@ return Boolean(button && button.dataset.state === "off" && button.disabled);
 def firefox_guest_under_control(base_url: str, meeting_id: str, steps: dict[str, object]) -> None:
     with firefox() as client:
         page = FirefoxPage(client)
-        page.go(f"{base_url}/join/{meeting_id}")
-        page.wait("return window.prejoin")
-        page.fill("guest-name", "Fox")
-        page.click("join-submit")
-        steps["pid"] = page.wait("return window.meetingClient && window.meetingClient.participantId")
+        steps["pid"] = join_at_once(page, base_url, meeting_id)
         page.js("window.__sameDocument = true;")
         firefox_frames(page, str(steps["host"]))
         steps["decoding"] = True
