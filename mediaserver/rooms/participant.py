@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 
-from mediaserver.sdp.identity import announced_addresses
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer
 from mediaserver.transport.peer import PeerTransport
 
@@ -49,7 +48,7 @@ class Participant:
         return self.publishing.publications
 
     def identity(self, transport: PeerTransport) -> ServerIdentity:
-        first, *others = announced_addresses(self.room.public_ip)
+        first, *others = self.room.public_ips
         return ServerIdentity(ice_ufrag=transport.local_ufrag, ice_pwd=transport.local_pwd,
                               fingerprint=self.room.fingerprint, host=first, port=self.room.public_port,
                               extra_hosts=tuple(others))

@@ -16,7 +16,7 @@ class RoomPort(Protocol):
     mux: MuxPort
     ssl_context: SSL.Context
     fingerprint: str
-    public_ip: str
+    public_ips: tuple[str, ...]  # the addresses announced in candidates, the first preferred
     public_port: int
     remb_bps: int
 

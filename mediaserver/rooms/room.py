@@ -14,6 +14,7 @@ from OpenSSL import SSL
 
 from mediaserver import control_protocol as proto
 from mediaserver.recording.recorder import RoomRecorder
+from mediaserver.sdp.identity import announced_addresses
 from mediaserver.sdp.negotiation import VIDEO_CODECS
 from mediaserver.transport.ports import MuxPort
 
@@ -59,7 +60,7 @@ class Room:
         self.mux = mux
         self.ssl_context = ssl_context
         self.fingerprint = fingerprint
-        self.public_ip = public_ip
+        self.public_ips = tuple(announced_addresses(public_ip))  # MEDIA_PUBLIC_IP, read once
         self.public_port = public_port
         self.remb_bps = remb_bps
         self._emit = emit

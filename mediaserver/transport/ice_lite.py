@@ -43,10 +43,9 @@ def verify(check: BindingCheck, local_pwd: bytes) -> bool:
 
 def plain_address(host: str) -> str:
     """An IPv4 peer of a dual-stack socket appears as ::ffff:a.b.c.d; it is told its own IPv4 address."""
-    try:
-        mapped = ipaddress.IPv6Address(host).ipv4_mapped
-    except ValueError:
-        return host
+    if "." not in host or ":" not in host:
+        return host  # plain IPv4 or plain IPv6: every binding response on an IPv4 port takes this branch
+    mapped = ipaddress.IPv6Address(host).ipv4_mapped
     return str(mapped) if mapped is not None else host
 
 
