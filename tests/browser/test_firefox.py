@@ -54,6 +54,18 @@ def product() -> Iterator[GatewayProcess]:
         yield gateway
 
 
+async def chromium_host(chromium: Browser, product: GatewayProcess, query: str = "") -> tuple[Page, str, str]:
+    """The host in Chromium, in a meeting of its own (`query`: call-page options such as ?codec=h264): the page,
+    the meeting id and the host's participant id."""
+    context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
+    host = await context.new_page()
+    await login_host(host)
+    meeting_id = await create_meeting(host)
+    if query:
+        await host.goto(f"/room/{meeting_id}{query}")
+    return host, meeting_id, await participant_id(host)
+
+
 def join_at_once(page: FirefoxPage, base_url: str, meeting_id: str) -> str:
     """Join as the guest "Fox", clicking Join as soon as the page runs; returns the participant id."""
     page.go(f"{base_url}/join/{meeting_id}")
@@ -143,11 +155,7 @@ async def test_a_firefox_guest_and_a_chromium_host_see_each_other_and_firefox_se
                                                              args=secure_origin_args(product.base_url))
         steps: dict[str, object] = {}
         try:
-            host = await (await chromium.new_context(base_url=product.base_url,
-                                                     permissions=["camera", "microphone"])).new_page()
-            await login_host(host)
-            meeting_id = await create_meeting(host)
-            steps["host"] = await participant_id(host)
+            host, meeting_id, steps["host"] = await chromium_host(chromium, product)
             guest = asyncio.get_running_loop().run_in_executor(
                 None, firefox_guest_joins_at_once, product.base_url, meeting_id, steps)
             await step_done(steps, "pid", guest, 60, "Firefox never joined")
@@ -239,12 +247,7 @@ async def test_firefox_gets_a_placeholder_for_an_h264_only_camera_and_vp8_from_a
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=secure_origin_args(product.base_url))
         steps: dict[str, object] = {}
         try:
-            context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
-            host = await context.new_page()
-            await login_host(host)
-            meeting_id = await create_meeting(host)
-            await host.goto(f"/room/{meeting_id}?codec=h264")  # an iPhone: H.264 only
-            steps["host"] = await participant_id(host)
+            host, meeting_id, steps["host"] = await chromium_host(chromium, product, "?codec=h264")  # an iPhone
             cam_context = await chromium.new_context(base_url=product.base_url,
                                                      permissions=["camera", "microphone"])
             cam = await join_guest(cam_context, meeting_id, "Cam")  # Chromium: VP8 and H.264, sends H.264 here
@@ -311,11 +314,7 @@ async def test_a_firefox_guest_is_muted_by_the_host_recorded_and_comes_back_afte
         steps: dict[str, object] = {}
         guest = None
         try:
-            context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
-            host = await context.new_page()
-            await login_host(host)
-            meeting_id = await create_meeting(host)
-            steps["host"] = await participant_id(host)
+            host, meeting_id, steps["host"] = await chromium_host(chromium, product)
             guest = asyncio.get_running_loop().run_in_executor(
                 None, firefox_guest_under_control, product.base_url, meeting_id, steps)
             await step_done(steps, "decoding", guest, 90, "Firefox never decoded the host")
