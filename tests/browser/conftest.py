@@ -31,9 +31,9 @@ MEDIA_TIMEOUT = 30_000  # ms: ICE + DTLS + first decoded frames
 
 # Collects per-participant receive stats from the page: tile video size, decoded frames, audio bytes.
 STATS_JS = """
-async (pid) => {
+async (pid, testid = "participant-tile") => {
   const client = window.meetingClient;
-  const tile = document.querySelector(`[data-testid="participant-tile"][data-participant-id="${pid}"]`);
+  const tile = document.querySelector(`[data-testid="${testid}"][data-participant-id="${pid}"]`);
   if (!client || !client.subscriber || !tile) return null;
   const video = tile.querySelector("video");
   const stream = video.srcObject;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +33,29 @@ PREFS = {
 }
 
 
+def xvfb_installed() -> bool:
+    return shutil.which("Xvfb") is not None
+
+
+@contextlib.contextmanager
+def xvfb(width: int = 1280, height: int = 720) -> Iterator[str]:
+    """A virtual X screen for a headed Firefox (the screen getDisplayMedia captures); yields its DISPLAY."""
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists()
+                  and not Path(f"/tmp/.X{n}-lock").exists())
+    process = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"Xvfb :{number} did not start")
+            time.sleep(0.05)
+        yield f":{number}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def firefox_installed() -> bool:
     if shutil.which(FIREFOX) is None:
         return False
@@ -48,16 +72,29 @@ def _pref(name: str, value: Any) -> str:
     return f'user_pref("{name}", {text});\n'
 
 
+def _secure(host: str | None) -> dict[str, Any]:
+    # A form on a page counted as secure, posting over http, would otherwise stop at a warning dialog.
+    return {} if host is None else {"dom.securecontext.allowlist": host,
+                                    "security.warn_submit_secure_to_insecure": False}
+
+
 @contextlib.contextmanager
-def firefox() -> Iterator[Any]:
-    """A Marionette session on a fresh profile; yields the marionette_driver client (synchronous)."""
+def firefox(display: str | None = None, secure_host: str | None = None) -> Iterator[Any]:
+    """A Marionette session on a fresh profile; yields the marionette_driver client (synchronous).
+
+    With `display` (an X server such as Xvfb's ":99") Firefox runs headed on it: headless Firefox has no
+    screen to capture, so getDisplayMedia needs one. `secure_host` is treated as a secure origin over plain
+    http (getDisplayMedia exists only in secure contexts; the insecure-media prefs cover getUserMedia only)."""
     from marionette_driver.marionette import Marionette
 
     profile = Path(tempfile.mkdtemp(prefix="firefox-profile-"))
     port = free_tcp_port()
-    (profile / "user.js").write_text("".join(_pref(k, v) for k, v in {**PREFS, "marionette.port": port}.items()))
-    process = subprocess.Popen([FIREFOX, "--headless", "--marionette", "--no-remote", "--profile", str(profile)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (profile / "user.js").write_text("".join(_pref(k, v) for k, v in {**PREFS, "marionette.port": port,
+                                                                      **_secure(secure_host)}.items()))
+    mode = ["--headless"] if display is None else []
+    env = {**os.environ, "DISPLAY": display} if display is not None else None
+    process = subprocess.Popen([FIREFOX, *mode, "--marionette", "--no-remote", "--profile", str(profile)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     client = Marionette(host="127.0.0.1", port=port)
     try:
         deadline = time.monotonic() + 60
@@ -110,6 +147,12 @@ class FirefoxPage:
 
     def click(self, testid: str) -> None:
         self.js(f"document.querySelector('[data-testid=\"{testid}\"]').click()")
+
+    def press(self, testid: str) -> None:
+        """A real click (Marionette's input events): what getDisplayMedia's user-gesture check needs."""
+        from marionette_driver.by import By
+
+        self.client.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]').click()
 
     def fill(self, testid: str, value: str) -> None:
         self.js(f"const e = document.querySelector('[data-testid=\"{testid}\"]'); e.value = arguments[0];"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
@@ -28,7 +29,7 @@ from .conftest import (
     participant_id,
     wait_for_frames,
 )
-from .firefox import FirefoxPage, firefox, firefox_installed
+from .firefox import FirefoxPage, firefox, firefox_installed, xvfb, xvfb_installed
 from .host_ui import row, tile
 from .reconnect_rig import product_on, secure_origin_args
 from .test_codecs import INBOUND_CODEC_JS
@@ -45,6 +46,9 @@ pytestmark = [
 
 # Firefox's view of a remote participant's video, as STATS_JS gives Chromium's.
 FIREFOX_FRAMES_JS = "const [pid, resolve] = arguments; (" + STATS_JS + ")(pid).then(resolve);"
+# The same for the large tile of a participant's screen share, in Firefox and in Chromium.
+FIREFOX_SCREEN_JS = "const [pid, resolve] = arguments; (" + STATS_JS + ")(pid, 'screen-share-tile').then(resolve);"
+SCREEN_STATS_JS = "(pid) => (" + STATS_JS + ")(pid, 'screen-share-tile')"
 
 
 @pytest.fixture(scope="module")
@@ -83,18 +87,20 @@ def until_step(steps: dict[str, object], key: str) -> None:
         time.sleep(0.1)
 
 
-def firefox_frames(page: FirefoxPage, pid: str, more: int = 30, timeout: float = 30.0) -> int:
+def firefox_frames(page: FirefoxPage, pid: str, more: int = 30, timeout: float = 30.0,
+                   script: str = FIREFOX_FRAMES_JS) -> int:
+    """`more` frames of `pid`'s camera decoded in Firefox (or of its screen share, with FIREFOX_SCREEN_JS)."""
     deadline = time.monotonic() + timeout
     first = None
     while time.monotonic() < deadline:
-        stats = page.js_async(FIREFOX_FRAMES_JS, pid) or {}
+        stats = page.js_async(script, pid) or {}
         decoded = int(stats.get("framesDecoded") or 0)
         if decoded > 0 and first is None:
             first = decoded
         if first is not None and decoded >= first + more:
             return decoded
         time.sleep(0.3)
-    raise AssertionError(f"Firefox decoded no video of {pid}: {page.js_async(FIREFOX_FRAMES_JS, pid)}")
+    raise AssertionError(f"Firefox decoded no video of {pid}: {page.js_async(script, pid)}")
 
 
 def bound_rids(product: GatewayProcess, pid: str) -> set[str]:
@@ -170,8 +176,8 @@ async def test_a_firefox_guest_and_a_chromium_host_see_each_other_and_firefox_se
         await guest
 
 
-def firefox_host(base_url: str, steps: dict[str, object]) -> None:
-    with firefox() as client:
+def firefox_host(base_url: str, display: str, steps: dict[str, object]) -> None:
+    with firefox(display, urlsplit(base_url).hostname) as client:
         page = FirefoxPage(client)
         page.go(f"{base_url}/login")
         page.fill("login-username", "host")
@@ -186,27 +192,53 @@ def firefox_host(base_url: str, steps: dict[str, object]) -> None:
         steps["meeting"] = page.js("return location.pathname.split('/').pop()")
         until_step(steps, "guest")
         steps["firefox_decoded"] = firefox_frames(page, str(steps["guest"]))
+        page.press("share-screen")  # Xvfb's screen, picked without a prompt (permission prefs)
+        until_step(steps, "firefox_share_seen")
+        page.press("share-screen")  # stop
+        until_step(steps, "chromium_sharing")
+        steps["firefox_sees_share"] = firefox_frames(page, str(steps["guest"]), more=10, script=FIREFOX_SCREEN_JS)
         while "done" not in steps:
             time.sleep(0.1)
 
 
-async def test_a_chromium_guest_and_a_firefox_host_see_each_other(product: GatewayProcess) -> None:
+@pytest.mark.skipif(not xvfb_installed(), reason="needs Xvfb: headless Firefox has no screen to share")
+async def test_a_chromium_guest_and_a_firefox_host_see_each_other_and_each_others_screen(
+    product: GatewayProcess,
+) -> None:
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=CHROMIUM,
                                                     args=secure_origin_args(product.base_url))
         steps: dict[str, object] = {}
-        host = asyncio.get_running_loop().run_in_executor(None, firefox_host, product.base_url, steps)
-        try:
-            await step_done(steps, "meeting", host, 90, "the Firefox host never entered")
-            context = await chromium.new_context(base_url=product.base_url, permissions=["camera", "microphone"])
-            guest = await join_guest(context, str(steps["meeting"]), "Chromium guest")
-            steps["guest"] = await participant_id(guest)
-            await wait_for_frames(guest, str(steps["pid"]))
-            await step_done(steps, "firefox_decoded", host, 60, "Firefox decoded nothing")
-        finally:
-            steps["done"] = True
-            await chromium.close()
-        await host
+        with xvfb() as display:
+            host = asyncio.get_running_loop().run_in_executor(None, firefox_host, product.base_url, display, steps)
+            try:
+                await step_done(steps, "meeting", host, 90, "the Firefox host never entered")
+                context = await chromium.new_context(base_url=product.base_url,
+                                                     permissions=["camera", "microphone"])
+                guest = await join_guest(context, str(steps["meeting"]), "Chromium guest")
+                steps["guest"] = await participant_id(guest)
+                await wait_for_frames(guest, str(steps["pid"]))
+                await step_done(steps, "firefox_decoded", host, 60, "Firefox decoded nothing")
+
+                # Firefox shares its screen: the Chromium guest shows it large, beside Firefox's camera.
+                await until("Chromium shows Firefox's screen", lambda: _screen_frames(guest, str(steps["pid"]), 10), 45)
+                await wait_for_frames(guest, str(steps["pid"]), more=10)
+                steps["firefox_share_seen"] = True
+                await guest.get_by_test_id("screen-share-tile").wait_for(state="detached", timeout=20_000)
+
+                # And the other way: Chromium's (fake) screen in Firefox.
+                await guest.get_by_test_id("share-screen").click()
+                steps["chromium_sharing"] = True
+                await step_done(steps, "firefox_sees_share", host, 45, "Firefox never showed Chromium's screen")
+            finally:
+                steps["done"] = True
+                await chromium.close()
+            await host
+
+
+async def _screen_frames(page: Page, pid: str, more_than: int) -> bool:
+    stats = await page.evaluate(SCREEN_STATS_JS, pid) or {}
+    return bool(stats.get("videoWidth") and stats.get("framesDecoded", 0) > more_than)
 
 
 # --- codecs: Debian's Firefox decodes no H.264 (it would fetch OpenH264 at run time) -------------------------
