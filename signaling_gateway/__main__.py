@@ -16,7 +16,9 @@ from aiohttp import web
 
 from .app import create_app, store_for
 from .config import ConfigError, Settings
+from .media_api import MediaApi
 from .media_client import MediaClient
+from .media_pool import MediaPool
 from .media_process import MediaProcess, MediaProcessError
 from .store import RedisStore, StoreUnavailable
 from .tls import self_signed, server_context
@@ -40,19 +42,20 @@ async def serve(settings: Settings) -> int:
             await store.close()
             return 2
 
-    child: MediaProcess | None = None
-    if settings.spawn_media_server:
-        child = MediaProcess(settings)
-        try:
-            await child.start()
-        except (MediaProcessError, OSError) as exc:
-            log.error("media_process_failed", error=str(exc))
-            await child.stop()
-            await store.close()
-            return 2
+    children = [MediaProcess(settings, worker) for worker in range(settings.media_workers)] \
+        if settings.spawn_media_server else []
+    try:
+        await asyncio.gather(*(child.start() for child in children))
+    except (MediaProcessError, OSError) as exc:
+        log.error("media_process_failed", error=str(exc))
+        await _stop_all(children)
+        await store.close()
+        return 2
 
-    endpoint = settings.media_endpoint
-    media = MediaClient(endpoint.host, endpoint.port)
+    endpoints = settings.media_endpoints
+    nodes = [MediaClient(endpoint.host, endpoint.port) for endpoint in endpoints]
+    # One media server: its client as it is (no placement to do); several: rooms spread over them.
+    media: MediaApi = nodes[0] if len(nodes) == 1 else MediaPool(nodes)
     app = create_app(settings, media=media, store=store)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -61,8 +64,7 @@ async def serve(settings: Settings) -> int:
     except (OSError, ssl.SSLError) as exc:
         log.error("tls_unusable", error=str(exc), cert=str(settings.tls_cert))
         await runner.cleanup()
-        if child is not None:
-            await child.stop()
+        await _stop_all(children)
         return 2
     site = web.TCPSite(runner, settings.http_host, settings.http_port, ssl_context=tls)
     try:
@@ -73,17 +75,20 @@ async def serve(settings: Settings) -> int:
         log.info(
             "gateway_started",
             http=f"{settings.scheme}://{settings.http_host}:{settings.http_port}",
-            media=f"tcp://{endpoint.host}:{endpoint.port}",
-            media_spawned=child is not None,
+            media=",".join(f"tcp://{e.host}:{e.port}" for e in endpoints),
+            media_spawned=len(children),
             store=type(store).__name__,
         )
         await stop.wait()
         log.info("gateway_stopping")
     finally:
         await runner.cleanup()
-        if child is not None:
-            await child.stop()
+        await _stop_all(children)
     return 0
+
+
+async def _stop_all(children: list[MediaProcess]) -> None:
+    await asyncio.gather(*(child.stop() for child in children))
 
 
 def main(argv: list[str] | None = None) -> int:

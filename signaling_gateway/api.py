@@ -10,7 +10,7 @@ from mediaserver.control_protocol import ControlError
 from .auth import Authenticator
 from .config import Settings
 from .hub import Hub
-from .media_client import MediaApi, MediaUnavailable
+from .media_api import MediaApi, MediaUnavailable
 from .meetings import Meetings
 from .metrics import Metrics
 from .origin import same_origin

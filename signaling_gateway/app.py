@@ -14,7 +14,7 @@ from .auth import Authenticator, HostCredentials
 from .config import Settings
 from .host_controls import HostControls
 from .hub import Hub
-from .media_client import MediaApi
+from .media_api import MediaApi
 from .meetings import Meetings
 from .metrics import Metrics
 from .pages import Pages

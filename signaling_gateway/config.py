@@ -40,8 +40,11 @@ class Settings:
     media_bind: str = "127.0.0.1"
     # Only for a spawned media server; 0 keeps its /metrics off.
     media_metrics_port: int = 0
-    # None means: spawn our own media server beside the gateway.
+    # None means: spawn our own media servers beside the gateway; else one or more tcp://host:port, comma-separated.
     media_server_url: str | None = None
+    # How many media servers to spawn (one per core by default from the environment: Python forwards on one
+    # core per process); worker i takes MEDIA_UDP_PORT + i, MEDIA_CONTROL_PORT + i, MEDIA_METRICS_PORT + i.
+    media_workers: int = 1
     public_url: str | None = None
     secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     host_username: str = "host"
@@ -66,11 +69,11 @@ class Settings:
         return self.media_server_url is None
 
     @property
-    def media_endpoint(self) -> MediaEndpoint:
+    def media_endpoints(self) -> tuple[MediaEndpoint, ...]:
         if self.media_server_url is None:
-            # MEDIA_BIND is the media UDP address; our own child's control port listens on loopback only.
-            return MediaEndpoint("127.0.0.1", self.media_control_port)
-        return parse_media_url(self.media_server_url)
+            # MEDIA_BIND is the media UDP address; our own children's control ports listen on loopback only.
+            return tuple(MediaEndpoint("127.0.0.1", self.media_control_port + i) for i in range(self.media_workers))
+        return parse_media_urls(self.media_server_url)
 
     @property
     def secure_cookies(self) -> bool:
@@ -93,7 +96,7 @@ class Settings:
         secret = env.get("SECRET_KEY") or None
         media_url = env.get("MEDIA_SERVER_URL") or None
         if media_url is not None:
-            parse_media_url(media_url)  # fail at start, not at the first meeting
+            parse_media_urls(media_url)  # fail at start, not at the first meeting
         public_url = (env.get("PUBLIC_URL") or "").strip() or None
         if public_url is not None and urlsplit(public_url).scheme not in ("http", "https"):
             raise ConfigError(f"PUBLIC_URL must start with http:// or https://, got {public_url!r}")
@@ -115,6 +118,7 @@ class Settings:
             media_bind=env.get("MEDIA_BIND", "127.0.0.1"),
             media_metrics_port=_port(env, "MEDIA_METRICS_PORT", 0),
             media_server_url=media_url,
+            media_workers=_number(env, "MEDIA_WORKERS", _cores(), int, (1, 64), "a number of processes"),
             public_url=public_url,
             secret_key=secret.encode() if secret else secrets.token_bytes(32),
             host_username=env.get("HOST_USERNAME", "host"),
@@ -128,6 +132,20 @@ class Settings:
             tls_cert=tls[0],
             tls_key=tls[1],
         )
+
+
+def _cores() -> int:
+    # The cores this process may run on (a container's cpuset), not the machine's.
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def parse_media_urls(urls: str) -> tuple[MediaEndpoint, ...]:
+    endpoints = tuple(parse_media_url(url.strip()) for url in urls.split(",") if url.strip())
+    if not endpoints:
+        raise ConfigError("MEDIA_SERVER_URL lists no tcp://host:port")
+    if len(set(endpoints)) != len(endpoints):
+        raise ConfigError(f"MEDIA_SERVER_URL names a media server twice: {urls!r}")
+    return endpoints
 
 
 def parse_media_url(url: str) -> MediaEndpoint:

@@ -30,7 +30,7 @@ from . import host_messages as hm
 from . import messages as m
 from .auth import Identity
 from .hub import Hub, Session
-from .media_client import MediaApi, MediaUnavailable
+from .media_api import MediaApi, MediaUnavailable
 from .meetings import Meetings
 from .store import GuestControls, Store, StoreUnavailable
 from .store.records import utcnow

@@ -1,4 +1,5 @@
-"""Runs the media server as a child process beside the gateway when no MEDIA_SERVER_URL is given."""
+"""Runs a media server as a child process beside the gateway (one per MEDIA_WORKERS) when no MEDIA_SERVER_URL
+is given."""
 
 from __future__ import annotations
 
@@ -33,8 +34,13 @@ class MediaProcessError(RuntimeError):
 class MediaProcess:
     """Starts `python -m mediaserver`, waits for its control port, restarts it if it dies, stops it."""
 
-    def __init__(self, settings: Settings, *, restart_delay_max: float = 10.0) -> None:
+    def __init__(self, settings: Settings, worker: int = 0, *, restart_delay_max: float = 10.0) -> None:
         self._settings = settings
+        # Worker i of MEDIA_WORKERS: its ports are the configured ones plus i.
+        self.worker = worker
+        self.udp_port = settings.media_udp_port + worker
+        self.control_port = settings.media_control_port + worker
+        self.metrics_port = settings.media_metrics_port + worker if settings.media_metrics_port else 0
         self._restart_delay_max = restart_delay_max
         self._process: asyncio.subprocess.Process | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -47,9 +53,9 @@ class MediaProcess:
             sys.executable, "-m", "mediaserver",
             "--bind", s.media_bind,
             "--public-ip", s.media_public_ip,
-            "--udp-port", str(s.media_udp_port),
-            "--control-port", str(s.media_control_port),
-            "--metrics-port", str(s.media_metrics_port),
+            "--udp-port", str(self.udp_port),
+            "--control-port", str(self.control_port),
+            "--metrics-port", str(self.metrics_port),
         ]  # fmt: skip
 
     @property
@@ -65,17 +71,17 @@ class MediaProcess:
         s = self._settings
         env = dict(
             os.environ,
-            MEDIA_UDP_PORT=str(s.media_udp_port),
-            MEDIA_CONTROL_PORT=str(s.media_control_port),
+            MEDIA_UDP_PORT=str(self.udp_port),
+            MEDIA_CONTROL_PORT=str(self.control_port),
             MEDIA_PUBLIC_IP=s.media_public_ip,
         )
         # Output is inherited on purpose: the media server's logs land where the gateway's do.
         self._process = await asyncio.create_subprocess_exec(*self.argv, env=env, preexec_fn=_die_with_parent)
-        log.info("media_process_started", pid=self._process.pid, argv=" ".join(self.argv[1:]))
+        log.info("media_process_started", worker=self.worker, pid=self._process.pid, argv=" ".join(self.argv[1:]))
 
     async def wait_ready(self, timeout: float) -> None:
         """Poll until the control port accepts a connection: the media server's definition of ready."""
-        endpoint = self._settings.media_endpoint
+        endpoint = self._settings.media_endpoints[self.worker]
         deadline = time.monotonic() + timeout
         while True:
             process = self._process

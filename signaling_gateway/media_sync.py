@@ -19,7 +19,7 @@ from mediaserver.control_protocol import ControlError
 from . import messages as m
 from .host_controls import HostControls
 from .hub import Hub, Session
-from .media_client import MediaApi, MediaUnavailable
+from .media_api import MediaApi, MediaUnavailable, RoomFilter
 from .meetings import Meetings
 from .metrics import Metrics
 from .store import StoreUnavailable
@@ -82,13 +82,15 @@ class MediaSync:
         self._departures.add(task)
         task.add_done_callback(self._departures.discard)
 
-    def on_media_connection(self, up: bool) -> None:
-        self._metrics.media_connected.set(1 if up else 0)
+    def on_media_connection(self, up: bool, concerns: RoomFilter) -> None:
+        self._metrics.media_connected.set(1 if self._media.connected else 0)
+        sessions = [session for session in self._hub.all_sessions() if concerns(session.meeting_id)]
         if not up:
-            log.warning("media_connection_down", sessions=len(self._hub.all_sessions()))
+            log.warning("media_connection_down", sessions=len(sessions))
             return
         # Back: the same media server (a control-link blip: resume keeps everything) or a new one (rejoin).
-        for session in self._hub.all_sessions():
+        # Only the rooms of the node that came back: the others' media never stopped.
+        for session in sessions:
             if session.announced.is_set() and not session.closing:
                 session.spawn(self.resync(session), "media-resync")
 

@@ -11,7 +11,7 @@ import structlog
 from mediaserver import control_protocol as cp
 from mediaserver.control_protocol import ControlError
 
-from .media_client import MediaApi
+from .media_api import MediaApi
 from .store import Meeting, Store
 from .store.keys import MEETING_TTL
 from .store.records import utcnow

@@ -22,7 +22,7 @@ from . import messages as m
 from .auth import Authenticator, Identity
 from .host_controls import HostControls, Refusal
 from .hub import Hub, ParkedParticipant, Session
-from .media_client import MediaApi, MediaUnavailable
+from .media_api import MediaApi, MediaUnavailable
 from .media_sync import MediaSync
 from .meetings import Meetings, new_participant_id
 from .metrics import Metrics

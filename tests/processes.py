@@ -69,3 +69,16 @@ def start_media_server(*extra: str, timeout: float = 20.0) -> MediaServerProcess
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"media server not ready in {timeout} s:\n{log_path.read_text()}")
+
+
+async def rooms_on(control_port: int) -> set[str]:
+    """The rooms a running media server holds, asked over its control port."""
+    from signaling_gateway.media_client import MediaClient
+
+    client = MediaClient("127.0.0.1", control_port)
+    await client.start()
+    try:
+        assert await client.wait_connected(10)
+        return set((await client.request("stats", {"summary": True}))["rooms"])
+    finally:
+        await client.close()

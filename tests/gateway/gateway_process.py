@@ -86,6 +86,9 @@ def start_gateway_process(
         MEDIA_UDP_PORT=str(free_udp_port()),
         MEDIA_CONTROL_PORT=str(free_tcp_port()),
         MEDIA_PUBLIC_IP="127.0.0.1",
+        # One media server unless a test asks for more: worker i takes the ports above plus i, which are
+        # not known free, and most tests drive "the" media server (its pid, its control port).
+        MEDIA_WORKERS="1",
         PYTHONUNBUFFERED="1",
     )
     full_env.pop("HOST_PASSWORD", None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from signaling_gateway.config import ConfigError, MediaEndpoint, Settings
@@ -12,7 +14,8 @@ def test_defaults() -> None:
     assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
     assert (s.media_udp_port, s.media_control_port, s.media_public_ip) == (7882, 7881, "127.0.0.1")
     assert s.spawn_media_server is True
-    assert s.media_endpoint == MediaEndpoint("127.0.0.1", 7881)
+    assert s.media_endpoints[0] == MediaEndpoint("127.0.0.1", 7881)
+    assert s.media_workers == len(os.sched_getaffinity(0))  # one media server per core it may use
     assert s.host_username == "host"
     assert s.host_password_generated is True and len(s.host_password) >= 12
     assert len(s.secret_key) >= 32
@@ -43,7 +46,7 @@ def test_everything_set() -> None:
     )
     assert (s.http_host, s.http_port) == ("0.0.0.0", 9000)
     assert s.spawn_media_server is False
-    assert s.media_endpoint == MediaEndpoint("10.0.0.5", 7999)
+    assert s.media_endpoints == (MediaEndpoint("10.0.0.5", 7999),)
     assert s.absolute("/room/x") == "https://meet.example.com/room/x"
     assert s.secret_key == b"a-long-enough-secret-for-hmac"
     assert (s.host_username, s.host_password, s.host_password_generated) == ("oleh", "pw", False)
@@ -70,3 +73,25 @@ def test_bad_values_fail_at_start(env: dict[str, str]) -> None:
 def test_secrets_stay_out_of_repr() -> None:
     s = Settings.from_env({"HOST_PASSWORD": "hunter2", "SECRET_KEY": "s3cr3t-s3cr3t-s3cr3t"})
     assert "hunter2" not in repr(s) and "s3cr3t" not in repr(s)
+
+
+def test_media_workers_each_take_the_next_ports() -> None:
+    s = Settings.from_env({"MEDIA_WORKERS": "3", "MEDIA_CONTROL_PORT": "9001"})
+    assert s.media_endpoints == tuple(MediaEndpoint("127.0.0.1", port) for port in (9001, 9002, 9003))
+
+
+def test_several_media_servers_by_url() -> None:
+    s = Settings.from_env({"MEDIA_SERVER_URL": "tcp://10.0.0.5:7881, tcp://10.0.0.6:7881"})
+    assert s.media_endpoints == (MediaEndpoint("10.0.0.5", 7881), MediaEndpoint("10.0.0.6", 7881))
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"MEDIA_WORKERS": "0"}, "MEDIA_WORKERS must be between 1 and 64"),
+    ({"MEDIA_WORKERS": "two"}, "MEDIA_WORKERS must be a number of processes"),
+    ({"MEDIA_SERVER_URL": "tcp://a:1,tcp://a:1"}, "names a media server twice"),
+    ({"MEDIA_SERVER_URL": " , "}, "lists no tcp://host:port"),
+    ({"MEDIA_SERVER_URL": "tcp://a:1,udp://b:2"}, "must look like tcp://host:port"),
+])  # fmt: skip
+def test_bad_media_settings_are_refused_with_the_reason(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

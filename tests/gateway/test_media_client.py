@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from mediaserver.control_protocol import ControlError
-from signaling_gateway.media_client import MediaClient, MediaUnavailable
+from signaling_gateway.media_api import MediaUnavailable
+from signaling_gateway.media_client import MediaClient
 from tests.processes import MediaServerProcess, start_media_server
 
 from .conftest import free_port
@@ -52,7 +53,7 @@ async def test_reconnects_when_the_media_server_comes_back() -> None:
     server: MediaServerProcess | None = start_media_server("--control-port", str(port))
     client = MediaClient("127.0.0.1", port, reconnect_min=0.05, reconnect_max=0.2)
     states: list[bool] = []
-    client.add_connection_listener(states.append)
+    client.add_connection_listener(lambda up, rooms: states.append(up))
     await client.start()
     try:
         assert await client.wait_connected(10)
