@@ -8,6 +8,7 @@ import sys
 import structlog
 import uvloop
 
+from . import rooms
 from .config import parse_args
 from .report import summary
 from .runner import run, run_compared
@@ -16,14 +17,16 @@ from .runner import run, run_compared
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    several = config.rooms > 1 and config.barrier is None  # this process starts one per room
+    job = rooms.run_rooms(config) if several else run_compared(config) if config.compare else run(config)
     try:
-        report = uvloop.run(run_compared(config) if config.compare else run(config))
+        report = uvloop.run(job)
     except KeyboardInterrupt:
         return 130
     except RuntimeError as exc:
         print(f"load test failed: {exc}", file=sys.stderr)
         return 1
-    print(summary(report))
+    print(rooms.summary(report) if several else summary(report))
     return 0
 
 

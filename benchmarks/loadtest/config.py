@@ -39,6 +39,11 @@ class RunConfig:
     blip: float = 0.0
     blip_every: float = 60.0
     blip_bots: int = 1
+    # R meetings of `participants` bots at once, one load-generator process per meeting (rooms.py).
+    rooms: int = 1
+    # Set by rooms.py for its children: a directory where each writes that its warm-up is over and waits
+    # for all `rooms` (the windows open together), and counters of the whole server, not just this meeting.
+    barrier: Path | None = None
 
     def loss_for(self, index: int) -> float:
         """Injected downlink loss of bot `index`: the last `loss_bots` bots get it (the host never does)."""
@@ -92,11 +97,18 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                         help="a blip every this many seconds of the measured window (the first after one period)")
     parser.add_argument("--blip-bots", type=int, default=1, metavar="K",
                         help="how many bots blip: the last K guests, never the host (default 1)")
+    parser.add_argument("--rooms", type=int, default=1, metavar="R",
+                        help="R meetings of --participants bots at once, each driven by its own process")
+    parser.add_argument("--barrier", type=Path, default=None, help=argparse.SUPPRESS)  # rooms.py's children
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true", help="no live progress line")
     ns = parser.parse_args(argv)
     if ns.participants < 2:
         parser.error("--participants must be at least 2")
+    if not 1 <= ns.rooms <= 16:
+        parser.error("--rooms must be from 1 to 16")
+    if ns.rooms > 1 and (ns.compare or ns.blip or ns.plot_path):
+        parser.error("--rooms runs one target, without --compare, --blip or --plot")
     if not 0 <= ns.loss < 1:
         parser.error("--loss must be in [0, 1)")
     if ns.blip < 0:
@@ -120,5 +132,6 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         host_user=ns.host_user, host_password=password, janus_event_loops=ns.janus_event_loops, seed=ns.seed,
         compare=tuple(ns.compare), relay_participants=ns.relay_participants,
         progress=not ns.no_progress, blip=ns.blip, blip_every=ns.blip_every, blip_bots=ns.blip_bots,
+        rooms=ns.rooms, barrier=ns.barrier,
         command=shlex.join(["python", "-m", "benchmarks.loadtest", *(sys.argv[1:] if argv is None else argv)]),
     )

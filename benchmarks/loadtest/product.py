@@ -80,11 +80,13 @@ class ProductTarget:
         return [] if self.server_pid is None else [self.server_pid]
 
     async def server_counters(self) -> dict[str, int] | None:
-        """Forwarded packets, retransmissions and layer switches as the media server counts them."""
+        """Forwarded packets, retransmissions and layer switches as the media server counts them: in this
+        meeting, or in all of the server's when other rooms run beside it (its CPU is theirs too)."""
         if self.control is None:
             return None
         try:
-            return forwarding_totals(await self.control.stats(self.meeting_id))
+            scope = None if self.config.barrier is not None else self.meeting_id
+            return forwarding_totals(await self.control.stats(scope))
         except (OSError, TimeoutError, RuntimeError, ConnectionError) as exc:
             log.warning("control_stats_failed", error=str(exc))
             return None

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import barrier
 from .blips import Blipper
 from .config import RunConfig
 from .cpu_probe import CpuProbe
@@ -241,6 +242,12 @@ async def _measure(config: RunConfig, target: Target, shared: Shared,
         await asyncio.sleep(TICK_S)
         sample = sampler.tick()
         show.line(progress_line(sample, expected_tracks, (0, config.duration), None, None))
+    if config.barrier is not None:  # one room of several (rooms.py): the windows open together
+        barrier.arrive(config.barrier)
+        waiting_since = time.monotonic()
+        while not barrier.everyone_arrived(config.barrier, config.rooms):
+            barrier.check_deadline(waiting_since, config.rooms)
+            await asyncio.sleep(0.1)
 
     server_start = await target.server_counters()
     blipper = _blipper(config, target)
