@@ -23,6 +23,12 @@ class Config:
     reconnect_window: float = 60.0
     # A room nobody has been in for this long is closed.
     departure_timeout: float = 20.0
+    # After SIGTERM: new rooms refused, the calls in progress kept this long at most (0: stop at once).
+    drain_timeout: float = 30.0
+    # The node registry (Redis): heartbeats with this node's id, the address gateways reach its control port at.
+    redis_url: str | None = None
+    node_id: str = ""
+    control_announce: str = ""
     log_level: str = "info"
     fault_injection: bool = False
     recordings_dir: str = "recordings"
@@ -52,6 +58,18 @@ class Config:
         parser.add_argument("--departure-timeout", type=float,
                             default=float(env.get("MEDIA_DEPARTURE_TIMEOUT", cls.departure_timeout)),
                             help="seconds an empty room lives before it is closed")
+        parser.add_argument("--drain-timeout", type=float,
+                            default=float(env.get("MEDIA_DRAIN_TIMEOUT", cls.drain_timeout)),
+                            help="after SIGTERM: seconds the calls in progress may go on (no new rooms); SIGINT "
+                                 "stops at once")
+        parser.add_argument("--redis-url", default=env.get("REDIS_URL") or None,
+                            help="register in this Redis (heartbeats every 2 s): gateways with MEDIA_SERVER_URL=redis "
+                                 "place rooms here")
+        parser.add_argument("--node-id", default=env.get("MEDIA_NODE_ID", ""),
+                            help="this node's id in the registry (default: host name and UDP port)")
+        parser.add_argument("--control-announce", default=env.get("MEDIA_CONTROL_ANNOUNCE", ""),
+                            help="host the gateways reach the control port at (default: the control host, or the "
+                                 "first public IP when it listens on every address)")
         parser.add_argument("--log-level", default=env.get("LOG_LEVEL", cls.log_level))
         parser.add_argument("--recordings-dir", default=env.get("RECORDINGS_DIR", cls.recordings_dir))
         parser.add_argument("--enable-fault-injection", action="store_true",
@@ -66,6 +84,7 @@ class Config:
             bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
             control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,
             consent_timeout=ns.consent_timeout, reconnect_window=ns.reconnect_window,
-            departure_timeout=ns.departure_timeout, log_level=ns.log_level, fault_injection=ns.enable_fault_injection,
-            recordings_dir=ns.recordings_dir,
+            departure_timeout=ns.departure_timeout, drain_timeout=ns.drain_timeout, log_level=ns.log_level,
+            fault_injection=ns.enable_fault_injection, recordings_dir=ns.recordings_dir, redis_url=ns.redis_url,
+            node_id=ns.node_id, control_announce=ns.control_announce,
         )

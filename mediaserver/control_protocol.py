@@ -68,7 +68,9 @@ so a browser maps an incoming track to its tile by the stream id. Track ids star
 
 from __future__ import annotations
 
+import json
 import struct
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import msgpack
@@ -117,6 +119,8 @@ ERR_BAD_SDP: Final = "bad_sdp"
 ERR_BUSY: Final = "busy"
 ERR_STALE: Final = "stale"
 ERR_INTERNAL: Final = "internal"
+# create_room on a media server that is draining (SIGTERM): the gateway places the room on another one.
+ERR_DRAINING: Final = "draining"
 
 
 class ProtocolError(Exception):
@@ -169,3 +173,45 @@ async def read_message(reader: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ProtocolError("frame is not a map")
     return message
+
+
+# --- node registry (Redis): how media servers announce themselves to every gateway ---------------------------
+#
+# Each media server started with a Redis URL writes NODE_KEY_PREFIX + node_id every HEARTBEAT_S with a TTL of
+# NODE_TTL_S: a node that stops heart-beating is gone within NODE_TTL_S. A gateway places a room on one node with
+# SET ROOM_KEY_PREFIX + room_id node_id NX (the lock: two gateways never place one room twice).
+NODE_KEY_PREFIX: Final = "mediaserver:node:"
+ROOM_KEY_PREFIX: Final = "mediaserver:room:"
+HEARTBEAT_S: Final = 2.0
+NODE_TTL_S: Final = 5
+ROOM_TTL_S: Final = 2 * 24 * 3600  # refreshed by every placement lookup; a meeting lives at most a day
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One heartbeat: where the node is and how loaded it is."""
+
+    node_id: str
+    control_host: str
+    control_port: int
+    media: str  # the announced address(es):port browsers reach
+    rooms: int
+    participants: int
+    cpu_percent: float
+    sent_pps: float  # datagrams sent per second: forwarded RTP, retransmissions, RTCP
+    draining: bool
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> NodeRecord | None:
+        """None for anything that is not a complete record (an older or foreign writer): it is skipped."""
+        try:
+            data = json.loads(raw)
+            return cls(node_id=str(data["node_id"]), control_host=str(data["control_host"]),
+                       control_port=int(data["control_port"]), media=str(data["media"]), rooms=int(data["rooms"]),
+                       participants=int(data["participants"]), cpu_percent=float(data["cpu_percent"]),
+                       sent_pps=float(data["sent_pps"]), draining=bool(data["draining"]))
+        except (ValueError, KeyError, TypeError):
+            return None

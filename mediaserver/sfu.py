@@ -50,6 +50,7 @@ class Sfu:
         self._sweeper: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.rooms_closed_empty = 0
+        self.draining = False  # SIGTERM: no new rooms (the gateway places them elsewhere)
 
     async def start(self) -> None:
         _, self.udp_port = await self.mux.start(self.config.bind, self.config.udp_port)
@@ -89,6 +90,10 @@ class Sfu:
             await room.stop_recording()
         room.close()
 
+    @property
+    def participant_count(self) -> int:
+        return sum(len(room.participants) for room in self.rooms.values())
+
     def client_gone(self, client: int) -> None:
         """A gateway's control connection closed: its participants wait for a gateway to resume them."""
         now = time.monotonic()
@@ -125,6 +130,8 @@ class Sfu:
                 or any(c not in proto.VIDEO_CODECS for c in codecs)):
             raise RoomError(proto.ERR_BAD_REQUEST,
                             f"video_codecs must list some of {', '.join(proto.VIDEO_CODECS)}, each once")
+        if room_id not in self.rooms and self.draining:
+            raise RoomError(proto.ERR_DRAINING, "this media server is draining: place the room on another one")
         if room_id not in self.rooms:
             self.rooms[room_id] = Room(
                 room_id, self.mux, self.ssl_context, self.certificate.fingerprint, self.config.public_ip,
@@ -209,7 +216,7 @@ class Sfu:
         speakers = {rid: r.active_speaker for rid, r in self.rooms.items() if room_id in (None, rid)}
         counters = {**self.mux.counters.as_dict(), "rooms_closed_empty": self.rooms_closed_empty}
         return {"rooms": rooms, "active_speakers": speakers, "counters": counters,
-                "loop_lag": self.loop_lag.snapshot(), "udp_port": self.udp_port}
+                "loop_lag": self.loop_lag.snapshot(), "udp_port": self.udp_port, "draining": self.draining}
 
     def set_video_prefs(self, params: dict[str, Any]) -> dict[str, Any]:
         room = self._room(params)

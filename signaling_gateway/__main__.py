@@ -20,6 +20,7 @@ from .media_api import MediaApi
 from .media_client import MediaClient
 from .media_pool import MediaPool
 from .media_process import MediaProcess, MediaProcessError
+from .media_registry import RegistryPool
 from .store import RedisStore, StoreUnavailable
 from .tls import self_signed, server_context
 
@@ -54,8 +55,10 @@ async def serve(settings: Settings) -> int:
 
     endpoints = settings.media_endpoints
     nodes = [MediaClient(endpoint.host, endpoint.port) for endpoint in endpoints]
-    # One media server: its client as it is (no placement to do); several: rooms spread over them.
-    media: MediaApi = nodes[0] if len(nodes) == 1 else MediaPool(nodes)
+    # One media server: its client as it is (no placement to do); several: rooms spread over them; the registry:
+    # whichever heart-beat into Redis, rooms placed once across gateways.
+    media: MediaApi = (RegistryPool(settings.redis_url or "") if settings.media_from_registry
+                       else nodes[0] if len(nodes) == 1 else MediaPool(nodes))
     app = create_app(settings, media=media, store=store)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -75,7 +78,7 @@ async def serve(settings: Settings) -> int:
         log.info(
             "gateway_started",
             http=f"{settings.scheme}://{settings.http_host}:{settings.http_port}",
-            media=",".join(f"tcp://{e.host}:{e.port}" for e in endpoints),
+            media="redis" if settings.media_from_registry else ",".join(f"tcp://{e.host}:{e.port}" for e in endpoints),
             media_spawned=len(children),
             store=type(store).__name__,
         )

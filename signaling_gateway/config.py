@@ -15,6 +15,7 @@ from mediaserver.control_protocol import VIDEO_CODECS
 from .turn import DEFAULT_TTL, STUN_SCHEMES, TURN_SCHEMES, TurnConfigError, TurnServers, parse_urls
 
 N = TypeVar("N", int, float)
+MEDIA_FROM_REDIS = "redis"
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parent.parent / "web_client"
 
 
@@ -69,10 +70,17 @@ class Settings:
         return self.media_server_url is None
 
     @property
+    def media_from_registry(self) -> bool:
+        """MEDIA_SERVER_URL=redis: the media servers are the ones heart-beating into REDIS_URL."""
+        return self.media_server_url == MEDIA_FROM_REDIS
+
+    @property
     def media_endpoints(self) -> tuple[MediaEndpoint, ...]:
         if self.media_server_url is None:
             # MEDIA_BIND is the media UDP address; our own children's control ports listen on loopback only.
             return tuple(MediaEndpoint("127.0.0.1", self.media_control_port + i) for i in range(self.media_workers))
+        if self.media_from_registry:
+            return ()  # found at run time
         return parse_media_urls(self.media_server_url)
 
     @property
@@ -95,7 +103,10 @@ class Settings:
         password = env.get("HOST_PASSWORD") or None
         secret = env.get("SECRET_KEY") or None
         media_url = env.get("MEDIA_SERVER_URL") or None
-        if media_url is not None:
+        if media_url == MEDIA_FROM_REDIS:
+            if not (env.get("REDIS_URL") or "").strip():
+                raise ConfigError("MEDIA_SERVER_URL=redis finds media servers in Redis: set REDIS_URL too")
+        elif media_url is not None:
             parse_media_urls(media_url)  # fail at start, not at the first meeting
         public_url = (env.get("PUBLIC_URL") or "").strip() or None
         if public_url is not None and urlsplit(public_url).scheme not in ("http", "https"):

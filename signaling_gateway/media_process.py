@@ -22,9 +22,10 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """In the child: SIGTERM when the gateway dies, even by SIGKILL (Linux), so no orphan holds the ports."""
+    """In the child: SIGINT (stop at once, no drain) when the gateway dies, even by SIGKILL (Linux), so no
+    orphan holds the ports the next gateway's media servers need."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 class MediaProcessError(RuntimeError):
@@ -126,7 +127,7 @@ class MediaProcess:
         process = self._process
         if process is None or process.returncode is not None:
             return
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # the gateway is stopping: its workers stop now (SIGTERM would drain)
         try:
             await asyncio.wait_for(process.wait(), grace)
         except TimeoutError:

@@ -55,7 +55,7 @@ def start_media_server(*extra: str, timeout: float = 20.0) -> MediaServerProcess
         log_path = Path(log_file.name)
         process = subprocess.Popen(
             [sys.executable, "-m", "mediaserver", "--bind", "127.0.0.1", "--public-ip", "127.0.0.1",
-             "--udp-port", "0", "--control-port", "0", *extra],
+             "--udp-port", "0", "--control-port", "0", "--drain-timeout", "0", *extra],
             stdout=log_file, stderr=subprocess.STDOUT, env=dict(os.environ),
         )
     deadline = time.monotonic() + timeout

@@ -1,6 +1,7 @@
 """What the compose file's containers run, run here: the project installed (not editable) into a fresh venv,
 started from a directory holding only web_client/ (as the image's), with the compose file's commands and
-environment on free loopback ports and a real redis-server; a meeting per media server, placed by the gateway."""
+environment on free loopback ports and a real redis-server; the media servers register there, and the gateway
+places one meeting on each."""
 
 from __future__ import annotations
 
@@ -78,15 +79,15 @@ async def test_the_compose_services_run_from_the_installed_package(venv_python: 
             ports = {"MEDIA_UDP_PORT": str(free_udp_port()), "MEDIA_CONTROL_PORT": str(free_tcp_port()),
                      "MEDIA_METRICS_PORT": str(free_tcp_port())}
             process = start(venv_python, "mediaserver", app, {**env, **ports, "MEDIA_BIND": "127.0.0.1",
-                                                             "MEDIA_PUBLIC_IP": "127.0.0.1"})
+                                                             "MEDIA_PUBLIC_IP": "127.0.0.1", "REDIS_URL": redis.url})
             processes.append(process)
             wait_healthy(f"http://127.0.0.1:{ports['MEDIA_METRICS_PORT']}/healthz", process)
             control_ports.append(int(ports["MEDIA_CONTROL_PORT"]))
         http_port = free_tcp_port()
-        urls = ",".join(f"tcp://127.0.0.1:{port}" for port in control_ports)
+        # MEDIA_SERVER_URL as compose has it (redis): the gateway finds both media servers by their heartbeats.
         gateway = start(venv_python, "signaling_gateway", app, {
-            **gateway_env, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(http_port), "MEDIA_SERVER_URL": urls,
-            "REDIS_URL": redis.url, "HOST_PASSWORD": PASSWORD, "PUBLIC_URL": f"http://127.0.0.1:{http_port}"})
+            **gateway_env, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": str(http_port), "REDIS_URL": redis.url,
+            "HOST_PASSWORD": PASSWORD, "PUBLIC_URL": f"http://127.0.0.1:{http_port}"})
         processes.append(gateway)
         wait_healthy(f"http://127.0.0.1:{http_port}/healthz", gateway)
 

@@ -84,11 +84,16 @@ def test_compose_runs_two_media_servers_and_a_gateway_with_settings_the_code_acc
     ports = [(c.udp_port, c.control_port, c.metrics_port) for c in configs.values()]
     assert len({p for triple in ports for p in triple}) == 6, f"two host-network media servers share a port: {ports}"
     assert all(c.control_host == "127.0.0.1" for c in configs.values()), "the control port must stay private"
+    for name, config in configs.items():  # the drain (SIGTERM) ends before compose's kill
+        grace = compose()["services"][name]["stop_grace_period"]
+        assert int(grace.rstrip("s")) > config.drain_timeout, f"{name}: {grace} cuts the drain short"
     (gateway_env,) = gateways.values()
     settings = Settings.from_env(gateway_env)
-    listed = {(e.host, e.port) for e in settings.media_endpoints}
-    assert listed == {("127.0.0.1", c.control_port) for c in configs.values()}
+    # The gateway finds the media servers in the registry they heart-beat into: the same Redis, distinct ids.
+    assert settings.media_from_registry
     assert settings.redis_url is not None and urlsplit(settings.redis_url).port == redis_port()
+    assert {c.redis_url for c in configs.values()} == {settings.redis_url}
+    assert len({c.node_id for c in configs.values()}) == 2 and all(c.node_id for c in configs.values())
 
 
 def media_config(env: dict[str, str]) -> MediaConfig:
@@ -141,18 +146,16 @@ def test_k8s_containers_use_variables_and_ports_the_code_reads() -> None:
             assert container[probe]["httpGet"]["port"] in served
 
 
-def test_k8s_media_servers_use_host_networking_and_the_gateway_lists_them() -> None:
+def test_k8s_media_servers_use_host_networking_and_register_where_the_gateway_looks() -> None:
     docs = {doc["metadata"]["name"]: doc for doc in k8s_documents() if doc["kind"] != "Service"}
     media = docs["media"]["spec"]
     assert media["template"]["spec"]["hostNetwork"] is True
-    gateway_env = {e["name"]: e.get("value", "") for e in docs["gateway"]["spec"]["template"]["spec"]["containers"][0]
-                   ["env"]}
-    listed = urls = gateway_env["MEDIA_SERVER_URL"].split(",")
-    assert len(listed) == media["replicas"]
-    assert [urlsplit(u).hostname for u in urls] == [f"media-{i}.{media['serviceName']}" for i in range(len(urls))]
-    control = next(int(e["value"]) for e in media["template"]["spec"]["containers"][0]["env"]
-                   if e["name"] == "MEDIA_CONTROL_PORT")
-    assert {urlsplit(u).port for u in urls} == {control}
+    assert media["template"]["spec"]["terminationGracePeriodSeconds"] > MediaConfig.drain_timeout
+    gateway_env = {e["name"]: e for e in docs["gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    media_env = {e["name"]: e for e in media["template"]["spec"]["containers"][0]["env"]}
+    assert gateway_env["MEDIA_SERVER_URL"]["value"] == "redis"
+    assert media_env["REDIS_URL"]["value"] == gateway_env["REDIS_URL"]["value"]
+    assert media_env["MEDIA_NODE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"  # one id per pod
     assert all(doc["spec"]["template"]["spec"].get("securityContext", {}).get("runAsNonRoot") for doc in docs.values())
 
 

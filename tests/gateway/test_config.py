@@ -91,7 +91,14 @@ def test_several_media_servers_by_url() -> None:
     ({"MEDIA_SERVER_URL": "tcp://a:1,tcp://a:1"}, "names a media server twice"),
     ({"MEDIA_SERVER_URL": " , "}, "lists no tcp://host:port"),
     ({"MEDIA_SERVER_URL": "tcp://a:1,udp://b:2"}, "must look like tcp://host:port"),
+    ({"MEDIA_SERVER_URL": "redis"}, "MEDIA_SERVER_URL=redis finds media servers in Redis: set REDIS_URL too"),
 ])  # fmt: skip
 def test_bad_media_settings_are_refused_with_the_reason(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_media_servers_from_the_registry() -> None:
+    s = Settings.from_env({"MEDIA_SERVER_URL": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0",
+                           "SECRET_KEY": "s" * 32})
+    assert s.media_from_registry and not s.spawn_media_server and s.media_endpoints == ()

@@ -1,8 +1,10 @@
-"""MediaPool over two real media servers: placement, routing, a restarted gateway finding its rooms, a node lost."""
+"""MediaPool over two real media servers: placement, routing, a restarted gateway finding its rooms, a node
+lost and its rooms placed again, a draining node passed over."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -12,6 +14,7 @@ from signaling_gateway.media_api import MediaUnavailable
 from signaling_gateway.media_client import MediaClient
 from signaling_gateway.media_pool import MediaPool, least_loaded
 from tests.processes import MediaServerProcess, rooms_on, start_media_server
+from tests.waits import until
 
 
 @pytest.mark.parametrize(("loads", "chosen"), [
@@ -98,10 +101,7 @@ async def test_a_lost_node_concerns_only_its_rooms_and_new_rooms_avoid_it(server
         await pool.create_room("room-b")
         lost = next(i for i, node in enumerate(pool.nodes) if node is pool.node_of("room-b"))
         servers[lost].process.kill()
-        deadline = asyncio.get_running_loop().time() + 10
-        while not changes:
-            assert asyncio.get_running_loop().time() < deadline, "no connection change after the kill"
-            await asyncio.sleep(0.05)
+        await until("no connection change after the kill", lambda: changes)
         up, concerns = changes[0]
         assert up is False and concerns("room-b") and not concerns("room-a")
         assert pool.connected is False  # degraded: /healthz says so
@@ -111,3 +111,67 @@ async def test_a_lost_node_concerns_only_its_rooms_and_new_rooms_avoid_it(server
             await pool.join("room-b", "p1", "Cy")  # its node is gone: the caller's reconnect handles it
     finally:
         await pool.close()
+
+
+async def test_the_rooms_of_a_node_that_stays_away_are_placed_again(servers: list[MediaServerProcess]) -> None:
+    pool = MediaPool([MediaClient("127.0.0.1", s.control_port, reconnect_min=0.05, reconnect_max=0.2)
+                      for s in servers], move_after=0.5)
+    changes: list[tuple[bool, Callable[[str], bool]]] = []
+    pool.add_connection_listener(lambda up, concerns: changes.append((up, concerns)))
+    await pool.start()
+    try:
+        assert await pool.wait_connected(10)
+        await pool.create_room("room-a")
+        await pool.create_room("room-b")
+        await pool.join("room-b", "bo", "Bo")
+        lost = next(i for i, node in enumerate(pool.nodes) if node is pool.node_of("room-b"))
+        changes.clear()
+        servers[lost].process.kill()
+        # Down first (nothing to do yet: it may come back), then, still away, its rooms are to be brought back.
+        await until("the rooms were never moved", lambda: any(up for up, _ in changes))
+        assert changes[0][0] is False
+        concerns = next(concerns for up, concerns in changes if up)
+        assert concerns("room-b") and not concerns("room-a")
+        assert pool.node_of("room-b") is None and pool.node_of("room-a") is not None
+        # What MediaSync does next for Bo: resume finds no room, the rejoin creates it on the node that lives.
+        with pytest.raises(ControlError) as gone:
+            await pool.resume("room-b", "bo")
+        assert gone.value.code == "not_found"
+        await pool.create_room("room-b")
+        await pool.join("room-b", "bo", "Bo")
+        assert pool.node_of("room-b") is pool.node_of("room-a")
+    finally:
+        await pool.close()
+
+
+async def test_a_draining_node_takes_no_new_room_and_keeps_its_calls() -> None:
+    draining = start_media_server("--drain-timeout", "30")
+    other = start_media_server()
+    pool = pool_of([draining, other])
+    await pool.start()
+    try:
+        assert await pool.wait_connected(10)
+        await pool.create_room("room-a")  # both empty: the first node
+        await pool.create_room("room-x")  # fewer rooms: the second
+        assert (pool.node_of("room-a"), pool.node_of("room-x")) == (pool.nodes[0], pool.nodes[1])
+        await pool.join("room-a", "ann", "Ann")
+        for person in ("x1", "x2", "x3"):
+            await pool.join("room-x", person, person)
+        draining.process.send_signal(signal.SIGTERM)
+        await until("never draining", lambda: any(e.get("event") == "mediaserver_draining"
+                                                     for e in draining.log_events()))
+        await pool.join("room-a", "bo", "Bo")  # a call in progress still takes its participants
+        # The draining node has 2 people, the other 3: by load the new rooms would go to the draining one.
+        for room in ("room-b", "room-c"):
+            await pool.create_room(room)
+            assert pool.node_of(room) is pool.nodes[1], f"{room} landed on the draining node"
+        assert draining.process.poll() is None  # its call goes on
+        assert "room-a" in (await pool.stats("room-a", summary=True))["rooms"]
+        await pool.leave("room-a", "ann")
+        await pool.leave("room-a", "bo")
+        # Its last call over, it stops long before the drain timeout.
+        await asyncio.get_running_loop().run_in_executor(None, draining.process.wait, 10)
+    finally:
+        await pool.close()
+        draining.stop()
+        other.stop()
