@@ -54,6 +54,10 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     servers = _servers(reports)
     cpu = sum(server["cpu_percent"] for server in servers.values())
     forwarded = sum(server["packets_forwarded"] for server in servers.values())
+    # Each server's CPU seconds (its own figure times its packets) over all packets: exact, not re-derived
+    # from rounded percentages and a nominal window.
+    cpu_us = sum((server["cpu_us_per_forwarded_packet"] or 0) * server["packets_forwarded"]
+                 for server in servers.values())
     duration = reports[0]["duration_s"]
     expected = sum(r["packets_expected"] for r in reports)
     unique_ratio = [r["delivery_ratio"] for r in reports if r["delivery_ratio"] is not None]
@@ -73,7 +77,7 @@ def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "delivery_ratio": min(unique_ratio) if len(unique_ratio) == len(reports) else None,  # the worst room
         "latency_ms": max((r["latency_ms"] for r in reports), key=lambda lat: lat.get("p99") or 0),
         "server_cpu_percent": round(cpu, 1),
-        "server_cpu_us_per_forwarded_packet": round(cpu / 100 * duration * 1e6 / forwarded, 2) if forwarded else None,
+        "server_cpu_us_per_forwarded_packet": round(cpu_us / forwarded, 2) if forwarded else None,
         "server_rss_mb": round(sum(server["rss_mb"] or 0 for server in servers.values()), 1),
         "layer_switches": sum(r["layer_switches"] or 0 for r in reports),
         "loadgen_cpu_percent": round(sum(r["loadgen_cpu_percent"] or 0 for r in reports), 1),
