@@ -158,3 +158,34 @@ async def test_with_redis_a_gateway_killed_and_started_again_loses_nothing(
                 gateway.stop()
                 (ARTIFACTS / f"gateway-restart-{gateway.process.pid}.log").write_text(gateway.log())
         media.stop()
+
+
+async def test_the_media_server_of_a_live_call_killed_the_room_moves_to_the_other_node(
+    browser: Browser, redis_for_restart: RedisServer
+) -> None:
+    # Two media servers registered in Redis (MEDIA_SERVER_URL=redis): the one holding the call is killed and
+    # stays dead; its heartbeat expires, the room is placed on the other, both pages are back without a reload.
+    nodes = {f"node-{n}": start_media_server("--redis-url", redis_for_restart.url, "--node-id", f"node-{n}")
+             for n in "ab"}
+    env = {"HOST_PASSWORD": HOST_PASSWORD, "REDIS_URL": redis_for_restart.url, "SECRET_KEY": "failover-test-" * 3,
+           "MEDIA_SERVER_URL": "redis", "HTTP_PORT": str(free_tcp_port())}
+    gateway = start_gateway_process(env, wait_media=True, timeout=40)
+    try:
+        async with call_on(browser, gateway, "node-failover") as call:
+            holder = redis_for_restart.client().get(f"mediaserver:room:{call.meeting_id}")
+            assert holder in nodes
+            nodes[holder].process.kill()
+            killed_at = time.monotonic()
+            host_sees, guest_sees = await both_ways(call, killed_at, MEDIA_BACK_S + 10)
+            record_timing("media_node_failover", 0.0, host_sees, guest_sees)
+            assert host_sees <= MEDIA_BACK_S and guest_sees <= MEDIA_BACK_S, (host_sees, guest_sees)
+            moved_to = redis_for_restart.client().get(f"mediaserver:room:{call.meeting_id}")
+            assert moved_to in nodes and moved_to != holder
+            await not_reloaded(call)
+            assert any(e["type"] == "media_reset" for e in await seen(call.guest))
+            await mic_toggle_reaches_the_host(call)
+    finally:
+        gateway.stop()
+        (ARTIFACTS / "node-failover-gateway.log").write_text(gateway.log())
+        for server in nodes.values():
+            server.stop()
