@@ -167,7 +167,8 @@ def parse_media_url(url: str) -> MediaEndpoint:
 
 
 def _web_root(configured: str | None) -> Path:
-    """WEB_ROOT, else the checkout's web_client/, else ./web_client (an installed package has no web_client/)."""
+    """WEB_ROOT, else web_client/ beside this package (the checkout's, or the installed package data), else
+    ./web_client."""
     candidates = [Path(configured)] if configured else [DEFAULT_WEB_ROOT, Path.cwd() / "web_client"]
     for candidate in candidates:
         if (candidate / "pages").is_dir():

@@ -1,7 +1,7 @@
 """What the compose file's containers run, run here: the project installed (not editable) into a fresh venv,
-started from a directory holding only web_client/ (as the image's), with the compose file's commands and
-environment on free loopback ports and a real redis-server; the media servers register there, and the gateway
-places one meeting on each."""
+started from an empty directory outside the checkout (the pages come from the installed package), with the
+compose file's commands and environment on free loopback ports and a real redis-server; the media servers
+register there, and the gateway places one meeting on each."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 40
 
 async def test_the_compose_services_run_from_the_installed_package(venv_python: Path, redis: RedisServer,
                                                                    tmp_path: Path) -> None:
-    app = tmp_path / "app"
-    shutil.copytree(ROOT / "web_client", app / "web_client")
+    app = tmp_path / "app"  # outside the checkout, and empty: the pages come from the installed package
+    app.mkdir()
     services = compose_project_services()
     media = {name: env for name, (module, env) in services.items() if module == "mediaserver"}
     (gateway_env,) = [env for module, env in services.values() if module == "signaling_gateway"]
@@ -94,7 +94,9 @@ async def test_the_compose_services_run_from_the_installed_package(venv_python: 
         base = f"http://127.0.0.1:{http_port}"
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # an IP host
             async with http.get(f"{base}/login") as page:
-                assert page.status == 200 and "<form" in await page.text()  # web_client/ served from the app dir
+                assert page.status == 200 and "<form" in await page.text()  # web_client/ from the package data
+            async with http.get(f"{base}/static/js/room.js") as script:
+                assert script.status == 200 and "import" in await script.text()
             async with http.post(f"{base}/login", data={"username": "host", "password": PASSWORD},
                                  allow_redirects=False) as login:
                 assert login.status == 302
