@@ -36,13 +36,13 @@ async def serve(config: Config) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGTERM, drain.set)  # what orchestrators send before they kill
     registry = None
+    this_node = config.node_id or f"{socket.gethostname()}-{sfu.udp_port}"
     if config.redis_url:
         meter = LoadMeter(lambda: sfu.mux.counters.datagrams_out)
-        registry = NodeRegistry(config.redis_url, node_id(config, sfu.udp_port),
-                                node_record(config, sfu, control.port, meter))
+        registry = NodeRegistry(config.redis_url, this_node, node_record(config, this_node, sfu, control.port, meter))
         await registry.start()
     log.info("mediaserver_ready", udp_port=sfu.udp_port, control_port=control.port,
-             node_id=node_id(config, sfu.udp_port) if registry else None)
+             node_id=this_node if registry else None)
     _, pending = await asyncio.wait([asyncio.create_task(stop.wait()), asyncio.create_task(drain.wait())],
                                     return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
@@ -62,25 +62,21 @@ async def serve(config: Config) -> None:
 
 
 async def drained(sfu: Sfu, stop: asyncio.Event, timeout: float) -> None:
-    """No new rooms; the calls in progress go on until they end, `timeout` passes, or SIGINT comes."""
-    sfu.draining = True
+    """With `sfu.draining` set: the calls in progress go on until they end, `timeout` passes, or SIGINT comes."""
     log.info("mediaserver_draining", participants=sfu.participant_count, timeout_s=timeout)
     deadline = time.monotonic() + timeout
     while sfu.participant_count and time.monotonic() < deadline and not stop.is_set():
         await asyncio.sleep(DRAIN_POLL_S)
 
 
-def node_id(config: Config, udp_port: int) -> str:
-    return config.node_id or f"{socket.gethostname()}-{udp_port}"
-
-
-def node_record(config: Config, sfu: Sfu, control_port: int, meter: LoadMeter) -> Callable[[], NodeRecord]:
+def node_record(config: Config, node_id: str, sfu: Sfu, control_port: int,
+                meter: LoadMeter) -> Callable[[], NodeRecord]:
     announced = config.control_announce or (
         config.control_host if config.control_host not in ("0.0.0.0", "::") else config.public_ip.split(",")[0])
 
     def record() -> NodeRecord:
         cpu, pps = meter.sample()
-        return NodeRecord(node_id=node_id(config, sfu.udp_port), control_host=announced.strip(),
+        return NodeRecord(node_id=node_id, control_host=announced.strip(),
                           control_port=control_port, media=f"{config.public_ip}:{sfu.udp_port}",
                           rooms=len(sfu.rooms), participants=sfu.participant_count, cpu_percent=cpu,
                           sent_pps=pps, draining=sfu.draining)

@@ -96,9 +96,7 @@ class MediaPool(MediaCalls):
         self._records.pop(node, None)
         self._placed_since_record.pop(node, None)
         self._draining.discard(node)
-        move = self._moves.pop(node, None)
-        if move is not None:
-            move.cancel()
+        self._cancel_move(node)
         self._move_rooms(node)
         await node.close()
 
@@ -195,8 +193,7 @@ class MediaPool(MediaCalls):
                 continue
             if room_id not in held.get("rooms", {}):
                 continue
-            self._room_node[room_id] = node
-            self._members[room_id] = set()
+            self._adopt(room_id, node)
             log.info("room_found", room_id=room_id, node=node.address)
             return node
         return None
@@ -222,8 +219,7 @@ class MediaPool(MediaCalls):
         if index is None:
             raise MediaUnavailable("no media server is connected and taking rooms")
         node = self.nodes[index]
-        self._room_node[room_id] = node
-        self._members[room_id] = set()
+        self._adopt(room_id, node)
         if node in self._records:
             self._placed_since_record[node] += 1
         log.info("room_placed", room_id=room_id, node=node.address, loads=loads)
@@ -255,14 +251,17 @@ class MediaPool(MediaCalls):
         def on_node(room_id: str) -> bool:
             return self._room_node.get(room_id) is node
 
-        move = self._moves.pop(node, None)
-        if move is not None:
-            move.cancel()
+        self._cancel_move(node)
         if up:
             self._draining.discard(node)  # a process that drained has exited: this one is new
         else:
             self._moves[node] = asyncio.get_running_loop().call_later(self.move_after, self._move_rooms, node)
         self._notify(up, on_node)
+
+    def _cancel_move(self, node: MediaClient) -> None:
+        move = self._moves.pop(node, None)
+        if move is not None:
+            move.cancel()
 
     def _move_rooms(self, node: MediaClient) -> None:
         """The node stayed away: forget its rooms, and have their participants brought back (on another node)."""

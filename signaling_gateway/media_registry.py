@@ -19,7 +19,7 @@ from mediaserver.control_protocol import NodeRecord
 
 from .media_api import MediaUnavailable
 from .media_client import MediaClient
-from .media_pool import MediaPool
+from .media_pool import MOVE_AFTER_S, MediaPool
 
 log = structlog.get_logger(__name__)
 
@@ -122,12 +122,9 @@ class NodeDirectory:
 class RegistryPool(MediaPool):
     """A MediaPool whose nodes are the registry's: started with its directory, placing through Redis."""
 
-    def __init__(self, redis_url: str, *, poll: float = POLL_S, move_after: float | None = None) -> None:
+    def __init__(self, redis_url: str, *, poll: float = POLL_S, move_after: float = MOVE_AFTER_S) -> None:
         self._redis = Redis.from_url(redis_url, socket_timeout=5.0)
-        if move_after is None:
-            super().__init__([], shared=RedisPlacement(self._redis))
-        else:
-            super().__init__([], shared=RedisPlacement(self._redis), move_after=move_after)
+        super().__init__([], shared=RedisPlacement(self._redis), move_after=move_after)
         self.directory = NodeDirectory(self._redis, self, poll=poll)
 
     async def start(self) -> None:
