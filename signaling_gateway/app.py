@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .api import Api
 from .auth import Authenticator, HostCredentials
+from .bus import Bus, LocalBus, RedisBus
 from .config import Settings
 from .host_controls import HostControls
 from .hub import Hub
@@ -18,6 +19,7 @@ from .media_api import MediaApi
 from .meetings import Meetings
 from .metrics import Metrics
 from .pages import Pages
+from .relay import MeetingRelay
 from .signaling import Signaling
 from .signing import Signer
 from .static import StaticFiles
@@ -35,6 +37,7 @@ AUTH_KEY = web.AppKey("auth", Authenticator)
 MEETINGS_KEY = web.AppKey("meetings", Meetings)
 CONTROLS_KEY = web.AppKey("host_controls", HostControls)
 SIGNALING_KEY = web.AppKey("signaling", Signaling)
+BUS_KEY = web.AppKey("bus", Bus)
 
 STORE_SWEEP_INTERVAL = 60.0
 
@@ -86,6 +89,11 @@ def store_for(settings: Settings) -> Store:
     return RedisStore.from_url(settings.redis_url) if settings.redis_url else MemoryStore()
 
 
+def bus_for(settings: Settings) -> Bus:
+    """With Redis, gateways share it and hear each other's meeting events; alone, there is nobody to tell."""
+    return RedisBus(settings.redis_url) if settings.redis_url else LocalBus()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -104,15 +112,18 @@ def create_app(
     auth = Authenticator(signer, settings.host_username, settings.secure_cookies)
     metrics = Metrics()
     hub = Hub()
+    bus = bus_for(settings)
+    relay = MeetingRelay(hub, bus)
     meetings = Meetings(store, media, settings.video_codecs)
     templates = Templates(settings.web_root / "pages")
-    controls = HostControls(store=store, media=media, hub=hub, meetings=meetings)
+    controls = HostControls(store=store, media=media, hub=hub, relay=relay, meetings=meetings)
     signaling = Signaling(
         auth=auth,
         store=store,
         media=media,
         meetings=meetings,
         hub=hub,
+        relay=relay,
         metrics=metrics,
         controls=controls,
         public_url=settings.public_url,
@@ -132,6 +143,7 @@ def create_app(
     app[MEETINGS_KEY] = meetings
     app[CONTROLS_KEY] = controls
     app[SIGNALING_KEY] = signaling
+    app[BUS_KEY] = bus
 
     pages = Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings, controls=controls)
     app.add_routes(pages.routes())
@@ -141,6 +153,7 @@ def create_app(
 
     app.cleanup_ctx.append(_media_lifecycle)
     app.cleanup_ctx.append(_store_lifecycle)
+    app.cleanup_ctx.append(_bus_lifecycle)
     app.on_shutdown.append(_close_websockets)
     return app
 
@@ -161,6 +174,13 @@ async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
     await store.close()
+
+
+async def _bus_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    bus = app[BUS_KEY]
+    await bus.start()
+    yield
+    await bus.close()
 
 
 async def _sweep(store: MemoryStore) -> None:

@@ -11,6 +11,8 @@ Every control is enforced by the servers, never only drawn in the host's browser
 * lock is a field of the meeting record checked at admission (pages.py for the join form, `lock_refusal`
   for sockets); recording runs in the media server.
 Only a host session may send `host_action`; anything else gets `error forbidden` and changes nothing.
+With several gateways the host and a guest may sit on different ones: an action on a participant held
+elsewhere is a bus command its gateway carries out, and the end of a meeting closes every gateway's sockets.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +35,8 @@ from .auth import Identity
 from .hub import Hub, Session
 from .media_api import MediaApi, MediaUnavailable
 from .meetings import Meetings
-from .store import GuestControls, Store, StoreUnavailable
+from .relay import MeetingRelay
+from .store import GuestControls, Participant, Store, StoreUnavailable
 from .store.records import utcnow
 
 log = structlog.get_logger(__name__)
@@ -44,6 +48,10 @@ STATS_INTERVAL = 2.0
 UNMUTE_REQUEST_INTERVAL = 5.0
 ERR_NOT_FOUND = "not_found"
 ERR_BAD_REQUEST = "bad_request"
+# Bus commands (relay.py) between gateways.
+OP_PARTICIPANT_ACTION = "host_action"
+OP_END = "end_meeting"
+OP_HOST_JOINED = "host_joined"
 
 
 @dataclass(frozen=True)
@@ -60,11 +68,13 @@ FORBIDDEN = Refusal(m.ERR_FORBIDDEN, "only the host can do this")
 
 class HostControls:
     def __init__(
-        self, *, store: Store, media: MediaApi, hub: Hub, meetings: Meetings, stats_interval: float = STATS_INTERVAL
+        self, *, store: Store, media: MediaApi, hub: Hub, relay: MeetingRelay, meetings: Meetings,
+        stats_interval: float = STATS_INTERVAL,
     ) -> None:
         self._store = store
         self._media = media
         self._hub = hub
+        self._relay = relay
         self._meetings = meetings
         self._stats_interval = stats_interval
         # Live per-socket copy of the store's blocks, for the synchronous clamp of media_state.
@@ -75,6 +85,10 @@ class HostControls:
         self._screens: dict[str, dict[str, str]] = {}
         self._stats_tasks: dict[str, asyncio.Task[None]] = {}
         self._unmute_asked: dict[tuple[str, str, str], float] = {}
+        self._commands: set[asyncio.Task[None]] = set()
+        relay.on_command(OP_PARTICIPANT_ACTION, self._on_remote_action)
+        relay.on_command(OP_END, self._on_remote_end)
+        relay.on_command(OP_HOST_JOINED, self._on_remote_host)
 
     # --- admission -----------------------------------------------------------------------------------------
 
@@ -125,8 +139,7 @@ class HostControls:
         for kind in blocked:
             session.send(hm.force_mute(kind))
         if blocked:
-            for host in self._hosts(meeting_id):
-                host.send(self._moderation(session))
+            self._relay.to_hosts(meeting_id, self._moderation(session))
         if self._recording.get(meeting_id):
             session.send(hm.recording(True))
         if meeting_id in self._speaker:
@@ -134,9 +147,8 @@ class HostControls:
         for publisher, track_id in self._screens.get(meeting_id, {}).items():
             session.send(hm.screen_share(publisher, track_id, True))
         if session.is_host:
-            for other in self._hub.in_meeting(meeting_id):
-                if self._blocked.get((meeting_id, other.participant_id)):
-                    session.send(self._moderation(other))
+            self._send_moderation(meeting_id, session.send)
+            self._relay.command(meeting_id, OP_HOST_JOINED)  # the other gateways' blocked guests, too
             running = self._stats_tasks.get(meeting_id)
             if running is None or running.done():
                 task = asyncio.create_task(self._stats_loop(meeting_id), name=f"call-stats:{meeting_id}")
@@ -196,18 +208,66 @@ class HostControls:
     async def _participant_action(self, host: Session, action: str | None, target_id: str | None) -> Refusal | None:
         target = self._hub.get(host.meeting_id, target_id or "")
         if target is None or target.closing:
-            return Refusal(ERR_NOT_FOUND, "that participant is not in the meeting")
+            return await self._remote_action(host.meeting_id, action, target_id)
         if target.guest_id is None:
             return Refusal(ERR_BAD_REQUEST, "host controls apply to guests, not to the host")
+        await self._apply(target, action)
+        return None
+
+    async def _remote_action(self, meeting_id: str, action: str | None, target_id: str | None) -> Refusal | None:
+        """A participant with no socket here: if the store has it in this meeting, its gateway acts."""
+        stored: Participant | None = await self._store.get_participant(target_id) if target_id else None
+        if stored is None or stored.meeting_id != meeting_id or stored.gateway == self._relay.gateway_id:
+            return Refusal(ERR_NOT_FOUND, "that participant is not in the meeting")
+        if stored.is_host:
+            return Refusal(ERR_BAD_REQUEST, "host controls apply to guests, not to the host")
+        self._relay.command(meeting_id, OP_PARTICIPANT_ACTION, action=action, participant=target_id)
+        return None
+
+    def _on_remote_action(self, meeting_id: str, event: dict[str, Any]) -> None:
+        action, target_id = event.get("action"), event.get("participant")
+        if action not in m.PARTICIPANT_ACTIONS or not isinstance(target_id, str):
+            return
+        target = self._hub.get(meeting_id, target_id)
+        if target is None or target.closing or target.guest_id is None:
+            return  # not ours (every gateway hears the command), or gone meanwhile
+        log.info("host_action_relayed", meeting_id=meeting_id, action=action, target=target_id)
+        self._spawn(self._apply(target, action))
+
+    def _on_remote_end(self, meeting_id: str, event: dict[str, Any]) -> None:
+        if any(s.meeting_id == meeting_id for s in self._hub.all_sessions()):
+            self._spawn(self._close_meeting(meeting_id))
+
+    def _on_remote_host(self, meeting_id: str, event: dict[str, Any]) -> None:
+        self._send_moderation(meeting_id, lambda message: self._relay.to_hosts(meeting_id, message))
+
+    def _send_moderation(self, meeting_id: str, send: Callable[[dict[str, Any]], None]) -> None:
+        """What the host has blocked on each of this gateway's participants, for a host who just joined."""
+        for other in self._hub.in_meeting(meeting_id):
+            if self._blocked.get((meeting_id, other.participant_id)):
+                send(self._moderation(other))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._logged(coro))
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
+
+    @staticmethod
+    async def _logged(coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            await coro
+        except (ControlError, MediaUnavailable, StoreUnavailable) as exc:
+            log.warning("relayed_host_action_failed", error=str(exc))
+
+    async def _apply(self, target: Session, action: str | None) -> None:
         if action == "kick":
             await self._kick(target)
         elif action in ("mute", "video_off"):
             await self._block(target, "audio" if action == "mute" else "video", True)
         else:
             kind = "audio" if action == "unmute" else "video"
-            if kind in self._blocked.get((host.meeting_id, target.participant_id), ()):
+            if kind in self._blocked.get((target.meeting_id, target.participant_id), ()):
                 await self._block(target, kind, False)  # else nothing to lift: the guest's button works
-        return None
 
     async def _block(self, target: Session, kind: str, blocked: bool) -> None:
         meeting_id, guest_id = target.meeting_id, target.guest_id
@@ -227,8 +287,7 @@ class HostControls:
             else:
                 session.send(hm.force_mute(kind))
                 await self._show_off(session, kind)
-            for host in self._hosts(meeting_id):
-                host.send(self._moderation(session))
+            self._relay.to_hosts(meeting_id, self._moderation(session))
 
     async def _show_off(self, session: Session, kind: str) -> None:
         """Everyone's indicator shows the blocked kind off at once, without waiting for the guest's client."""
@@ -236,10 +295,9 @@ class HostControls:
         if (audio, video) == (session.audio, session.video):
             return
         session.audio, session.video = audio, video
-        update = m.participant_media(session.participant_id, audio, video)
-        for other in self._hub.in_meeting(session.meeting_id):
-            if other is not session:  # its own client turns the device off on force_mute
-                other.send(update)
+        # Not to itself: its own client turns the device off on force_mute.
+        self._relay.to_meeting(session.meeting_id, m.participant_media(session.participant_id, audio, video),
+                               exclude=session.participant_id)
         await self._store.set_media_state(session.participant_id, audio, video)
 
     async def _kick(self, target: Session) -> None:
@@ -261,6 +319,16 @@ class HostControls:
 
     async def end(self, meeting_id: str) -> None:
         await self._store.end_meeting(meeting_id)
+        self._relay.command(meeting_id, OP_END)
+        await self._close_meeting(meeting_id)
+        try:
+            await self._media.close_room(meeting_id)  # also stops a recording and closes its files
+        except (ControlError, MediaUnavailable) as exc:
+            log.warning("close_room_failed", meeting_id=meeting_id, error=str(exc))
+        log.info("meeting_ended", meeting_id=meeting_id)
+
+    async def _close_meeting(self, meeting_id: str) -> None:
+        """This gateway's part of the end: every socket of the meeting told and closed, its state dropped."""
         for session in [s for s in self._hub.all_sessions() if s.meeting_id == meeting_id]:
             await self._revoke_reconnect(session)
             session.send(hm.meeting_ended())
@@ -270,11 +338,6 @@ class HostControls:
             task.cancel()
         for cache in (self._recording, self._speaker, self._screens):
             cache.pop(meeting_id, None)
-        try:
-            await self._media.close_room(meeting_id)  # also stops a recording and closes its files
-        except (ControlError, MediaUnavailable) as exc:
-            log.warning("close_room_failed", meeting_id=meeting_id, error=str(exc))
-        log.info("meeting_ended", meeting_id=meeting_id)
 
     async def _revoke_reconnect(self, session: Session) -> None:
         if session.reconnect_token is not None:
@@ -283,8 +346,7 @@ class HostControls:
     async def _lock(self, meeting_id: str, locked: bool) -> None:
         if await self._store.set_meeting_locked(meeting_id, locked) is None:
             return
-        for session in self._hub.in_meeting(meeting_id):
-            session.send(hm.meeting_locked(locked))
+        self._relay.to_meeting(meeting_id, hm.meeting_locked(locked))
 
     def _request_unmute(self, session: Session, kind: str) -> None:
         if kind not in self._blocked.get((session.meeting_id, session.participant_id), ()):
@@ -294,8 +356,7 @@ class HostControls:
         if now - self._unmute_asked.get(key, -1e9) < UNMUTE_REQUEST_INTERVAL:
             return
         self._unmute_asked[key] = now
-        for host in self._hosts(session.meeting_id):
-            host.send(hm.unmute_requested(session.participant_id, session.name, kind))
+        self._relay.to_hosts(session.meeting_id, hm.unmute_requested(session.participant_id, session.name, kind))
 
     # --- media server events -------------------------------------------------------------------------------
 
@@ -346,10 +407,30 @@ class HostControls:
                 stats = {}
             room = stats.get("rooms", {}).get(meeting_id, {})
             rows = [self._stats_row(s, room.get(s.participant_id)) for s in self._hub.in_meeting(meeting_id)]
+            rows += await self._remote_rows(meeting_id, {row["id"] for row in rows}, room)
             message = hm.call_stats((utcnow() - started).total_seconds(), rows)
             for host in self._hosts(meeting_id):
                 host.send(message)
             await asyncio.sleep(self._stats_interval)
+
+    async def _remote_rows(self, meeting_id: str, listed: set[str], room: dict[str, Any]) -> list[dict[str, Any]]:
+        """Participants on other gateways (or parked): what the store and the media server know of them."""
+        try:
+            stored = await self._store.list_participants(meeting_id)
+        except StoreUnavailable:
+            return []
+        rows = []
+        for participant in stored:
+            if participant.id in listed:
+                continue
+            media = room.get(participant.id)
+            rows.append({"id": participant.id, "name": participant.name, "is_host": participant.is_host,
+                         "audio": participant.audio, "video": participant.video,
+                         # Known to its own gateway, which sends the hosts `moderation` for it.
+                         "audio_blocked": None, "video_blocked": None, "relayed": None,
+                         **{key: media.get(key) if isinstance(media, dict) else None
+                            for key in ("quality", "uplink", "downlink")}})
+        return rows
 
     def _stats_row(self, session: Session, media: dict[str, Any] | None) -> dict[str, Any]:
         blocked = self._blocked.get((session.meeting_id, session.participant_id), set())
@@ -385,7 +466,7 @@ class HostControls:
         return hm.moderation(session.participant_id, "audio" in blocked, "video" in blocked)
 
     async def close(self) -> None:
-        tasks = list(self._stats_tasks.values())
+        tasks = [*self._stats_tasks.values(), *self._commands]
         self._stats_tasks.clear()
         for task in tasks:
             task.cancel()

@@ -63,13 +63,19 @@ class Resumer:
             log.warning("reconnect_store_unavailable", error=str(exc))
             return None
         participant_id = grant.participant_id
-        local = self._hub.unpark(meeting_id, participant_id) is not None
+        local = self.release(meeting_id, participant_id)
+        log.info("participant_resumed", meeting_id=meeting_id, participant_id=participant_id, local=local)
+        return Resumed(participant_id, stored.joined_at if stored is not None else None, local)
+
+    def release(self, meeting_id: str, participant_id: str) -> bool:
+        """A new socket (here or on another gateway) took the participant: let go of what this gateway held
+        of it, without a leave. True when it held something (parked, or a socket not yet seen to drop)."""
+        held = self._hub.unpark(meeting_id, participant_id) is not None
         stale = self._hub.get(meeting_id, participant_id)
         if stale is not None:
-            local = True
+            held = True
             stale.replaced = True
             self._hub.remove(stale)
             stale.send(m.error(ERR_REPLACED, "this participant reconnected on another socket"))
             stale.close(CLOSE_REPLACED, ERR_REPLACED)
-        log.info("participant_resumed", meeting_id=meeting_id, participant_id=participant_id, local=local)
-        return Resumed(participant_id, stored.joined_at if stored is not None else None, local)
+        return held

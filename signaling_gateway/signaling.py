@@ -27,6 +27,7 @@ from .media_sync import MediaSync
 from .meetings import Meetings, new_participant_id
 from .metrics import Metrics
 from .origin import same_origin
+from .relay import MeetingRelay
 from .resume import Resumed, Resumer, reconnect_identity
 from .store import IceCandidates, Participant, ReconnectGrant, Store, StoreUnavailable
 from .store.records import utcnow
@@ -46,6 +47,8 @@ RECONNECT_WINDOW_S = 60.0
 GOODBYE_CODES = frozenset({1000, 1001})
 # Closes of ours after which the participant is gone for good (removed by the host, meeting ended).
 FINAL_CLOSES = frozenset({m.CLOSE_KICKED, m.CLOSE_MEETING_ENDED})
+# Bus command: a socket on another gateway took this participant back with its reconnect token.
+OP_RESUMED = "resumed"
 
 
 def no_ice_servers(participant_id: str) -> list[dict[str, Any]]:
@@ -62,6 +65,7 @@ class Signaling:
         media: MediaApi,
         meetings: Meetings,
         hub: Hub,
+        relay: MeetingRelay,
         metrics: Metrics,
         controls: HostControls,
         public_url: str | None = None,
@@ -75,6 +79,7 @@ class Signaling:
         self._media = media
         self._meetings = meetings
         self._hub = hub
+        self._relay = relay
         self._metrics = metrics
         self._controls = controls
         self._public_url = public_url
@@ -84,6 +89,7 @@ class Signaling:
         self._refresh_interval = store_refresh_interval or ping_interval
         self.reconnect_window = reconnect_window
         self._resumer = Resumer(store, hub)
+        relay.on_command(OP_RESUMED, self._resumed_elsewhere)
         self._sync = MediaSync(media=media, meetings=meetings, hub=hub, controls=controls, metrics=metrics,
                                depart=self._depart_unseen)
         self._background: set[asyncio.Task[None]] = set()
@@ -97,6 +103,9 @@ class Signaling:
         if identity is None:
             return ws
         resumed = await self._resumer.take(request.query.get("reconnect"), identity, meeting_id)
+        if resumed is not None:
+            # Whichever gateway held it (parked, or a socket it has not seen drop) lets go without a leave.
+            self._relay.command(meeting_id, OP_RESUMED, participant=resumed.participant_id)
         if await self._locked_out(ws, identity, meeting_id, resumed=resumed is not None):
             return ws
         session = Session(
@@ -189,12 +198,15 @@ class Signaling:
             joined_at=resumed.joined_at or utcnow() if resumed else utcnow(),
             video=session.video,
             audio=session.audio,
+            gateway=self._relay.gateway_id,
         )
         try:
             await self._store.put_participant(participant)
             # Stored before welcome hands out the token, so it works from the moment the client has it.
             await self._store.put_reconnect(grant)
-            others_in_store = await self._store.list_participants(session.meeting_id) if resumed else []
+            # The hub knows this gateway's sockets; the store also those on other gateways, and after a
+            # gateway restart those still on their way back.
+            others_in_store = await self._store.list_participants(session.meeting_id)
         except StoreUnavailable as exc:
             # The detail (Redis host, port) goes to the log, not to the browser.
             log.warning("store_unavailable", participant_id=session.participant_id, error=str(exc))
@@ -243,7 +255,7 @@ class Signaling:
     def _announce(self, session: Session, grant: ReconnectGrant, resumed: Resumed | None, media_reset: bool,
                   others_in_store: list[Participant]) -> None:
         def make_welcome(others: list[dict[str, Any]]) -> dict[str, Any]:
-            # After a gateway restart the hub knows only who is back already; the store knows who is coming.
+            # The hub knows only this gateway's sockets; the store knows the rest of the meeting.
             listed = {view["id"] for view in others} | {session.participant_id}
             others += [m.participant_view(p.id, p.name, p.audio, p.video) for p in others_in_store
                        if p.id not in listed]
@@ -255,11 +267,15 @@ class Signaling:
         if resumed is None:
             joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
             self._hub.announce(session, make_welcome, joined)
+            self._relay.to_other_gateways(session.meeting_id, joined, exclude=session.participant_id)
         else:
             # The others never saw it leave: no join for them, only that it is connected again and its devices.
             self._hub.announce(session, make_welcome, None)
-            self._hub.broadcast(session, m.participant_connection(session.participant_id, True))
-            self._hub.broadcast(session, m.participant_media(session.participant_id, session.audio, session.video))
+            self._relay.to_meeting(session.meeting_id, m.participant_connection(session.participant_id, True),
+                                   exclude=session.participant_id)
+            self._relay.to_meeting(session.meeting_id,
+                                   m.participant_media(session.participant_id, session.audio, session.video),
+                                   exclude=session.participant_id)
             self._metrics.reconnections.labels(kind="media_reset" if media_reset else "resume").inc()
             if not media_reset:
                 # Whatever offer was outstanding went to the dead socket; new ICE credentials for a new path.
@@ -364,7 +380,8 @@ class Signaling:
             return  # a repeat changes nothing for the others
         # The session holds it for the welcomes the hub builds without awaiting; the store for everyone else.
         session.audio, session.video = audio, video
-        self._hub.broadcast(session, m.participant_media(session.participant_id, session.audio, session.video))
+        self._relay.to_meeting(session.meeting_id, m.participant_media(session.participant_id, audio, video),
+                               exclude=session.participant_id)
         await self._store.set_media_state(session.participant_id, session.audio, session.video)
 
     async def _ping_loop(self, session: Session) -> None:
@@ -398,8 +415,7 @@ class Signaling:
                 self._park(session)
             else:
                 self._hub.remove(session)
-                await self._depart(session.meeting_id, session.participant_id, announced=session.announced.is_set(),
-                                   in_media=joined)
+                await self._depart(session.meeting_id, session.participant_id, in_media=joined)
                 self._controls.left(session)
         finally:
             self._hub.remove(session)
@@ -418,7 +434,8 @@ class Signaling:
         parked = ParkedParticipant.of(session)
         self._hub.park(parked)
         self._controls.left(session)
-        self._hub.broadcast(session, m.participant_connection(session.participant_id, False))
+        self._relay.to_meeting(session.meeting_id, m.participant_connection(session.participant_id, False),
+                               exclude=session.participant_id)
         parked.expiry = asyncio.get_running_loop().call_later(self.reconnect_window, self._expire, parked)
         log.info("participant_parked", meeting_id=session.meeting_id, participant_id=session.participant_id,
                  close_code=session.ws.close_code, window_s=self.reconnect_window)
@@ -433,20 +450,35 @@ class Signaling:
         task.add_done_callback(self._background.discard)
         self._count()
 
+    def _resumed_elsewhere(self, meeting_id: str, event: dict[str, Any]) -> None:
+        participant_id = event.get("participant")
+        if isinstance(participant_id, str) and self._resumer.release(meeting_id, participant_id):
+            log.info("participant_resumed_elsewhere", meeting_id=meeting_id, participant_id=participant_id)
+            self._count()
+
     async def _depart_unseen(self, meeting_id: str, participant_id: str) -> None:
-        """The media server dropped a participant with no socket here (parked, or never back after a restart)."""
+        """The media server dropped a participant with no socket here (parked, on another gateway, or never
+        back after a restart): gone for good unless a live gateway other than this one holds it."""
         if self._hub.unpark(meeting_id, participant_id) is not None:
             log.info("parked_participant_dropped_by_media", participant_id=participant_id)
+        else:
+            try:
+                stored = await self._store.get_participant(participant_id)
+            except StoreUnavailable:
+                return  # the keys expire by their TTLs; its own gateway (if any) gets the same event
+            if stored is None:
+                return  # already departed (by its gateway, or by another one that got this event first)
+            if stored.gateway != self._relay.gateway_id and await self._relay.alive(stored.gateway):
+                return  # its gateway got the same event: it rejoins the participant or departs it
         await self._depart(meeting_id, participant_id, in_media=False)
         self._count()
 
-    async def _depart(self, meeting_id: str, participant_id: str, *, announced: bool = True,
-                      in_media: bool = True) -> None:
-        """The participant is gone for good: the others are told, its keys and its media session go."""
-        if announced:
-            for other in self._hub.in_meeting(meeting_id):
-                if other.participant_id != participant_id:
-                    other.send(m.participant_left(participant_id))
+    async def _depart(self, meeting_id: str, participant_id: str, *, in_media: bool = True) -> None:
+        """The participant is gone for good: the others are told, its keys and its media session go.
+
+        Told even when it was never announced here: another gateway's welcome may have listed it from the store.
+        """
+        self._relay.to_meeting(meeting_id, m.participant_left(participant_id), exclude=participant_id)
         try:
             # The reconnect grant stays: it expires on its own 60 s after the socket closed.
             await self._store.delete_participant(participant_id)

@@ -89,6 +89,8 @@ class Participant:
     # Camera / microphone on, as the client last said (pre-join choice, then `media_state` messages).
     video: bool = False
     audio: bool = False
+    # The gateway holding its socket (bus.py's gateway id): only that one may declare it gone while it runs.
+    gateway: str = ""
 
     def with_media(self, *, audio: bool, video: bool) -> Participant:
         return replace(self, audio=audio, video=video)
@@ -104,6 +106,7 @@ class Participant:
                 "isHost": self.is_host,
                 "video": self.video,
                 "audio": self.audio,
+                "gateway": self.gateway,
             }
         )
 
@@ -118,6 +121,7 @@ class Participant:
             joined_at=parse_iso(data["joinedAt"]),
             video=bool(data.get("video", False)),
             audio=bool(data.get("audio", False)),
+            gateway=str(data.get("gateway", "")),
         )
 
 

@@ -201,8 +201,9 @@ export class HostPanel {
     if (!this.panel) return;
     for (const row of message.participants || []) {
       const fields = { audio: row.audio, video: row.video };
-      fields.audioBlocked = row.audio_blocked;
-      fields.videoBlocked = row.video_blocked;
+      // null for a participant on another gateway: its blocks come in `moderation` messages instead.
+      if (typeof row.audio_blocked === "boolean") fields.audioBlocked = row.audio_blocked;
+      if (typeof row.video_blocked === "boolean") fields.videoBlocked = row.video_blocked;
       if (!this.people.has(row.id)) fields.name = row.name;
       this.upsert(row.id, fields);
       const element = this.rows.get(row.id);
