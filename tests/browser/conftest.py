@@ -13,6 +13,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from tests.gateway.gateway_process import GatewayProcess, start_gateway_process
+from tests.store.redis_server import RedisServer, redis_server_installed, start_redis_server
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 CHROMIUM_ARGS = [
@@ -276,3 +277,15 @@ async def wait_for_local_video(page: Page, timeout: int = UI_TIMEOUT) -> None:
 
 async def grid_count(page: Page) -> str | None:
     return await page.get_by_test_id("participants-grid").get_attribute("data-count")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser_redis() -> AsyncIterator[RedisServer]:
+    """A redis-server of the test's own, for products run with REDIS_URL."""
+    if not redis_server_installed():
+        pytest.skip("redis-server is not installed (scripts/test installs it)")
+    server = start_redis_server()
+    try:
+        yield server
+    finally:
+        server.stop()

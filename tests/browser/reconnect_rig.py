@@ -86,13 +86,15 @@ async def new_page(browser: Browser, base_url: str, console: list[str], tag: str
     return await context.new_page()
 
 
-async def start_call(host_browser: Browser, guest_browser: Browser, base_url: str, console: list[str]) -> Call:
+async def start_call(host_browser: Browser, guest_browser: Browser, base_url: str, console: list[str],
+                     guest_url: str | None = None) -> Call:
+    """`guest_url`: the guest's gateway when it is not the host's (several gateways on one Redis)."""
     from .conftest import create_meeting, login_host, participant_id, wait_for_frames
 
     host = await new_page(host_browser, base_url, console, "host")
     await login_host(host)
     meeting_id = await create_meeting(host)
-    guest = await new_page(guest_browser, base_url, console, "guest")
+    guest = await new_page(guest_browser, guest_url or base_url, console, "guest")
     await guest.goto(f"/join/{meeting_id}")
     # As a patient guest: the preview is up before Join (the quick click's race is issue #15's).
     await guest.wait_for_function(

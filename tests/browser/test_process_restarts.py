@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser
 
 from tests.gateway.gateway_process import (
@@ -24,7 +23,7 @@ from tests.gateway.gateway_process import (
     start_gateway_process,
 )
 from tests.processes import start_media_server
-from tests.store.redis_server import RedisServer, redis_server_installed, start_redis_server
+from tests.store.redis_server import RedisServer
 
 from .conftest import ARTIFACTS, HOST_PASSWORD, join_guest, wait_for_frames
 from .reconnect_rig import (
@@ -100,23 +99,12 @@ async def test_a_media_server_killed_mid_call_is_restarted_and_both_sides_decode
         await mic_toggle_reaches_the_host(call)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def redis_for_restart() -> AsyncIterator[RedisServer]:
-    if not redis_server_installed():
-        pytest.skip("redis-server is not installed (scripts/test installs it)")
-    server = start_redis_server()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def test_with_redis_a_gateway_killed_and_started_again_loses_nothing(
-    browser: Browser, redis_for_restart: RedisServer
+    browser: Browser, browser_redis: RedisServer
 ) -> None:
     media = start_media_server()  # a media server of its own, as in production: it outlives the gateway
     env = {
-        "HOST_PASSWORD": HOST_PASSWORD, "REDIS_URL": redis_for_restart.url, "SECRET_KEY": "restart-test-" * 3,
+        "HOST_PASSWORD": HOST_PASSWORD, "REDIS_URL": browser_redis.url, "SECRET_KEY": "restart-test-" * 3,
         "MEDIA_SERVER_URL": f"tcp://127.0.0.1:{media.control_port}", "HTTP_PORT": str(free_tcp_port()),
         "MEDIA_UDP_PORT": str(free_udp_port()),
     }
@@ -161,25 +149,25 @@ async def test_with_redis_a_gateway_killed_and_started_again_loses_nothing(
 
 
 async def test_the_media_server_of_a_live_call_killed_the_room_moves_to_the_other_node(
-    browser: Browser, redis_for_restart: RedisServer
+    browser: Browser, browser_redis: RedisServer
 ) -> None:
     # Two media servers registered in Redis (MEDIA_SERVER_URL=redis): the one holding the call is killed and
     # stays dead; its heartbeat expires, the room is placed on the other, both pages are back without a reload.
-    nodes = {f"node-{n}": start_media_server("--redis-url", redis_for_restart.url, "--node-id", f"node-{n}")
+    nodes = {f"node-{n}": start_media_server("--redis-url", browser_redis.url, "--node-id", f"node-{n}")
              for n in "ab"}
-    env = {"HOST_PASSWORD": HOST_PASSWORD, "REDIS_URL": redis_for_restart.url, "SECRET_KEY": "failover-test-" * 3,
+    env = {"HOST_PASSWORD": HOST_PASSWORD, "REDIS_URL": browser_redis.url, "SECRET_KEY": "failover-test-" * 3,
            "MEDIA_SERVER_URL": "redis", "HTTP_PORT": str(free_tcp_port())}
     gateway = start_gateway_process(env, wait_media=True, timeout=40)
     try:
         async with call_on(browser, gateway, "node-failover") as call:
-            holder = redis_for_restart.client().get(f"mediaserver:room:{call.meeting_id}")
+            holder = browser_redis.client().get(f"mediaserver:room:{call.meeting_id}")
             assert holder in nodes
             nodes[holder].process.kill()
             killed_at = time.monotonic()
             host_sees, guest_sees = await both_ways(call, killed_at, MEDIA_BACK_S + 10)
             record_timing("media_node_failover", 0.0, host_sees, guest_sees)
             assert host_sees <= MEDIA_BACK_S and guest_sees <= MEDIA_BACK_S, (host_sees, guest_sees)
-            moved_to = redis_for_restart.client().get(f"mediaserver:room:{call.meeting_id}")
+            moved_to = browser_redis.client().get(f"mediaserver:room:{call.meeting_id}")
             assert moved_to in nodes and moved_to != holder
             await not_reloaded(call)
             assert any(e["type"] == "media_reset" for e in await seen(call.guest))
