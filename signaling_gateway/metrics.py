@@ -6,7 +6,10 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .experience import Experience
 from .messages import KNOWN_TYPES
+
+RECONNECTION_KINDS = ("resume", "media_reset", "expired")
 
 
 class Metrics:
@@ -40,6 +43,8 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        for kind in RECONNECTION_KINDS:
+            self.reconnections.labels(kind=kind)  # exported at 0 from the start, so rate() sees the first one
         self.relayed = Gauge(
             "gateway_relayed_participants",
             "Participants whose media goes through a TURN relay (the TURN autoscaler reads this)",
@@ -50,6 +55,7 @@ class Metrics:
             "1 while the media server control connection is up",
             registry=self.registry,
         )
+        self.experience = Experience(self.registry)
 
     def message(self, message_type: object, direction: str) -> None:
         # A client chooses the type string: bound the label set or a hostile client grows it forever.

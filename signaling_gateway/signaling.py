@@ -180,6 +180,7 @@ class Signaling:
     # --- joining and resuming -------------------------------------------------------------------------------
 
     async def _join(self, session: Session, grant: ReconnectGrant, resumed: Resumed | None) -> bool:
+        self._metrics.experience.attempt(session.participant_id, resumed=resumed is not None)
         self._hub.add(session)
         participant = Participant(
             id=session.participant_id,
@@ -265,6 +266,7 @@ class Signaling:
                 # Whatever offer was outstanding went to the dead socket; new ICE credentials for a new path.
                 session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         self._controls.joined(session)
+        self._metrics.experience.joined(session.participant_id, resumed.joined_at if resumed else None)
         self._count()
         log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id,
                  resumed=resumed is not None, media_reset=media_reset)
@@ -339,6 +341,9 @@ class Signaling:
             assert message.relayed is not None
             session.relayed = message.relayed
             self._count()
+        elif message.type == m.CLIENT_REPORT:
+            assert message.report is not None
+            self._metrics.experience.report(session.participant_id, message.report)
         elif message.type == m.RESTART_ICE:
             session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         elif message.type == m.VIDEO_PREFS:
@@ -443,6 +448,7 @@ class Signaling:
     async def _depart(self, meeting_id: str, participant_id: str, *, announced: bool = True,
                       in_media: bool = True) -> None:
         """The participant is gone for good: the others are told, its keys and its media session go."""
+        self._metrics.experience.departed(participant_id)
         if announced:
             for other in self._hub.in_meeting(meeting_id):
                 if other.participant_id != participant_id:
