@@ -162,6 +162,8 @@ async def test_a_report_over_the_socket_shows_in_metrics_and_a_bad_one_gets_an_e
     assert got[("gateway_client_browsers_total", (("browser", "chrome"),))] == 1
     assert got[("gateway_client_os_total", (("os", "linux"),))] == 1
     assert got[("gateway_time_to_first_frame_seconds_bucket", (("le", "0.75"),))] == 1
+    assert got[("gateway_store_connected", (("store", "memory"),))] == 1
+    assert got[("process_resident_memory_bytes", ())] > 0
 
     await ws.close()  # a goodbye: gone for good
 
