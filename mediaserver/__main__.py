@@ -28,15 +28,15 @@ async def serve(config: Config) -> None:
     sfu = Sfu(config, control.emit)
     await sfu.start()
     await control.start(sfu, config.control_host, config.control_port)
+    this_node = config.node_id or f"{socket.gethostname()}-{sfu.udp_port}"
     runner = None
     if config.metrics_port:
-        runner = await start_metrics(sfu, config.control_host, config.metrics_port)
+        runner = await start_metrics(sfu, config.control_host, config.metrics_port, this_node)
     stop, drain = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGTERM, drain.set)  # what orchestrators send before they kill
     registry = None
-    this_node = config.node_id or f"{socket.gethostname()}-{sfu.udp_port}"
     if config.redis_url:
         meter = LoadMeter(lambda: sfu.mux.counters.datagrams_out)
         registry = NodeRegistry(config.redis_url, this_node, node_record(config, this_node, sfu, control.port, meter))

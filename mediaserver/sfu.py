@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from mediaserver import control_protocol as proto
+from mediaserver.rooms.call_quality import CallQuality
 from mediaserver.rooms.participant import NegotiationBusy, StaleAnswer
 from mediaserver.rooms.room import Room, RoomError
 from mediaserver.sdp.model import SdpError
@@ -47,6 +48,7 @@ class Sfu:
         self.rooms: dict[str, Room] = {}
         self.udp_port = config.udp_port
         self.loop_lag = LoopLagMonitor()
+        self.call_quality = CallQuality()  # every room's samples, for /metrics
         self._sweeper: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.rooms_closed_empty = 0
@@ -136,6 +138,7 @@ class Sfu:
             self.rooms[room_id] = Room(
                 room_id, self.mux, self.ssl_context, self.certificate.fingerprint, self.config.public_ip,
                 self.udp_port, self.emit, self.config.remb_bps, self.config.reconnect_window, codecs,
+                call_quality=self.call_quality,
             )
         return {}
 

@@ -24,6 +24,7 @@ from .signaling import Signaling
 from .signing import Signer
 from .static import StaticFiles
 from .store import MemoryStore, RedisStore, Store
+from .store_health import watch_store
 from .templates import Templates
 
 log = structlog.get_logger(__name__)
@@ -168,11 +169,13 @@ async def _media_lifecycle(app: web.Application) -> AsyncIterator[None]:
 async def _store_lifecycle(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE_KEY]
     sweeper = asyncio.create_task(_sweep(store), name="store-sweep") if isinstance(store, MemoryStore) else None
+    health = asyncio.create_task(watch_store(store, app[METRICS_KEY].store_connected), name="store-health")
     yield
-    if sweeper is not None:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+    for task in (sweeper, health):
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     await store.close()
 
 

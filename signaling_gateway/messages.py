@@ -20,6 +20,9 @@ REQUEST_UNMUTE: Final = "request_unmute"
 RESTART_ICE: Final = "restart_ice"
 # What the client's media connections use (from getStats): `relayed` when either goes through TURN.
 CONNECTION_STATS: Final = "connection_stats"
+# The client's own view of its join, for the user-experience metrics (experience.py): once its media reached
+# the media server, and once its first remote video frame decoded; browser and OS as families, never raw.
+CLIENT_REPORT: Final = "client_report"
 
 # Server -> client
 WELCOME: Final = "welcome"
@@ -58,7 +61,7 @@ HOST_TYPES: Final = frozenset(
 
 CLIENT_TYPES: Final = frozenset(
     {PUBLISH_OFFER, SUBSCRIBE_ANSWER, PONG, PING, VIDEO_PREFS, MEDIA_STATE, HOST_ACTION, REQUEST_UNMUTE, RESTART_ICE,
-     CONNECTION_STATS}
+     CONNECTION_STATS, CLIENT_REPORT}
 )
 # What host_action may ask for; the ones on a participant need `participant_id`.
 PARTICIPANT_ACTIONS: Final = frozenset({"mute", "unmute", "video_off", "video_on", "kick"})
@@ -105,6 +108,11 @@ MAX_SDP_CHARS: Final = 128 * 1024
 MAX_VIDEO_PREFS: Final = 64
 MAX_TRACK_ID_CHARS: Final = 64
 MAX_TILE_PIXELS: Final = 16384
+# client_report: the label values the metrics accept (web_client/js/client_report.js maps user agents onto them).
+BROWSER_FAMILIES: Final = ("chrome", "firefox", "safari", "edge", "other")
+OS_FAMILIES: Final = ("windows", "macos", "linux", "android", "ios", "other")
+# A first frame later than this is a broken measurement (a tab asleep in the background), not a slow join.
+MAX_FIRST_FRAME_MS: Final = 600_000
 
 # WebSocket close codes (4000-4999 are ours to define).
 CLOSE_UNAUTHORIZED: Final = 4401
@@ -140,6 +148,15 @@ class VideoPref:
 
 
 @dataclass(frozen=True)
+class ClientReport:
+    """The client's media reached the media server; `first_frame_ms` once its first remote frame decoded."""
+
+    browser: str
+    os: str
+    first_frame_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class ClientMessage:
     type: str
     sdp: str | None = None
@@ -155,6 +172,8 @@ class ClientMessage:
     offer_id: int | None = None
     # connection_stats: whether the client's media goes through a TURN relay.
     relayed: bool | None = None
+    # client_report
+    report: ClientReport | None = None
 
 
 def parse_client_message(text: str) -> ClientMessage:
@@ -182,6 +201,8 @@ def parse_client_message(text: str) -> ClientMessage:
         if not isinstance(relayed, bool):
             raise BadMessage(ERR_BAD_MESSAGE, "connection_stats needs 'relayed' as true or false")
         return ClientMessage(kind, relayed=relayed)
+    if kind == CLIENT_REPORT:
+        return ClientMessage(kind, report=parse_client_report(data))
     if kind == REQUEST_UNMUTE:
         media_kind = data.get("kind")
         if media_kind not in ("audio", "video"):
@@ -229,6 +250,24 @@ def parse_video_prefs(raw: Any) -> tuple[VideoPref, ...]:
             raise BadMessage(ERR_BAD_MESSAGE, f"{where}.visible must be true or false")
         prefs.append(VideoPref(track_id, size[0], size[1], visible))
     return tuple(prefs)
+
+
+def parse_client_report(data: dict[str, Any]) -> ClientReport:
+    """`{browser, os[, first_frame_ms]}`: families from fixed lists (they become metric labels), a sane duration."""
+    browser, os_family = data.get("browser"), data.get("os")
+    if browser not in BROWSER_FAMILIES:
+        raise BadMessage(ERR_BAD_MESSAGE, f"client_report 'browser' must be one of: {', '.join(BROWSER_FAMILIES)}")
+    if os_family not in OS_FAMILIES:
+        raise BadMessage(ERR_BAD_MESSAGE, f"client_report 'os' must be one of: {', '.join(OS_FAMILIES)}")
+    first_frame = data.get("first_frame_ms")
+    if first_frame is None:
+        return ClientReport(browser, os_family)
+    # bool is an int in Python; json.loads takes NaN and Infinity, which the range check refuses.
+    if (not isinstance(first_frame, int | float) or isinstance(first_frame, bool)
+            or not 0 <= first_frame <= MAX_FIRST_FRAME_MS):
+        raise BadMessage(ERR_BAD_MESSAGE,
+                         f"client_report 'first_frame_ms' must be a number from 0 to {MAX_FIRST_FRAME_MS}")
+    return ClientReport(browser, os_family, float(first_frame))
 
 
 def _parse_media_state(data: dict[str, Any]) -> ClientMessage:

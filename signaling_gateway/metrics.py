@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .experience import Experience
 from .messages import KNOWN_TYPES
+
+RECONNECTION_KINDS = ("resume", "media_reset", "expired")
 
 
 class Metrics:
@@ -40,6 +43,8 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        for kind in RECONNECTION_KINDS:
+            self.reconnections.labels(kind=kind)  # exported at 0 from the start, so rate() sees the first one
         self.relayed = Gauge(
             "gateway_relayed_participants",
             "Participants whose media goes through a TURN relay (the TURN autoscaler reads this)",
@@ -50,6 +55,16 @@ class Metrics:
             "1 while the media server control connection is up",
             registry=self.registry,
         )
+        self.store_connected = Gauge(
+            "gateway_store_connected",
+            "1 while the meeting-state store answers (store: redis, or memory: the embedded one, always 1)",
+            ["store"],
+            registry=self.registry,
+        )
+        self.experience = Experience(self.registry)
+        # process_cpu_seconds_total, process_resident_memory_bytes, ... and python_info, on this app's registry.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
 
     def message(self, message_type: object, direction: str) -> None:
         # A client chooses the type string: bound the label set or a hostile client grows it forever.

@@ -189,6 +189,7 @@ class Signaling:
     # --- joining and resuming -------------------------------------------------------------------------------
 
     async def _join(self, session: Session, grant: ReconnectGrant, resumed: Resumed | None) -> bool:
+        self._metrics.experience.attempt(session.participant_id, resumed=resumed is not None)
         self._hub.add(session)
         participant = Participant(
             id=session.participant_id,
@@ -281,6 +282,7 @@ class Signaling:
                 # Whatever offer was outstanding went to the dead socket; new ICE credentials for a new path.
                 session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         self._controls.joined(session)
+        self._metrics.experience.joined(session.participant_id, resumed.joined_at if resumed else None)
         self._count()
         log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id,
                  resumed=resumed is not None, media_reset=media_reset)
@@ -355,6 +357,9 @@ class Signaling:
             assert message.relayed is not None
             session.relayed = message.relayed
             self._count()
+        elif message.type == m.CLIENT_REPORT:
+            assert message.report is not None
+            self._metrics.experience.report(session.participant_id, message.report)
         elif message.type == m.RESTART_ICE:
             session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         elif message.type == m.VIDEO_PREFS:
@@ -454,6 +459,7 @@ class Signaling:
         participant_id = event.get("participant")
         if isinstance(participant_id, str) and self._resumer.release(meeting_id, participant_id):
             log.info("participant_resumed_elsewhere", meeting_id=meeting_id, participant_id=participant_id)
+            self._metrics.experience.forget(participant_id)  # its call goes on, counted by the other gateway
             self._count()
 
     async def _depart_unseen(self, meeting_id: str, participant_id: str) -> None:
@@ -478,6 +484,7 @@ class Signaling:
 
         Told even when it was never announced here: another gateway's welcome may have listed it from the store.
         """
+        self._metrics.experience.departed(participant_id)
         self._relay.to_meeting(meeting_id, m.participant_left(participant_id), exclude=participant_id)
         try:
             # The reconnect grant stays: it expires on its own 60 s after the socket closed.

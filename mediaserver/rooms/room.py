@@ -18,6 +18,7 @@ from mediaserver.sdp.identity import announced_addresses
 from mediaserver.sdp.negotiation import VIDEO_CODECS
 from mediaserver.transport.ports import MuxPort
 
+from .call_quality import CallQuality
 from .participant import Participant, TilePrefs
 from .publication import Publication
 from .speaker import SpeakerDetector
@@ -53,8 +54,11 @@ class Room:
         remb_bps: int,
         detached_window: float = DETACHED_WINDOW_S,
         video_codecs: Sequence[str] = VIDEO_CODECS,
+        call_quality: CallQuality | None = None,
     ) -> None:
         self.id = room_id
+        # The media server's histograms (one for all rooms); a room of its own in tests that pass none.
+        self.call_quality = call_quality or CallQuality()
         # The room's video codec preference, best first: what publishers are asked for when everyone decodes it.
         self.video_codecs = tuple(video_codecs)
         self.mux = mux
@@ -207,6 +211,7 @@ class Room:
                 continue  # left during an earlier participant's tick in this slice
             try:
                 participant.tick(now)
+                self.call_quality.sample(participant)  # once a second, right after its receiver reports
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
                 log.exception("participant_tick_failed", room=self.id, participant=participant.id)

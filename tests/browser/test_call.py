@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.gateway.conftest import eventually
+from tests.gateway.gateway_process import GatewayProcess
 
 from .conftest import (
     ARTIFACTS,
@@ -22,8 +29,26 @@ from .conftest import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
+# The gateway's user-experience series a Chromium join moves (the product is shared: compared as deltas).
+JOIN_SERIES = {
+    "attempts": ("gateway_join_attempts_total", ()),
+    "reached": ("gateway_joins_reached_media_total", ()),
+    "timed": ("gateway_time_to_first_frame_seconds_count", ()),
+    "chrome": ("gateway_client_browsers_total", (("browser", "chrome"),)),
+    "linux": ("gateway_client_os_total", (("os", "linux"),)),
+}
 
-async def test_host_and_guest_see_and_hear_each_other(new_context: NewContext) -> None:
+
+async def join_metrics(product: GatewayProcess) -> dict[str, float]:
+    async with aiohttp.ClientSession() as session, session.get(product.base_url + "/metrics") as response:
+        text = await response.text()
+    values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for family in text_string_to_metric_families(text) for s in family.samples}
+    return {key: values[series] for key, series in JOIN_SERIES.items()}
+
+
+async def test_host_and_guest_see_and_hear_each_other(new_context: NewContext, product: GatewayProcess) -> None:
+    before = await join_metrics(product)
     host = await (await new_context()).new_page()
     await login_host(host)
     meeting_id = await create_meeting(host)
@@ -46,6 +71,18 @@ async def test_host_and_guest_see_and_hear_each_other(new_context: NewContext) -
     await wait_for_frames(guest, host_id)
     await wait_for_audio(host, guest_id)
     await wait_for_audio(guest, host_id)
+
+    # Both joins reached media; the guest, who found the host's camera on, timed its first frame.
+    now: dict[str, float] = {}
+
+    async def check() -> bool:
+        now.update(await join_metrics(product))
+        return now["reached"] - before["reached"] >= 2 and now["timed"] - before["timed"] >= 1
+
+    with contextlib.suppress(AssertionError):  # the assertion below says what is missing
+        await eventually(check, timeout=10)
+    delta = {key: now[key] - before[key] for key in now}
+    assert delta == {"attempts": 2, "reached": 2, "timed": 1, "chrome": 2, "linux": 2}, delta
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await host.screenshot(path=str(ARTIFACTS / "two-party-host.png"))

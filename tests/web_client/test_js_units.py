@@ -1,4 +1,4 @@
-"""The web client's pure ES modules (the reconnect state machine), under node's own test runner."""
+"""The web client's pure ES modules (the reconnect state machine, the client report), under node's test runner."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 import { startCallFeatures } from "./call_features.js";
 import { CallMedia } from "./call_media.js";
+import { ClientReporter } from "./client_report.js";
 import { codecFromQuery } from "./codecs.js";
 import { loadCallPrefs, saveCallPrefs } from "./call_prefs.js";
 import { Grid } from "./grid.js";
@@ -50,6 +51,12 @@ const client = {
   turnRenewals: 0, // TURN credentials fetched again before they expired
 };
 window.meetingClient = client;
+// Media reached, time to first frame, browser and OS families: the gateway's user-experience metrics.
+const reporter = new ClientReporter({
+  userAgent: navigator.userAgent,
+  touchPoints: navigator.maxTouchPoints,
+  send: (fields) => Boolean(client.signaling && client.signaling.send("client_report", fields)),
+});
 let publisher = null;
 let subscriber = null;
 let tilePrefs = null; // reports remote tile sizes so the server picks each video's simulcast layer
@@ -131,8 +138,15 @@ async function attachRemote(participantId, stream) {
   const video = tile.querySelector("video");
   if (video.srcObject !== stream) video.srcObject = stream;
   if (tilePrefs) tilePrefs.observe(participantId, tile);
+  watchFirstFrame(video);
   const withSound = await playVideo(video);
   if (!withSound) offerSound();
+}
+
+function watchFirstFrame(video) {
+  const decoded = () => reporter.frameDecoded(performance.now());
+  if (typeof video.requestVideoFrameCallback === "function") video.requestVideoFrameCallback(decoded);
+  else video.addEventListener("loadeddata", decoded, { once: true });
 }
 
 function onTrack(event) {
@@ -194,6 +208,7 @@ function onWelcome(message) {
     client.reconnects.push({ at: Date.now(), kind: "resume" });
   }
   callMedia.connected(client.signaling);
+  reporter.welcome(message.participant_id, message.participants);
   relayed = null; // a new socket: tell this gateway our path again
   reportPath();
   feed({ type: "welcome", windowMs: Number(message.reconnect_window_s) * 1000 || undefined });
@@ -284,6 +299,9 @@ async function reportPath() {
 }
 
 function watchIce(pc, which) {
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState === "connected") reporter.mediaConnected(); // ICE and DTLS: media reaches the server
+  });
   pc.addEventListener("iceconnectionstatechange", () => {
     const current = which === "publisher" ? publisher : subscriber;
     if (!current || current.pc !== pc) return; // a connection already replaced
@@ -325,6 +343,7 @@ async function connectSocket() {
   if (client.left || connecting) return;
   connecting = true;
   clearTimeout(connectTimer);
+  reporter.joining(performance.now()); // the first socket starts the first-frame clock
   try {
     client.ws = await client.signaling.connect(websocketUrl());
   } catch (err) {
