@@ -114,6 +114,8 @@ def create_app(
     metrics = Metrics()
     hub = Hub()
     bus = bus_for(settings)
+    metrics.bus_connected.set_function(lambda: 1.0 if bus.connected else 0.0)
+    metrics.bus_events_lost.set_function(lambda: float(bus.dropped + bus.rejected))
     relay = MeetingRelay(hub, bus)
     meetings = Meetings(store, media, settings.video_codecs)
     templates = Templates(settings.web_root / "pages")

@@ -46,7 +46,13 @@ def presence_key(gateway_id: str) -> str:
 
 class Bus(Protocol):
     gateway_id: str
+    # Events lost since start: dropped on the way out (Redis too slow) or rejected on the way in (malformed).
     dropped: int
+    rejected: int
+
+    @property
+    def connected(self) -> bool:
+        """Subscribed to the other gateways' events (always, for a gateway alone)."""
 
     def publish(self, event: dict[str, Any]) -> None:
         """Queue an event for the other gateways; never blocks, order kept."""
@@ -67,6 +73,11 @@ class LocalBus:
     def __init__(self, gateway_id: str | None = None) -> None:
         self.gateway_id = gateway_id or new_gateway_id()
         self.dropped = 0
+        self.rejected = 0
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     def publish(self, event: dict[str, Any]) -> None:
         pass
@@ -97,6 +108,10 @@ class RedisBus:
         self._handlers: list[EventHandler] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.subscribed = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        return self.subscribed.is_set()
 
     def publish(self, event: dict[str, Any]) -> None:
         try:

@@ -61,6 +61,16 @@ class Metrics:
             ["store"],
             registry=self.registry,
         )
+        self.bus_connected = Gauge(
+            "gateway_bus_connected",
+            "1 while this gateway is subscribed to the other gateways' meeting events (always 1 without Redis)",
+            registry=self.registry,
+        )
+        self.bus_events_lost = Gauge(
+            "gateway_bus_events_lost",
+            "Meeting events lost since start: dropped on the way out (Redis too slow) or rejected on the way in",
+            registry=self.registry,
+        )
         self.experience = Experience(self.registry)
         # process_cpu_seconds_total, process_resident_memory_bytes, ... and python_info, on this app's registry.
         ProcessCollector(registry=self.registry)

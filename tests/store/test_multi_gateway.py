@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from redis.asyncio import Redis
 from mediaserver import control_protocol as cp
 from signaling_gateway import messages as m
 from signaling_gateway.app import HUB_KEY, SIGNALING_KEY
+from signaling_gateway.bus import CHANNEL, MAX_EVENT_BYTES
 from tests.gateway.conftest import Gateway, eventually
 from tests.processes import MediaServerProcess
 from tests.store.conftest import start_gateway_with_store
@@ -201,5 +203,42 @@ async def test_a_media_drop_is_departed_only_by_the_participants_own_gateway(pai
     assert (await host_ws.next("media_reset"))["type"] == "media_reset"  # A's rejoin
     assert "participant_left" not in await _drain(guest_ws)
     assert await b.store.get_participant(host_id) is not None
+    await guest_ws.close()
+    await host_ws.close()
+
+
+async def _metric(gateway: Gateway, name: str) -> float:
+    client = await gateway.client()
+    text = await (await client.get("/metrics")).text()
+    values = [line.split()[-1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    assert values, f"{name} not exported"
+    return float(values[0])
+
+
+async def test_junk_on_the_bus_is_counted_and_disturbs_no_meeting(pair: tuple[Gateway, Gateway],
+                                                                  redis_client: Redis) -> None:
+    a, b = pair
+    assert await _metric(a, "gateway_bus_connected") == 1.0 and await _metric(b, "gateway_bus_connected") == 1.0
+    host_ws, host_id, guest_ws, _, meeting_id = await _host_and_guest(a, b)
+    await host_ws.next("participant_joined")
+    junk = ["not json", "[1, 2]", '{"op": "deliver"}', '{"op": 5, "meeting": "m", "from": "x"}',
+            "x" * (MAX_EVENT_BYTES + 1),
+            # Well-formed but not deliverable: no message type, an unknown audience, an unknown command.
+            json.dumps({"op": "deliver", "meeting": meeting_id, "from": "elsewhere", "to": "all", "message": {}}),
+            json.dumps({"op": "deliver", "meeting": meeting_id, "from": "elsewhere", "to": "everyone",
+                        "message": {"type": "participant_left", "participant_id": host_id}}),
+            json.dumps({"op": "self_destruct", "meeting": meeting_id, "from": "elsewhere"})]
+    for text in junk:
+        await redis_client.publish(CHANNEL, text)
+
+    async def all_rejected() -> bool:
+        return await _metric(b, "gateway_bus_events_lost") >= 5  # the five that are not events at all
+
+    await eventually(all_rejected)
+    # The meeting goes on over the same bus: the guest's toggle on B still reaches the host on A.
+    await guest_ws.ws.send_json({"type": "media_state", "audio": False, "video": False})
+    update = await host_ws.next("participant_media")
+    assert (update["audio"], update["video"]) == (False, False)
+    assert "participant_left" not in await _drain(guest_ws)
     await guest_ws.close()
     await host_ws.close()
