@@ -242,3 +242,18 @@ async def test_junk_on_the_bus_is_counted_and_disturbs_no_meeting(pair: tuple[Ga
     assert "participant_left" not in await _drain(guest_ws)
     await guest_ws.close()
     await host_ws.close()
+
+
+async def test_a_host_signed_in_on_one_gateway_is_signed_in_on_every_gateway(pair: tuple[Gateway, Gateway]) -> None:
+    a, b = pair
+    host, meeting_id = await _create_meeting(a)
+    on_b = await b.client()
+    listed = await on_b.get("/api/meetings", headers={"Cookie": _cookies(host)})
+    assert listed.status == 200, await listed.text()
+    assert meeting_id in [meeting["id"] for meeting in (await listed.json())["meetings"]]
+    # The host's socket on B is the host's (it may act), not a guest's.
+    host_ws = Socket(await on_b.ws_connect(f"/ws?meeting={meeting_id}", headers={"Cookie": _cookies(host)}))
+    assert (await host_ws.next("welcome"))["is_host"] is True
+    anonymous = await (await b.client()).get("/api/meetings")
+    assert anonymous.status == 401
+    await host_ws.close()
