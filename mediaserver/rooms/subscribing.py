@@ -332,7 +332,7 @@ class SubscriberSide:
             elif isinstance(packet, Nack):
                 sub = self._by_ssrc.get(packet.media_ssrc)
                 if sub is not None:
-                    sub.retransmit(packet.lost)
+                    sub.retransmit(packet.lost, time.monotonic())
             elif isinstance(packet, Pli):
                 self._keyframe_wanted(self._by_ssrc.get(packet.media_ssrc))
             elif isinstance(packet, Fir):

@@ -18,6 +18,7 @@ from mediaserver.rtp.rtcp import ReportBlock, SenderReport
 
 from .codec import FrameDescriptor
 from .publication import Publication
+from .retransmit_budget import MAX_LOST_PER_NACK, RetransmitBudget
 
 pack_header = struct.Struct("!BBHII").pack
 NO_LAYER = -1
@@ -55,6 +56,7 @@ class Subscription:
         "paused",
         "payload_type",
         "publication",
+        "resend_budget",
         "retransmits",
         "rtt",
         "send",
@@ -93,6 +95,7 @@ class Subscription:
         self.packets_sent = 0
         self.octets_sent = 0
         self.retransmits = 0
+        self.resend_budget = RetransmitBudget()
         self.nacks_received = 0
         self.nacked_packets = 0
         self.nack_misses = 0
@@ -164,16 +167,18 @@ class Subscription:
 
     # --- feedback from the subscriber ----------------------------------------------------------
 
-    def retransmit(self, lost: list[int]) -> None:
+    def retransmit(self, lost: list[int], now: float) -> None:
         self.nacks_received += 1
         self.nacked_packets += len(lost)
-        for seq in lost:
+        budget = self.resend_budget
+        for seq in lost[:MAX_LOST_PER_NACK]:
             packet = self._resent(seq)
             if packet is None:
                 self.nack_misses += 1
-            else:
+            elif budget.allows(seq, len(packet), self.octets_sent, self.rtt, now):
                 self.retransmits += 1
                 self.send(packet)
+        budget.refused += max(len(lost) - MAX_LOST_PER_NACK, 0)
 
     def _resent(self, seq: int) -> bytes | None:
         return None  # only video keeps what it sent (our offers negotiate NACK on video alone)
@@ -214,6 +219,8 @@ class Subscription:
             "retransmits": self.retransmits,
             "nacked_packets": self.nacked_packets,
             "nack_misses": self.nack_misses,
+            "retransmits_refused": self.resend_budget.refused,
+            "retransmitted_octets": self.resend_budget.resent_octets,
             "fraction_lost": self.fraction_lost,
             "packets_lost": self.packets_lost,
             "jitter": self.jitter,

@@ -134,7 +134,7 @@ def test_a_nack_is_answered_with_the_packet_as_it_was_sent(monkeypatch: pytest.M
     send(side, clock, source.frame("q", keyframe=True) + source.frame("q", keyframe=False))
     lost = parse_rtp(sent[3]).sequence
     sent_before = list(sent)
-    sub.retransmit([lost])
+    sub.retransmit([lost], 0.0)
     assert sent[len(sent_before):] == [sent_before[3]] and sub.retransmits == 1
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaserver.rooms.publication import Publication
+from mediaserver.rooms.retransmit_budget import MAX_LOST_PER_NACK
 from mediaserver.rooms.subscription import Subscription
 from mediaserver.rooms.subscriptions import new_subscription
 from mediaserver.rtp.header import parse_rtp
@@ -122,7 +123,9 @@ def test_switches_and_temporal_drops_keep_the_stream_continuous(
     # shared history; a packet that history or the 512-slot map no longer holds is a miss, never a wrong one.
     recent = sent[-512:]
     sent_before = len(sent)
-    sub.retransmit([h.sequence for h in headers[-512:]])
+    lost = [h.sequence for h in headers[-512:]]
+    for start in range(0, len(lost), MAX_LOST_PER_NACK):  # as a receiver would: NACKs of a bounded size
+        sub.retransmit(lost[start : start + MAX_LOST_PER_NACK], 0.0)
     answers = sent[sent_before:]
     by_seq = {parse_rtp(p).sequence: p for p in recent}
     assert all(by_seq[parse_rtp(a).sequence] == a for a in answers)

@@ -152,7 +152,7 @@ def test_nack_is_answered_from_the_cache_and_misses_are_counted() -> None:
     assert len(out_seqs) == 10
     sent = list(sink.sent)
     sink.sent.clear()
-    sub.retransmit([out_seqs[3], out_seqs[7], (out_seqs[-1] + 100) & 0xFFFF])
+    sub.retransmit([out_seqs[3], out_seqs[7], (out_seqs[-1] + 100) & 0xFFFF], 0.0)
     assert sink.sent == [sent[3], sent[7]]  # the very packets sent before, byte for byte
     assert sub.retransmits == 2 and sub.nack_misses == 1
 
@@ -165,7 +165,7 @@ def test_audio_keeps_no_cache_so_a_nack_for_it_is_a_counted_miss() -> None:
         forward(sub, rtp(1000 + i, 960 * i, bytes([i]), pt=111))
     out_seqs = [parse_rtp(p).sequence for p in sink.sent]
     sink.sent.clear()
-    sub.retransmit(out_seqs[:2])
+    sub.retransmit(out_seqs[:2], 0.0)
     assert sink.sent == [] and sub.retransmits == 0 and sub.nack_misses == 2
 
 
@@ -246,5 +246,5 @@ def test_nack_after_a_restart_rebuilds_7_bit_picture_ids_and_padding_exactly() -
     assert [parse_vp8(p, parse_rtp(p).payload_start).picture_id for p in sent] == list(range(5, 13))
 
     sink.sent.clear()
-    sub.retransmit([parse_rtp(p).sequence for p in sent])
+    sub.retransmit([parse_rtp(p).sequence for p in sent], 0.0)
     assert sink.sent == sent and sub.nack_misses == 0
