@@ -83,6 +83,7 @@ class PublisherSide:
             del self._route[ssrc]
             if not same_ssrcs:
                 self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
+                self.transport.forget_ssrc(ssrc)
         if same_ssrcs:
             # Chrome sends the mid and rid extensions only until the SSRCs are known; it keeps them across a
             # codec change, so the next publication of this m-line takes them over as they were bound.
@@ -110,6 +111,10 @@ class PublisherSide:
         if layer is None:
             return None
         route = (pub, layer)
+        # The layer's previous SSRC (the browser restarted its encoder, or a flood of made-up SSRCs): gone.
+        for old in [s for s, (p, bound) in self._route.items() if p is pub and bound is layer and s != ssrc]:
+            del self._route[old]
+            self.transport.forget_ssrc(old)
         self._route[ssrc] = route
         log.info("ssrc_bound", participant=self.participant_id, mid=pub.mid, ssrc=ssrc, rid=rid)
         if pub.fanout[layer.index]:
@@ -218,7 +223,9 @@ class PublisherSide:
                           if hdr.payload_type in (p.payload_type, p.rtx_payload_type)]
             pub = candidates[0] if len(candidates) == 1 else None
         if pub is None:
-            return None  # a later packet may still carry the mid
+            if mid is not None:
+                self.transport.forget_ssrc(ssrc)  # a mid we do not have: its slot goes back to the budget
+            return None  # without a mid, a later packet may still carry one
         if rrid is not None or hdr.payload_type == pub.rtx_payload_type:
             self._ignored_ssrcs.add(ssrc)
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Callable
 
 import structlog
@@ -12,11 +13,14 @@ from .dtls import DtlsError, DtlsSession
 from .ice_credentials import CredentialRing, IceCredentials
 from .ports import Addr, MuxPort
 from .srtp import SrtpContext, SrtpError
+from .ssrc_gate import SsrcGate
 
 log = structlog.get_logger(__name__)
 
 PacketHandler = Callable[[bytes], None]
 PeerEvent = Callable[["PeerTransport"], None]
+# The sender's SSRC, in the clear: bytes 8-11 of RTP, 4-7 of RTCP (RFC 3711 leaves headers unencrypted).
+_SSRC_AT = struct.Struct("!I").unpack_from
 
 
 def _ignore(_: bytes) -> None:
@@ -47,6 +51,8 @@ class PeerTransport:
         self.on_disconnected: PeerEvent | None = None
         self.on_resumed: PeerEvent | None = None
         self.srtp_errors = 0
+        self.ssrc_gate = SsrcGate(mux.now)
+        self._known_ssrcs = self.ssrc_gate.known  # the set itself: one lookup per packet on the hot path
         self.loss = 0.0  # injected downlink loss (fault injection only): share of RTP packets dropped
         self._send = mux.send  # bound once: send_rtp runs for every outbound copy
         mux.add_route(self.ice.current.ufrag, self)
@@ -197,7 +203,16 @@ class PeerTransport:
             return
         self.last_seen = self.mux.now
         # RFC 5761: payload types 192-223 in the second byte are RTCP.
-        if 191 < data[1] < 224:
+        rtcp = 191 < data[1] < 224
+        try:
+            ssrc = _SSRC_AT(data, 4 if rtcp else 8)[0]
+        except struct.error:
+            self.srtp_errors += 1
+            self.mux.counters.srtp_errors += 1
+            return
+        if ssrc not in self._known_ssrcs and not self._admit_ssrc(ssrc):
+            return
+        if rtcp:
             try:
                 plain = srtp.unprotect_rtcp(data)
             except SrtpError:
@@ -213,6 +228,21 @@ class PeerTransport:
                 self.mux.counters.srtp_errors += 1
                 return
             self.on_rtp(plain)
+
+    def _admit_ssrc(self, ssrc: int) -> bool:
+        gate = self.ssrc_gate
+        if gate.admit(ssrc, self.mux.now):
+            return True
+        self.mux.counters.ssrc_refused += 1
+        fresh = gate.report_due(self.mux.now)
+        if fresh:
+            log.warning("ssrc_budget_exceeded", label=self.label, dropped=fresh, known=len(gate.known))
+        return False
+
+    def forget_ssrc(self, ssrc: int) -> None:
+        """The room no longer uses this inbound SSRC: its slot in the gate and its libsrtp stream go."""
+        if self.ssrc_gate.forget(ssrc) and self.srtp is not None:
+            self.srtp.forget_inbound(ssrc)
 
     def send_rtp(self, plain: bytes) -> None:
         srtp = self.srtp

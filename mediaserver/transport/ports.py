@@ -29,6 +29,7 @@ class MuxCounters:
     srtp_unknown_source: int = 0
     srtp_before_keys: int = 0
     srtp_errors: int = 0
+    ssrc_refused: int = 0  # over a peer's SSRC budget (ssrc_gate.py), dropped before libsrtp
     unknown_first_byte: int = 0
     handler_errors: int = 0
     send_errors: int = 0

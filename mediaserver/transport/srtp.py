@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,14 +103,25 @@ def _converting(method: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
 class SrtpContext:
     """Protect what we send and unprotect what we receive; pylibsrtp raises SrtpError per bad packet."""
 
-    __slots__ = ("profile", "protect", "protect_rtcp", "unprotect", "unprotect_rtcp")
+    __slots__ = ("_rx", "_tx", "profile", "protect", "protect_rtcp", "unprotect", "unprotect_rtcp")
 
     def __init__(self, profile: SrtpProfile, rx_key: bytes, tx_key: bytes) -> None:
         self.profile = profile
         rx = _session(rx_key, profile, Policy.SSRC_ANY_INBOUND)
         tx = _session(tx_key, profile, Policy.SSRC_ANY_OUTBOUND)
+        self._rx, self._tx = rx, tx  # kept to free one SSRC's stream (forget_inbound, forget_outbound)
         # Stored once: the hot path calls them without attribute lookups on the sessions.
         self.unprotect = _lean(rx, "unprotect", 0)
         self.unprotect_rtcp = _lean(rx, "unprotect_rtcp", 0)
         self.protect = _lean(tx, "protect", _RTP_TRAILER)
         self.protect_rtcp = _lean(tx, "protect_rtcp", _RTCP_TRAILER)
+
+    def forget_inbound(self, ssrc: int) -> None:
+        """Free libsrtp's stream for an SSRC the peer no longer sends on (it made one on the first packet)."""
+        with contextlib.suppress(SrtpError):  # no packet of it was ever unprotected: there is no stream
+            self._rx.remove_stream(ssrc)
+
+    def forget_outbound(self, ssrc: int) -> None:
+        """Free libsrtp's stream for an SSRC we no longer send on (the load generator's attackers churn them)."""
+        with contextlib.suppress(SrtpError):
+            self._tx.remove_stream(ssrc)
