@@ -1,0 +1,1 @@
+"""Attacks on the running product, each beside a victim call of load-generator bots (issue P10)."""

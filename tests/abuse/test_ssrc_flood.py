@@ -1,0 +1,43 @@
+"""50,000 made-up SSRCs from one publisher: dropped before libsrtp, the victims' call untouched."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import uvloop
+
+from benchmarks.loadtest.attacks import ssrc_flood
+
+from .media_rig import product, victim_delivery, victims_beside
+
+pytestmark = pytest.mark.slow
+
+FLOOD_SSRCS = 50_000
+FLOOD_S = 10.0
+
+
+def test_fifty_thousand_ssrcs_from_one_publisher_do_not_reach_libsrtp_or_the_victims() -> None:
+    with product("ssrc-flood") as target:
+        samples: dict[str, dict[str, float]] = {}
+
+        async def flood(bot: object) -> int:
+            # The victims' call is up: from here on the media server's memory may only grow by the flood's cost.
+            samples["before"] = await asyncio.to_thread(target.media_metrics)
+            sent = await ssrc_flood(bot, FLOOD_SSRCS, FLOOD_S)  # type: ignore[arg-type]
+            samples["after"] = await asyncio.to_thread(target.media_metrics)
+            return sent
+
+        report, sent = uvloop.run(victims_beside(target, flood))
+        before, after = samples["before"], samples["after"]
+        log = target.gateway.log()
+
+    assert sent >= FLOOD_SSRCS * 0.9, sent  # the attack really ran at the rate asked
+    refused = after["mediaserver_udp_ssrc_refused_total"] - before.get("mediaserver_udp_ssrc_refused_total", 0)
+    assert refused >= sent * 0.99, (refused, sent)  # dropped on the clear header: libsrtp never saw them
+    assert victim_delivery(report) >= 0.999, report["delivery_worst_tracks"]
+    assert report["tracks_receiving"] >= report["tracks_expected"], report["delivery_worst_tracks"]
+    growth_mb = (after["mediaserver_resident_memory_bytes"] - before["mediaserver_resident_memory_bytes"]) / 1e6
+    assert growth_mb < 5.0, growth_mb
+    flood_lines = [line for line in log.splitlines() if "ssrc_bound" in line or "ssrc_budget_exceeded" in line]
+    assert len(flood_lines) < 100, len(flood_lines)
