@@ -11,6 +11,8 @@ import random
 import struct
 import time
 
+from mediaserver.rtp.rtcpfb import Nack
+
 from .bot import GatewayBot
 from .packets import VP8_KEEP, extension_block, vp8_descriptor, write_tag
 from .sdp import VIDEO_MID, VP8_PT
@@ -66,3 +68,27 @@ async def ssrc_flood(attacker: GatewayBot, count: int, seconds: float, rid: str 
                 transport.srtp.forget_outbound(ssrc)
         await asyncio.sleep(max(0.0, start + (tick + 1) * TICK_S - time.monotonic()))
     return sent
+
+
+async def nack_storm(attacker: GatewayBot, seconds: float, per_second: float = 200.0,
+                     span: int = 512) -> dict[str, int]:
+    """A subscriber NACKing the last `span` numbers of every video track it gets, `per_second` times a second.
+
+    Returns what the attacker's subscriber connection received meanwhile: packets new to it (`forwarded`) and
+    copies of packets it had already (`retransmitted`: answers to its NACKs).
+    """
+    tracks = [t for t in attacker.media.receiver.tracks.values() if t.video]
+    forwarded0 = sum(t.received for t in tracks)
+    resent0 = sum(t.duplicates for t in tracks)
+    start = time.monotonic()
+    interval = 1 / per_second
+    nacks = 0
+    while time.monotonic() - start < seconds:
+        for track in tracks:
+            if track.max_seq >= 0:
+                lost = [(track.max_seq - i) & 0xFFFF for i in range(span)]
+                attacker.media.subscriber.send_rtcp(Nack(sender_ssrc=1, media_ssrc=track.ssrc, lost=lost).serialize())
+                nacks += 1
+        await asyncio.sleep(interval)
+    return {"nacks": nacks, "forwarded": sum(t.received for t in tracks) - forwarded0,
+            "retransmitted": sum(t.duplicates for t in tracks) - resent0}

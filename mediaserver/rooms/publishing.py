@@ -15,6 +15,7 @@ from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.peer import PeerTransport
 
 from .publication import Layer, Publication
+from .rate_limit import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ class PublisherSide:
         self._rrid_ext_id = 0
         self._audio_level_ext_id = 0
         self.rtp_errors = 0
+        self.rtcp_limit = TokenBucket(RTCP_PER_S, RTCP_BURST, time.monotonic())
         # Kinds the host turned off: they stay off for publications created later (a new m-line, a screen share).
         self.disabled_kinds: set[str] = set()
         # Dynacast: the rids each publication was last told to send, and since when a layer is unneeded.
@@ -232,6 +234,8 @@ class PublisherSide:
         return self._bind(pub, ssrc, rid)
 
     def on_rtcp(self, data: bytes) -> None:
+        if not self.rtcp_limit.allow(time.monotonic()):
+            return
         try:
             packets = parse_rtcp(data)
         except ParseError:

@@ -22,6 +22,7 @@ from mediaserver.transport.peer import PeerTransport
 from . import layer_selector
 from .downlink import DownlinkController
 from .publication import Publication
+from .rate_limit import RTCP_BURST, RTCP_PER_S, TokenBucket
 from .subscription import Subscription
 from .subscriptions import new_subscription
 
@@ -87,6 +88,7 @@ class SubscriberSide:
         self._sent_mark = 0
         self._rr_loss = 0.0
         self._rr_fresh = False
+        self.rtcp_limit = TokenBucket(RTCP_PER_S, RTCP_BURST, time.monotonic())
         self._octets_mark = 0
         self._measured_at = 0.0
         self.bitrate_bps = 0
@@ -310,6 +312,8 @@ class SubscriberSide:
     # --- feedback from the subscriber ----------------------------------------------------------
 
     def on_rtcp(self, data: bytes) -> None:
+        if not self.rtcp_limit.allow(time.monotonic()):
+            return  # a NACK storm: parsing alone would cost the room a fifth of a core
         try:
             packets = parse_rtcp(data)
         except ParseError:
