@@ -92,3 +92,26 @@ async def nack_storm(attacker: GatewayBot, seconds: float, per_second: float = 2
         await asyncio.sleep(interval)
     return {"nacks": nacks, "forwarded": sum(t.received for t in tracks) - forwarded0,
             "retransmitted": sum(t.duplicates for t in tracks) - resent0}
+
+
+def with_extra_sections(offer: str, count: int) -> str:
+    """`offer` with `count` more minimal sendonly video m-lines in its BUNDLE (a few lines each)."""
+    mids = [f"x{n}" for n in range(count)]
+    extra = "".join(f"m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:{mid}\r\na=sendonly\r\n"
+                    "a=rtpmap:96 VP8/90000\r\n" for mid in mids)
+    return offer.replace("a=group:BUNDLE ", "a=group:BUNDLE " + " ".join(mids) + " ", 1) + extra
+
+
+async def big_offers(attacker: GatewayBot, sizes: tuple[int, ...] = (120, 500),
+                     timeout: float = 10.0) -> dict[str, int]:
+    """Publisher offers with `sizes` m-lines in all, one after the other; returns the error codes it got back."""
+    offer = attacker.media.publisher_offer("attack")
+    sections = offer.count("\r\nm=")
+    ws = attacker.ws
+    assert ws is not None
+    for size in sizes:
+        await ws.send_json({"type": "publish_offer", "sdp": with_extra_sections(offer, size - sections)})
+    deadline = time.monotonic() + timeout
+    while sum(attacker.shared.errors.values()) < len(sizes) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return dict(attacker.shared.errors)

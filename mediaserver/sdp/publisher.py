@@ -51,6 +51,11 @@ _RTCP_CONFLICT_PTS: Final = range(64, 96)
 
 MediaKind = Literal["audio", "video"]
 
+# Per publisher connection. Browsers recycle the m-line of a stopped track (JSEP), so sharing the screen again
+# and again does not grow the offer.
+MAX_OFFER_SECTIONS: Final = 16
+MAX_PUBLISHED_SECTIONS: Final = 6
+
 
 @dataclass
 class NegotiatedMedia:
@@ -287,6 +292,10 @@ def _check_offer(offer: SessionDescription) -> list[str] | None:
     """Session-wide checks; returns the BUNDLE group's mids (None when there is no BUNDLE group)."""
     if not offer.media:
         raise SdpError("offer has no m= sections")
+    if len(offer.media) > MAX_OFFER_SECTIONS:
+        # Every m-line becomes a subscription for everyone else: their offers (and answers) would outgrow
+        # what a browser and the signalling accept, and nobody's renegotiation would get through.
+        raise SdpError(f"offer has {len(offer.media)} m= sections; at most {MAX_OFFER_SECTIONS} are accepted")
     if offer.ice_lite:
         raise SdpError("offer is ICE-lite; an ICE-lite server needs a full-ICE peer")
     mids = check_unique_mids(offer)
@@ -346,6 +355,9 @@ def answer_publisher_offer(
             negotiated.append(info)
     if not identities:
         raise SdpError(f"offer has no usable m= section ({'; '.join(refused)})")
+    if len(negotiated) > MAX_PUBLISHED_SECTIONS:
+        raise SdpError(f"offer sends on {len(negotiated)} m= sections; at most {MAX_PUBLISHED_SECTIONS} "
+                       "(microphone, camera, a screen share and its audio, and a margin)")
     accepted = list(identities)
     if bundle is not None:
         accepted = [mid for mid in bundle if mid in identities]

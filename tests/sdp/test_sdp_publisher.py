@@ -27,6 +27,7 @@ from mediaserver.sdp.negotiation import (
     random_ice_credentials,
     sha256_fingerprint,
 )
+from mediaserver.sdp.publisher import MAX_OFFER_SECTIONS, MAX_PUBLISHED_SECTIONS
 
 CHROME_FP = "AE:44:76:DE:4B:F0:A7:AB:7B:85:0F:B1:68:1C:04:08:46:7E:86:76:2F:0A:CD:FF:9D:D0:5A:26:A7:59:3E:09"
 CHROME_STREAM = "dfcfacee-c980-47a9-b69c-d41f0ac1a79f"
@@ -597,3 +598,34 @@ def test_announced_addresses_are_ip_literals(public_ip: str, expected: list[str]
 def test_anything_but_ip_literals_is_refused(public_ip: str) -> None:
     with pytest.raises(ValueError):
         announced_addresses(public_ip)
+
+
+def _with_copies(offer: str, copies: int, minimal: bool = False) -> str:
+    """The offer with its video m-section repeated `copies` more times under new mids, all in the BUNDLE;
+    `minimal`: a few lines each (what an attacker sends: the issue's 120 m-lines were 13 KB)."""
+    head, *sections = offer.split("\r\nm=")
+    video = next(s for s in sections if s.startswith("video"))
+    video_mid = next(line for line in video.split("\r\n") if line.startswith("a=mid:"))[len("a=mid:"):]
+    if minimal:
+        video = f"video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:{video_mid}\r\na=sendonly\r\n" \
+                "a=rtpmap:96 VP8/90000"
+    extra = [video.replace(f"a=mid:{video_mid}", f"a=mid:x{n}").rstrip("\r\n") for n in range(copies)]
+    mids = [f"x{n}" for n in range(copies)]
+    head = head.replace("a=group:BUNDLE ", "a=group:BUNDLE " + " ".join(mids) + " ", 1)
+    body = [s.rstrip("\r\n") for s in sections] + extra
+    return head + "".join(f"\r\nm={s}" for s in body) + "\r\n"
+
+
+@pytest.mark.parametrize("copies", [118, 498])
+def test_an_offer_with_hundreds_of_m_lines_is_refused_with_a_clear_reason(chrome_offer: str, server: ServerIdentity,
+                                                                        copies: int) -> None:
+    with pytest.raises(SdpError, match=rf"offer has {copies + 2} m= sections; at most {MAX_OFFER_SECTIONS}"):
+        answer_publisher_offer(_with_copies(chrome_offer, copies, minimal=True), server)
+
+
+def test_an_offer_sending_on_more_m_lines_than_a_person_has_devices_is_refused(chrome_offer: str,
+                                                                              server: ServerIdentity) -> None:
+    allowed = _with_copies(chrome_offer, MAX_PUBLISHED_SECTIONS - 2)
+    assert len(answer_publisher_offer(allowed, server)[2]) == MAX_PUBLISHED_SECTIONS
+    with pytest.raises(SdpError, match=rf"sends on {MAX_PUBLISHED_SECTIONS + 1} m= sections; at most"):
+        answer_publisher_offer(_with_copies(chrome_offer, MAX_PUBLISHED_SECTIONS - 1), server)
