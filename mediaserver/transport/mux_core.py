@@ -197,3 +197,7 @@ class MuxCore:
                 peer.consent_lost()
             elif peer.state == "disconnected" and peer.last_seen < consent_limit - self.reconnect_window:
                 peer.close(f"no ICE restart within {self.reconnect_window:g} s of losing consent")
+            elif peer.state == "new" and peer.remote_fingerprint is not None and peer.last_seen < consent_limit:
+                # Negotiated but never checked: a socket that opened and went away, or a flood of joins.
+                self.counters.ice_never_started += 1
+                peer.close(f"ICE never started within {self.consent_timeout:g} s of the SDP exchange")

@@ -84,6 +84,8 @@ class PeerTransport:
     # --- control path -------------------------------------------------------------------------
 
     def set_remote_fingerprint(self, fingerprint: str) -> None:
+        if self.remote_fingerprint is None and self.state == "new":
+            self.last_seen = self.mux.now  # negotiated: from now on the peer has a while to start ICE
         self.remote_fingerprint = fingerprint.upper()
         if self._dtls is not None and self._dtls.handshake_done and self.srtp is None:
             self._finish_handshake()

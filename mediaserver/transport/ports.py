@@ -29,6 +29,7 @@ class MuxCounters:
     srtp_unknown_source: int = 0
     srtp_before_keys: int = 0
     srtp_errors: int = 0
+    ice_never_started: int = 0  # negotiated transports closed because no ICE check ever came
     ssrc_refused: int = 0  # over a peer's SSRC budget (ssrc_gate.py), dropped before libsrtp
     unknown_first_byte: int = 0
     handler_errors: int = 0
@@ -45,6 +46,7 @@ class RoutedPeer(Protocol):
     label: str
     state: str
     last_seen: float
+    remote_fingerprint: str | None
 
     def pwd_for(self, ufrag: str) -> bytes | None: ...
 

@@ -184,6 +184,21 @@ def test_a_session_that_never_finished_its_handshake_is_closed_at_consent_loss(r
     assert peer.state == "closed"  # no keys to keep: nothing to resume
 
 
+def test_a_negotiated_session_that_never_starts_ice_is_reaped_and_an_unnegotiated_one_waits(rig) -> None:
+    core, clock, _ = rig
+    advance(core, clock, 100)  # the transports below are made long after the mux started
+    negotiated = PeerTransport(core, SERVER_CERT.ssl_context(), "joined-and-gone")
+    waiting = PeerTransport(core, SERVER_CERT.ssl_context(), "alone-in-the-room")  # nothing to receive yet
+    advance(core, clock, 20)
+    negotiated.set_remote_fingerprint(CLIENT_CERT.fingerprint)  # its clock starts at the SDP exchange
+    advance(core, clock, 20)
+    assert negotiated.state == "new"
+    advance(core, clock, 11)
+    assert negotiated.state == "closed" and "ICE never started" in negotiated.close_reason
+    assert core.counters.ice_never_started == 1
+    assert waiting.state == "new"  # a subscriber connection with no m-line yet has no SDP to start from
+
+
 def test_dtls_retransmission_is_a_timer_returned_by_poll(rig) -> None:
     core, clock, wire = rig
     peer = PeerTransport(core, SERVER_CERT.ssl_context(), "p")
