@@ -12,7 +12,7 @@ from typing import Final
 
 MAX_LOST_PER_NACK: Final = 64  # a NACK names at most this many numbers we answer (more are a storm, not loss)
 BUDGET_RATIO: Final = 0.5  # resent bytes at most this share of forwarded ones (30 % loss is a broken link)...
-BUDGET_BURST: Final = 64 * 1024  # ...plus this much, for losses early in a stream
+BUDGET_BURST: Final = 16 * 1024  # ...plus this much, for losses early in a stream
 DEFAULT_RTT_S: Final = 0.1  # until the receiver reports give one
 MIN_RESEND_INTERVAL_S: Final = 0.02
 _SLOTS: Final = 512  # as the packet history: a number further back cannot be answered anyway

@@ -170,15 +170,19 @@ class Subscription:
     def retransmit(self, lost: list[int], now: float) -> None:
         self.nacks_received += 1
         self.nacked_packets += len(lost)
+        self.resend_budget.refused += max(len(lost) - MAX_LOST_PER_NACK, 0)
         budget = self.resend_budget
-        for seq in lost[:MAX_LOST_PER_NACK]:
+        if len(lost) > MAX_LOST_PER_NACK:
+            # The newest first: they can still arrive in time to be played, and the history still holds them.
+            last = self.last_seq
+            lost = sorted(lost, key=lambda seq: (last - seq) & 0xFFFF)[:MAX_LOST_PER_NACK]
+        for seq in lost:
             packet = self._resent(seq)
             if packet is None:
                 self.nack_misses += 1
             elif budget.allows(seq, len(packet), self.octets_sent, self.rtt, now):
                 self.retransmits += 1
                 self.send(packet)
-        budget.refused += max(len(lost) - MAX_LOST_PER_NACK, 0)
 
     def _resent(self, seq: int) -> bytes | None:
         return None  # only video keeps what it sent (our offers negotiate NACK on video alone)

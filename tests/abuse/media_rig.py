@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -85,3 +86,9 @@ def victim_delivery(report: dict[str, Any]) -> float:
     expected = sum(row["expected"] for row in rows)
     assert rows and expected > 0, "no victim track measured"
     return min(sum(row["received"] for row in rows) / expected, 1.0)
+
+
+def keep(name: str, figures: dict[str, Any]) -> None:
+    """The attack's figures, for the closing note and RESULTS.md (test-artifacts/abuse/NAME.json)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str) + "\n")

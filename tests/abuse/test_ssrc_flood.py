@@ -9,7 +9,7 @@ import uvloop
 
 from benchmarks.loadtest.attacks import ssrc_flood
 
-from .media_rig import product, victim_delivery, victims_beside
+from .media_rig import keep, product, victim_delivery, victims_beside
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,8 @@ def test_fifty_thousand_ssrcs_from_one_publisher_do_not_reach_libsrtp_or_the_vic
         before, after = samples["before"], samples["after"]
         log = target.gateway.log()
 
+    keep("ssrc-flood", {"sent": sent, "before": before, "after": after, "victim_delivery": victim_delivery(report),
+                        "latency_ms": report["latency_ms"]})
     assert sent >= FLOOD_SSRCS * 0.9, sent  # the attack really ran at the rate asked
     refused = after["mediaserver_udp_ssrc_refused_total"] - before.get("mediaserver_udp_ssrc_refused_total", 0)
     assert refused >= sent * 0.99, (refused, sent)  # dropped on the clear header: libsrtp never saw them
