@@ -106,6 +106,9 @@ RENEGOTIATION_NEEDED: Final = "renegotiation_needed"
 TRACK_PUBLISHED: Final = "track_published"
 TRACK_UNPUBLISHED: Final = "track_unpublished"
 PARTICIPANT_LEFT: Final = "participant_left"
+# A participant_left `reason` starting with this: the media server cut the peer off for abuse (a flood past
+# its limits); the gateway ends the session with that reason instead of bringing the media back.
+REASON_OVER_LIMIT: Final = "over_limit"
 LAYERS_NEEDED: Final = "layers_needed"
 ACTIVE_SPEAKER: Final = "active_speaker"
 RECORDING: Final = "recording"

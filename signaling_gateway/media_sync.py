@@ -52,7 +52,14 @@ class MediaSync:
             return
         session = self._hub.get(room_id, participant_id)
         if name == cp.PARTICIPANT_LEFT:
-            if session is not None:
+            reason = params.get("reason")
+            if session is not None and isinstance(reason, str) and reason.startswith(cp.REASON_OVER_LIMIT):
+                # Cut off for flooding the media server: no media anew, and the client is told why.
+                log.warning("participant_over_media_limit", participant_id=participant_id, reason=reason)
+                self._metrics.error(m.ERR_MEDIA_LIMIT)
+                session.send(m.error(m.ERR_MEDIA_LIMIT, f"disconnected by the media server ({reason})"))
+                session.close(m.CLOSE_MEDIA_LIMIT, m.ERR_MEDIA_LIMIT)
+            elif session is not None:
                 # Its transport ran out of time while the socket stayed up: media anew, same participant.
                 session.spawn(self.rejoin(session), "media-rejoin")
             else:

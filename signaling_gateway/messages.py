@@ -98,6 +98,7 @@ ERR_FORBIDDEN: Final = "forbidden"
 ERR_MEETING_NOT_FOUND: Final = "meeting_not_found"
 ERR_MEDIA_UNAVAILABLE: Final = "media_unavailable"
 ERR_KICKED: Final = "kicked"
+ERR_MEDIA_LIMIT: Final = "media_limit"  # the media server cut this participant off for flooding it
 ERR_MEETING_ENDED: Final = "meeting_ended"
 ERR_MEETING_LOCKED: Final = "meeting_locked"
 
@@ -123,6 +124,7 @@ CLOSE_MEETING_ENDED: Final = 4411
 CLOSE_LOCKED: Final = 4423
 CLOSE_SLOW_CONSUMER: Final = 4429
 CLOSE_MEDIA_UNAVAILABLE: Final = 4503
+CLOSE_MEDIA_LIMIT: Final = 4413
 
 
 class BadMessage(Exception):

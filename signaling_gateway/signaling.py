@@ -46,7 +46,7 @@ RECONNECT_WINDOW_S = 60.0
 # Close codes a client sends when it means to go (Leave, closing the tab); anything else is a drop.
 GOODBYE_CODES = frozenset({1000, 1001})
 # Closes of ours after which the participant is gone for good (removed by the host, meeting ended).
-FINAL_CLOSES = frozenset({m.CLOSE_KICKED, m.CLOSE_MEETING_ENDED})
+FINAL_CLOSES = frozenset({m.CLOSE_KICKED, m.CLOSE_MEETING_ENDED, m.CLOSE_MEDIA_LIMIT})
 # Bus command: a socket on another gateway took this participant back with its reconnect token.
 OP_RESUMED = "resumed"
 

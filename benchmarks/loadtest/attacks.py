@@ -44,9 +44,11 @@ async def ssrc_flood(attacker: GatewayBot, count: int, seconds: float, rid: str 
     """RTP on `count` made-up SSRCs, each with the video m-line's mid and a real rid, spread over `seconds`.
 
     Each made-up SSRC's outbound libsrtp stream is freed at once, so the attacker's own cost stays flat and it
-    really sends at the rate asked. Returns how many packets went out.
+    really sends at the rate asked. Returns how many datagrams left its socket (once the server cuts the
+    connection off, its ICE consent fails and the transport sends nothing more).
     """
     transport = attacker.media.publisher
+    out_before = transport.counters.datagrams_out
     ext = extension_block(VIDEO_MID, rid)
     descriptor = vp8_descriptor(True, 1, 0, 0, False)
     # Tagged as the attacker's, so the victims' receivers count what gets through as its track, not theirs.
@@ -54,7 +56,6 @@ async def ssrc_flood(attacker: GatewayBot, count: int, seconds: float, rid: str 
     write_tag(body, VP8_KEEP, time.time_ns(), attacker.index, 1, 0, 0)
     payload = descriptor + bytes(body)
     rng = random.Random(1)
-    sent = 0
     ticks = max(1, round(seconds / TICK_S))
     per_tick = max(1, count // ticks)
     start = time.monotonic()
@@ -62,12 +63,11 @@ async def ssrc_flood(attacker: GatewayBot, count: int, seconds: float, rid: str 
         for _ in range(per_tick):
             ssrc = rng.getrandbits(32) or 1
             packet = _HEADER.pack(0x90, VP8_PT, rng.getrandbits(16), rng.getrandbits(32), ssrc) + ext + payload
-            if transport.send_rtp(packet):
-                sent += 1
+            transport.send_rtp(packet)
             if transport.srtp is not None:
                 transport.srtp.forget_outbound(ssrc)
         await asyncio.sleep(max(0.0, start + (tick + 1) * TICK_S - time.monotonic()))
-    return sent
+    return transport.counters.datagrams_out - out_before
 
 
 async def nack_storm(attacker: GatewayBot, seconds: float, per_second: float = 200.0,

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import structlog
 from OpenSSL import SSL
 
+from mediaserver.control_protocol import REASON_OVER_LIMIT
+
 from .dtls import DtlsError, DtlsSession
 from .ice_credentials import CredentialRing, IceCredentials
 from .ports import Addr, MuxPort
@@ -239,6 +241,8 @@ class PeerTransport:
         fresh = gate.report_due(self.mux.now)
         if fresh:
             log.warning("ssrc_budget_exceeded", label=self.label, dropped=fresh, known=len(gate.known))
+        if gate.over_limit:
+            self.close(f"{REASON_OVER_LIMIT}: packets on thousands of SSRCs a second")
         return False
 
     def forget_ssrc(self, ssrc: int) -> None:

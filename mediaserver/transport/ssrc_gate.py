@@ -15,10 +15,13 @@ MAX_SSRCS: Final = 16  # per transport at once
 NEW_SSRC_BURST: Final = 16
 NEW_SSRC_RATE: Final = 2.0  # per second, once the burst is spent
 REPORT_INTERVAL_S: Final = 10.0  # drops are logged at most this often, as one line with the count
+# Past this many drops within one second the peer is not a browser: it is cut off (no browser comes near).
+DISCONNECT_DROPS_PER_S: Final = 1000
 
 
 class SsrcGate:
-    __slots__ = ("_refilled_at", "_reported", "_reported_at", "_tokens", "dropped", "known")
+    __slots__ = ("_refilled_at", "_reported", "_reported_at", "_second", "_second_drops", "_tokens", "dropped",
+                 "known")
 
     def __init__(self, now: float) -> None:
         self.known: set[int] = set()
@@ -27,6 +30,8 @@ class SsrcGate:
         self._refilled_at = now
         self._reported = 0
         self._reported_at = now - REPORT_INTERVAL_S
+        self._second = now
+        self._second_drops = 0
 
     def admit(self, ssrc: int, now: float) -> bool:
         """A packet on an SSRC not in `known` (the caller checks that first, on every packet)."""
@@ -34,10 +39,18 @@ class SsrcGate:
         self._refilled_at = now
         if len(self.known) >= MAX_SSRCS or self._tokens < 1.0:
             self.dropped += 1
+            if now - self._second >= 1.0:
+                self._second, self._second_drops = now, 0
+            self._second_drops += 1
             return False
         self._tokens -= 1.0
         self.known.add(ssrc)
         return True
+
+    @property
+    def over_limit(self) -> bool:
+        """Dropped more in the current second than any browser could send: time to cut the peer off."""
+        return self._second_drops > DISCONNECT_DROPS_PER_S
 
     def forget(self, ssrc: int) -> bool:
         """The room stopped using it (replaced by a new SSRC for the same layer, or its track stopped)."""
