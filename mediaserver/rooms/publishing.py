@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import structlog
 
+from mediaserver.control_protocol import REASON_OVER_LIMIT
 from mediaserver.rtp import extensions
 from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.header import RtpHeader, parse_rtp
@@ -23,6 +24,9 @@ log = structlog.get_logger(__name__)
 DYNACAST_PAUSE_AFTER_S = 3.0
 # A layer silent for longer than this has lost its decoders' reference frames by the time it resumes.
 STREAM_GAP_S = 1.0
+# All of one publisher's tracks together: a 1080p simulcast camera, a screen share and audio send a few hundred.
+MAX_RTP_PER_S = 3000
+CUT_OFF_AFTER_WINDOWS = 3  # seconds on end over the rate before the publisher is cut off
 
 Route = tuple[Publication, Layer]
 
@@ -42,6 +46,11 @@ class PublisherSide:
         self._audio_level_ext_id = 0
         self.rtp_errors = 0
         self.rtcp_limit = TokenBucket(RTCP_PER_S, RTCP_BURST, time.monotonic())
+        # Packets per one-second window, all tracks together: each is copied to every subscriber.
+        self._rtp_window_end = 0.0
+        self._rtp_in_window = 0
+        self._windows_over = 0
+        self.rtp_over_rate = 0
         # Kinds the host turned off: they stay off for publications created later (a new m-line, a screen share).
         self.disabled_kinds: set[str] = set()
         # Dynacast: the rids each publication was last told to send, and since when a layer is unneeded.
@@ -140,6 +149,12 @@ class PublisherSide:
         if hdr.payload_type != pub.payload_type:
             return  # RTX retransmissions and padding probes: we do not NACK upstream
         now = time.monotonic()
+        if now >= self._rtp_window_end:
+            self._next_rtp_window(now)
+        self._rtp_in_window += 1
+        if self._rtp_in_window > MAX_RTP_PER_S:
+            self.rtp_over_rate += 1
+            return
         layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
         if now - layer.last_packet_at > STREAM_GAP_S and pub.fanout[layer.index]:
             # The layer comes back after a gap (the publisher's network dropped, or dynacast resumed it): its
@@ -177,6 +192,15 @@ class PublisherSide:
         index = layer.index
         for sub in subs:
             sub.forward(data, hdr, payload, desc, index, now)
+
+    def _next_rtp_window(self, now: float) -> None:
+        over = self._rtp_in_window > MAX_RTP_PER_S
+        self._windows_over = self._windows_over + 1 if over else 0
+        if self._windows_over >= CUT_OFF_AFTER_WINDOWS:
+            # Seconds on end of more than any camera and screen share send: not a browser.
+            self.transport.close(f"{REASON_OVER_LIMIT}: over {MAX_RTP_PER_S} RTP packets a second")
+        self._rtp_window_end = now + 1.0
+        self._rtp_in_window = 0
 
     def _note_audio_level(self, data: bytes, hdr: RtpHeader, pub: Publication) -> None:
         try:
