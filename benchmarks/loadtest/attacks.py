@@ -121,3 +121,26 @@ async def big_offers(attacker: GatewayBot, sizes: tuple[int, ...] = (120, 500),
     while sum(attacker.shared.errors.values()) < len(sizes) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     return dict(attacker.shared.errors)
+
+
+async def message_flood(attacker: GatewayBot, seconds: float, per_second: float = 1000.0) -> dict[str, int]:
+    """`per_second` signalling messages a second on the attacker's own socket, of the kinds that make the
+    gateway and the media server work (ICE restarts, subscriber answers, tile sizes); returns the error codes
+    the gateway sent back, and `sent`."""
+    ws = attacker.ws
+    assert ws is not None
+    kinds = [{"type": "restart_ice"},
+             {"type": "subscribe_answer", "sdp": "v=0\r\n", "offer_id": 1},
+             {"type": "video_prefs", "prefs": [{"track_id": "x", "width": 320, "height": 180, "visible": True}]}]
+    sent = 0
+    start = time.monotonic()
+    batch = max(1, round(per_second * TICK_S))
+    while time.monotonic() - start < seconds and not ws.closed:
+        for _ in range(batch):
+            try:
+                await ws.send_json(kinds[sent % len(kinds)])
+            except (ConnectionError, RuntimeError):
+                break
+            sent += 1
+        await asyncio.sleep(max(0.0, start + sent / per_second - time.monotonic()))
+    return {**attacker.shared.errors, "sent": sent}

@@ -1,0 +1,32 @@
+"""1,000 signalling messages a second from one guest for 10 s: throttled with a clear error, nobody else notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import uvloop
+
+from benchmarks.loadtest.attacks import message_flood
+
+from .media_rig import keep, product, victim_delivery, victims_beside
+
+pytestmark = pytest.mark.slow
+
+FLOOD_S = 10.0
+
+
+def test_a_message_flood_is_throttled_and_the_media_loop_and_the_victims_never_notice() -> None:
+    with product("message-flood") as target:
+
+        async def flood(bot: Any) -> dict[str, int]:
+            return await message_flood(bot, FLOOD_S)
+
+        report, seen = uvloop.run(victims_beside(target, flood))
+    lag = report["server_loop_lag_ms"]
+    keep("message-flood", {**seen, "victim_delivery": victim_delivery(report), "loop_lag_ms": lag,
+                           "latency_ms": report["latency_ms"]})
+    assert seen["sent"] >= 5000, seen  # it ran (until the gateway closed its socket, if it did)
+    assert seen.get("rate_limited", 0) > 0, seen  # told why, not silently dropped
+    assert float(str(lag["p99"]).lstrip(">")) < 5.0, lag
+    assert victim_delivery(report) >= 0.999, report["delivery_worst_tracks"]
