@@ -15,7 +15,7 @@ from .dtls import DtlsError, DtlsSession
 from .ice_credentials import CredentialRing, IceCredentials
 from .ports import Addr, MuxPort
 from .srtp import SrtpContext, SrtpError
-from .ssrc_gate import SsrcGate
+from .ssrc_gate import MAX_RTCP_SSRCS, NEW_RTCP_SSRC_RATE, SsrcGate
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +54,10 @@ class PeerTransport:
         self.on_resumed: PeerEvent | None = None
         self.srtp_errors = 0
         self.ssrc_gate = SsrcGate(mux.now)
-        self._known_ssrcs = self.ssrc_gate.known  # the set itself: one lookup per packet on the hot path
+        self.rtcp_gate = SsrcGate(mux.now, MAX_RTCP_SSRCS, MAX_RTCP_SSRCS, NEW_RTCP_SSRC_RATE)
+        # The sets themselves: one lookup per packet on the hot path.
+        self._known_ssrcs = self.ssrc_gate.known
+        self._known_rtcp_ssrcs = self.rtcp_gate.known
         self.loss = 0.0  # injected downlink loss (fault injection only): share of RTP packets dropped
         self._send = mux.send  # bound once: send_rtp runs for every outbound copy
         mux.add_route(self.ice.current.ufrag, self)
@@ -207,16 +210,10 @@ class PeerTransport:
             return
         self.last_seen = self.mux.now
         # RFC 5761: payload types 192-223 in the second byte are RTCP.
-        rtcp = 191 < data[1] < 224
-        try:
-            ssrc = _SSRC_AT(data, 4 if rtcp else 8)[0]
-        except struct.error:
-            self.srtp_errors += 1
-            self.mux.counters.srtp_errors += 1
-            return
-        if ssrc not in self._known_ssrcs and not self._admit_ssrc(ssrc):
-            return
-        if rtcp:
+        if 191 < data[1] < 224:
+            ssrc = _SSRC_AT(data, 4)[0]  # the mux passes only datagrams of 12 bytes and more
+            if ssrc not in self._known_rtcp_ssrcs and not self._admit_ssrc(self.rtcp_gate, ssrc):
+                return
             try:
                 plain = srtp.unprotect_rtcp(data)
             except SrtpError:
@@ -225,6 +222,9 @@ class PeerTransport:
                 return
             self.on_rtcp(plain)
         else:
+            ssrc = _SSRC_AT(data, 8)[0]  # the mux passes only datagrams of 12 bytes and more
+            if ssrc not in self._known_ssrcs and not self._admit_ssrc(self.ssrc_gate, ssrc):
+                return
             try:
                 plain = srtp.unprotect(data)
             except SrtpError:
@@ -233,8 +233,7 @@ class PeerTransport:
                 return
             self.on_rtp(plain)
 
-    def _admit_ssrc(self, ssrc: int) -> bool:
-        gate = self.ssrc_gate
+    def _admit_ssrc(self, gate: SsrcGate, ssrc: int) -> bool:
         if gate.admit(ssrc, self.mux.now):
             return True
         self.mux.counters.ssrc_refused += 1

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 from typing import Final
 
-MAX_SSRCS: Final = 16  # per transport at once
+MAX_SSRCS: Final = 16  # RTP, per transport at once
 NEW_SSRC_BURST: Final = 16
 NEW_SSRC_RATE: Final = 2.0  # per second, once the burst is spent
+# RTCP senders: a receiving browser may report from one SSRC per m-line it receives on (Firefox does), and a
+# subscriber in a 20-person room receives on up to 19 x (audio, camera, screen share and its audio).
+MAX_RTCP_SSRCS: Final = 128
+NEW_RTCP_SSRC_RATE: Final = 8.0
 REPORT_INTERVAL_S: Final = 10.0  # drops are logged at most this often, as one line with the count
 # Past this many drops within one second the peer is not a browser: it is cut off (no browser comes near).
 DISCONNECT_DROPS_PER_S: Final = 1000
 
 
 class SsrcGate:
-    __slots__ = ("_refilled_at", "_reported", "_reported_at", "_second", "_second_drops", "_tokens", "dropped",
-                 "known")
+    __slots__ = ("_refilled_at", "_reported", "_reported_at", "_second", "_second_drops", "_tokens", "burst",
+                 "dropped", "known", "max_ssrcs", "rate")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, max_ssrcs: int = MAX_SSRCS, burst: int = NEW_SSRC_BURST,
+                 rate: float = NEW_SSRC_RATE) -> None:
         self.known: set[int] = set()
         self.dropped = 0
-        self._tokens = float(NEW_SSRC_BURST)
+        self.max_ssrcs, self.burst, self.rate = max_ssrcs, burst, rate
+        self._tokens = float(burst)
         self._refilled_at = now
         self._reported = 0
         self._reported_at = now - REPORT_INTERVAL_S
@@ -35,9 +41,9 @@ class SsrcGate:
 
     def admit(self, ssrc: int, now: float) -> bool:
         """A packet on an SSRC not in `known` (the caller checks that first, on every packet)."""
-        self._tokens = min(float(NEW_SSRC_BURST), self._tokens + (now - self._refilled_at) * NEW_SSRC_RATE)
+        self._tokens = min(float(self.burst), self._tokens + (now - self._refilled_at) * self.rate)
         self._refilled_at = now
-        if len(self.known) >= MAX_SSRCS or self._tokens < 1.0:
+        if len(self.known) >= self.max_ssrcs or self._tokens < 1.0:
             self.dropped += 1
             if now - self._second >= 1.0:
                 self._second, self._second_drops = now, 0

@@ -7,7 +7,15 @@ from typing import Any, cast
 from mediaserver.rooms.publishing import PublisherSide
 from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.peer import PeerTransport
-from mediaserver.transport.ssrc_gate import MAX_SSRCS, NEW_SSRC_BURST, NEW_SSRC_RATE, REPORT_INTERVAL_S, SsrcGate
+from mediaserver.transport.ssrc_gate import (
+    MAX_RTCP_SSRCS,
+    MAX_SSRCS,
+    NEW_RTCP_SSRC_RATE,
+    NEW_SSRC_BURST,
+    NEW_SSRC_RATE,
+    REPORT_INTERVAL_S,
+    SsrcGate,
+)
 
 
 def test_new_ssrcs_pass_up_to_the_burst_then_at_the_rate_and_never_past_the_cap() -> None:
@@ -60,3 +68,9 @@ def test_a_layer_bound_to_a_new_ssrc_frees_the_old_one_and_a_stopped_track_frees
     assert transport.forgotten == [11]
     side.unpublish("1")
     assert sorted(transport.forgotten) == [11, 12, 13]
+
+
+def test_rtcp_senders_have_a_gate_of_their_own_sized_for_one_ssrc_per_received_m_line() -> None:
+    # Firefox reports from one SSRC per m-line it receives on: 19 people x 4 m-lines must all get through.
+    gate = SsrcGate(0.0, MAX_RTCP_SSRCS, MAX_RTCP_SSRCS, NEW_RTCP_SSRC_RATE)
+    assert all(gate.admit(ssrc, 0.0) for ssrc in range(1, 19 * 4 + 1))
