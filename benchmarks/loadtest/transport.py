@@ -384,6 +384,38 @@ class ClientTransport:
         self._send(protected)
         return True
 
+    def flood_sender(self) -> Callable[[bytes], bool]:
+        """A sender of RTP packets each on an SSRC of its own, that goes on whatever becomes of this connection:
+        protects with today's keys (freeing each SSRC's libsrtp stream at once, so its cost stays flat) and sends
+        to the server's address, from this socket while it is open and from one of its own once it is closed.
+        What an attacker does after the server cut it off (benchmarks/loadtest/attacks.py); True: sent."""
+        srtp, addr = self.srtp, self._addr
+        if srtp is None or addr is None:
+            raise RuntimeError("not connected: no keys and no server address to flood")
+        spare: list[socket.socket] = []
+
+        def send(plain: bytes) -> bool:
+            sock = self._sock if self.state != "closed" else None
+            if sock is None:
+                if not spare:
+                    spare.append(socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET,
+                                               socket.SOCK_DGRAM))
+                    spare[0].setblocking(False)
+                sock = spare[0]
+            try:
+                protected = srtp.protect(plain)
+            except SrtpError:
+                return False
+            finally:
+                srtp.forget_outbound(int.from_bytes(plain[8:12], "big"))
+            try:
+                sock.sendto(protected, addr)
+            except OSError:
+                return False
+            return True
+
+        return send
+
     def send_rtcp(self, plain: bytes) -> None:
         srtp = self.srtp
         if srtp is None:

@@ -35,7 +35,7 @@ def test_fifty_thousand_ssrcs_from_one_publisher_do_not_reach_libsrtp_or_the_vic
 
     keep("ssrc-flood", {"sent": sent, "before": before, "after": after, "victim_delivery": victim_delivery(report),
                         "latency_ms": report["latency_ms"]})
-    assert sent >= 1000, sent  # the attack really ran (until the server cut it off)
+    assert sent >= FLOOD_SSRCS * 0.9, sent  # the attack ran for its 10 s, cut off or not
     assert errors.get("media_limit") == 1, errors  # the attacker was cut off and told why
     def dropped(name: str) -> float:
         return after[f"mediaserver_udp_{name}_total"] - before[f"mediaserver_udp_{name}_total"]
@@ -43,8 +43,8 @@ def test_fifty_thousand_ssrcs_from_one_publisher_do_not_reach_libsrtp_or_the_vic
     # Dropped on the clear header, libsrtp never saw them: over the budget, then (the peer cut off for it)
     # from an address that no longer has a session.
     refused, orphaned = dropped("ssrc_refused"), dropped("srtp_unknown_source")
-    # What did reach libsrtp: the attacker's own media and the budget's few new SSRCs, nothing more.
-    assert sent - refused - orphaned < 100, (refused, orphaned, sent)
+    # Dropped before libsrtp: over the budget, then, once the peer was cut off, from an address without a session.
+    assert refused + orphaned >= sent * 0.99, (refused, orphaned, sent)
     assert refused >= 1000, refused
     assert victim_delivery(report) >= 0.999, report["delivery_worst_tracks"]
     assert report["tracks_receiving"] >= report["tracks_expected"], report["delivery_worst_tracks"]
