@@ -421,7 +421,8 @@ class HostControls:
             return []
         rows = []
         for participant in stored:
-            if participant.id in listed:
+            # This gateway's own (joining, or parked) are not listed: as before there were other gateways.
+            if participant.id in listed or participant.gateway == self._relay.gateway_id:
                 continue
             media = room.get(participant.id)
             rows.append({"id": participant.id, "name": participant.name, "is_host": participant.is_host,
