@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from signaling_gateway.auth import HOST_SESSION_TTL
+from signaling_gateway.auth import HOST_COOKIE, HOST_SESSION_TTL
+from signaling_gateway.store import RedisStore
+from tests.gateway.conftest import free_port
 
-from .conftest import Harness
+from .conftest import Harness, start_gateway_with_store
+from .redis_server import RedisServer
 
 
 async def test_a_revoked_session_is_recorded_for_its_lifetime_then_forgotten(harness: Harness) -> None:
@@ -19,3 +22,19 @@ async def test_a_revoked_session_is_recorded_for_its_lifetime_then_forgotten(har
     assert await harness.store.session_revoked("abc123") is False
     assert await harness.keys() == []
 
+
+async def test_logout_on_one_gateway_revokes_the_cookie_on_another(redis_server: RedisServer) -> None:
+    gateways = [await start_gateway_with_store(free_port(), RedisStore.from_url(redis_server.url), wait_media=False)
+                for _ in range(2)]
+    try:
+        host = await gateways[0].host()
+        cookie = host.session.cookie_jar.filter_cookies(host.make_url("/"))[HOST_COOKIE].value
+        thief = await gateways[1].client()
+        thief.session.cookie_jar.update_cookies({HOST_COOKIE: cookie})
+        assert (await thief.get("/", allow_redirects=False)).status == 200
+        assert (await host.post("/logout", allow_redirects=False)).status == 302
+        response = await thief.get("/", allow_redirects=False)
+        assert (response.status, response.headers["Location"]) == (302, "/login")
+    finally:
+        for gateway in gateways:
+            await gateway.close()
