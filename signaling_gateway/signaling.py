@@ -32,7 +32,7 @@ from .relay import MeetingRelay
 from .resume import Resumed, Resumer, reconnect_identity
 from .store import IceCandidates, Participant, ReconnectGrant, Store, StoreUnavailable
 from .store.records import utcnow
-from .ws_limits import WsLimits
+from .ws_limits import WsLimits, drop_heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -197,6 +197,7 @@ class Signaling:
             await ws.send_json(m.error(code, message))
             self._metrics.message(m.ERROR, "out")
         await ws.close(code=close_code, message=code.encode())
+        drop_heartbeat(ws)
 
     # --- joining and resuming -------------------------------------------------------------------------------
 

@@ -126,6 +126,8 @@ class WsLimits:
         self._tickets.discard(ticket)
         if session is not None:
             self._sockets.pop(session, None)
+            drop_heartbeat(session.ws)
+
 
     # --- message rates --------------------------------------------------------------------------------------
 
@@ -191,3 +193,15 @@ class WsLimits:
 class _Refused:
     limit: str
     refusal: Refusal
+
+
+def drop_heartbeat(ws: web.WebSocketResponse) -> None:
+    """Cancel a closed socket's heartbeat timer.
+
+    aiohttp 3.14 re-arms it when the client's close frame arrives after our close, and the timer holds the
+    socket, its request and its protocol for a whole heartbeat interval (30 s): 500 refused sockets a second
+    would keep 15,000 of them in memory. Private API, hence the guard: without it we only lose the workaround.
+    """
+    cancel = getattr(ws, "_cancel_heartbeat", None)
+    if ws.closed and callable(cancel):
+        cancel()

@@ -16,7 +16,7 @@ from signaling_gateway.auth import HOST_COOKIE
 from signaling_gateway.limit_settings import LimitSettings
 from tests.processes import MediaServerProcess
 
-from .conftest import HOST_PASSWORD, HOST_USER, WS_TIMEOUT, Gateway, receive, receive_type, start_gateway
+from .conftest import HOST_PASSWORD, HOST_USER, WS_TIMEOUT, Gateway, eventually, receive, receive_type, start_gateway
 
 LIMITS = LimitSettings()
 
@@ -250,3 +250,33 @@ def test_limit_settings_come_from_the_environment() -> None:
     assert limits.ws_rates["publish_offer"] == LIMITS.ws_rates["publish_offer"]
     assert (limits.join_rate.burst, settings.metrics_token, limits.trust_forwarded_for) == (6, "t", True)
     assert Settings.from_env({}).limits == LIMITS
+
+
+async def test_refused_sockets_leave_no_heartbeat_timer_behind(media_server: MediaServerProcess) -> None:
+    # aiohttp re-arms a closed socket's heartbeat when the client's close frame arrives: the timer would hold
+    # every refused socket (request, protocol, buffers) for 30 s (ws_limits.drop_heartbeat).
+    gateway = await _gateway(media_server, max_sockets_per_guest=1)
+    try:
+        _, meeting_id = await _meeting(gateway)
+        guest = await gateway.guest(meeting_id, "Ann")
+        await _open(guest, meeting_id)
+        for _ in range(20):
+            ws, refusal = await _open(guest, meeting_id)
+            assert refusal["code"] == "too_many_connections"
+            await _closed_with(ws)
+        loop = asyncio.get_running_loop()
+
+        def closed_sockets_timed() -> int:
+            return sum(1 for handle in getattr(loop, "_scheduled", [])
+                       if getattr(getattr(handle, "_callback", None), "__self__", None).__class__.__name__
+                       == "WebSocketResponse" and handle._callback.__self__.closed and not handle.cancelled())
+
+        await eventually(_async(lambda: closed_sockets_timed() == 0))
+    finally:
+        await gateway.close()
+
+
+def _async(predicate: Any) -> Any:
+    async def check() -> bool:
+        return bool(predicate())
+    return check
