@@ -14,7 +14,10 @@ from .auth import Authenticator, HostCredentials
 from .bus import Bus, LocalBus, RedisBus
 from .config import Settings
 from .host_controls import HostControls
+from .host_sessions import HostSessions
+from .http_limits import JoinLimiter
 from .hub import Hub
+from .login_throttle import LoginThrottle
 from .media_api import MediaApi
 from .meetings import Meetings
 from .metrics import Metrics
@@ -26,6 +29,7 @@ from .static import StaticFiles
 from .store import MemoryStore, RedisStore, Store
 from .store_health import watch_store
 from .templates import Templates
+from .ws_limits import WsLimits
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +115,7 @@ def create_app(
     # `clock`: wall time for token expiry (tests run 8-hour calls on an accelerated one).
     signer = Signer(settings.secret_key, clock) if clock is not None else Signer(settings.secret_key)
     auth = Authenticator(signer, settings.host_username, settings.secure_cookies)
-    metrics = Metrics()
+    metrics = Metrics(settings.metrics_token)
     hub = Hub()
     bus = bus_for(settings)
     metrics.bus_connected.set_function(lambda: 1.0 if bus.connected else 0.0)
@@ -120,6 +124,8 @@ def create_app(
     meetings = Meetings(store, media, settings.video_codecs)
     templates = Templates(settings.web_root / "pages")
     controls = HostControls(store=store, media=media, hub=hub, relay=relay, meetings=meetings)
+    limits, refusals = settings.limits, metrics.limit_refusals
+    sessions = HostSessions(auth, store)
     signaling = Signaling(
         auth=auth,
         store=store,
@@ -134,9 +140,10 @@ def create_app(
         store_refresh_interval=store_refresh_interval,
         reconnect_window=settings.reconnect_window,
         ice_servers=settings.turn.ice_servers,
+        limits=WsLimits(limits, store, refusals, metrics.coalesced),
     )
 
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[security_headers, sessions.middleware], client_max_size=64 * 1024)
     app[SETTINGS_KEY] = settings
     app[STORE_KEY] = store
     app[MEDIA_KEY] = media
@@ -148,7 +155,10 @@ def create_app(
     app[SIGNALING_KEY] = signaling
     app[BUS_KEY] = bus
 
-    pages = Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings, controls=controls)
+    pages = Pages(templates=templates, auth=auth, credentials=credentials, meetings=meetings, controls=controls,
+                  throttle=LoginThrottle(limits, refusals),
+                  joins=JoinLimiter(limits.join_rate, refusals, trust_forwarded_for=limits.trust_forwarded_for),
+                  sessions=sessions, trust_forwarded_for=limits.trust_forwarded_for)
     app.add_routes(pages.routes())
     app.add_routes(Api(settings=settings, auth=auth, meetings=meetings, media=media, hub=hub, metrics=metrics).routes())
     app.add_routes(StaticFiles(settings.web_root).routes())

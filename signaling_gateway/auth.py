@@ -107,6 +107,13 @@ class Authenticator:
             renewed = True
         return renewed
 
+    def host_session_id(self, request: web.Request) -> str | None:
+        """The id of the valid host session this request's cookie carries (kept across renewals), or None."""
+        claims = self._signer.verify(HOST_PURPOSE, request.cookies.get(HOST_COOKIE))
+        if claims is None or claims.get("sub") != "host" or not isinstance(claims.get("sid"), str):
+            return None
+        return str(claims["sid"])
+
     def host(self, request: web.Request) -> Identity | None:
         claims = self._signer.verify(HOST_PURPOSE, request.cookies.get(HOST_COOKIE))
         if claims is None or claims.get("sub") != "host":

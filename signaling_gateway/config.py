@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from mediaserver.control_protocol import VIDEO_CODECS
 
+from .limit_settings import LimitSettings, parse_ws_rates
+from .token_bucket import Rate
 from .turn import DEFAULT_TTL, STUN_SCHEMES, TURN_SCHEMES, TurnConfigError, TurnServers, parse_urls
 
 N = TypeVar("N", int, float)
@@ -64,6 +66,10 @@ class Settings:
     # HTTPS served by the gateway itself (tls.py): the certificate chain and its key, both or neither.
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # Abuse limits (limit_settings.py): room size, sockets, message rates, /join and /login throttling.
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    # GET /metrics wants `Authorization: Bearer <this>` when set; unset, it is open (bind HTTP_HOST privately).
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def spawn_media_server(self) -> bool:
@@ -142,6 +148,8 @@ class Settings:
             video_codecs=_video_codecs(env.get("VIDEO_CODECS", "")),
             tls_cert=tls[0],
             tls_key=tls[1],
+            limits=_limits(env),
+            metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
         )
 
 
@@ -199,6 +207,41 @@ def _turn_servers(env: Mapping[str, str]) -> TurnServers:
         )
     except TurnConfigError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _limits(env: Mapping[str, str]) -> LimitSettings:
+    d = LimitSettings()
+    count = "a whole number"
+    try:
+        ws_rates = parse_ws_rates(env.get("WS_RATE_LIMITS", ""))
+    except ValueError as exc:
+        raise ConfigError(f"WS_RATE_LIMITS: {exc}") from None
+    joins = _number(env, "JOIN_RATE_PER_MINUTE", round(d.join_rate.burst), int, (1, 10_000), count)
+    return LimitSettings(
+        max_participants=_number(env, "MAX_PARTICIPANTS", d.max_participants, int, (1, 1000), count),
+        max_sockets_per_guest=_number(env, "MAX_SOCKETS_PER_GUEST", d.max_sockets_per_guest, int, (1, 100), count),
+        max_sockets_per_address=_number(env, "MAX_SOCKETS_PER_ADDRESS", d.max_sockets_per_address, int,
+                                        (1, 100_000), count),
+        join_rate=Rate(joins / 60, joins),
+        ws_rates=ws_rates,
+        ws_flood_close=_number(env, "WS_FLOOD_CLOSE", d.ws_flood_close, int, (1, 100_000), count),
+        coalesce_window=_number(env, "RENEGOTIATION_WINDOW", d.coalesce_window, float, (0, 60), "seconds"),
+        login_free_failures=_number(env, "LOGIN_FREE_FAILURES", d.login_free_failures, int, (1, 100), count),
+        login_delay=_number(env, "LOGIN_DELAY", d.login_delay, float, (0.01, 600), "seconds"),
+        login_max_failures=_number(env, "LOGIN_MAX_FAILURES", d.login_max_failures, int, (1, 1000), count),
+        login_lockout=_number(env, "LOGIN_LOCKOUT", d.login_lockout, float, (0.1, 86_400), "seconds"),
+        login_concurrency=_number(env, "LOGIN_CONCURRENCY", d.login_concurrency, int, (1, 4), count),
+        trust_forwarded_for=_flag(env, "TRUST_FORWARDED_FOR"),
+    )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
 
 
 def _video_codecs(raw: str) -> tuple[str, ...]:

@@ -101,6 +101,11 @@ ERR_KICKED: Final = "kicked"
 ERR_MEDIA_LIMIT: Final = "media_limit"  # the media server cut this participant off for flooding it
 ERR_MEETING_ENDED: Final = "meeting_ended"
 ERR_MEETING_LOCKED: Final = "meeting_locked"
+# Abuse limits (ws_limits.py): the meeting holds its maximum, too many sockets from one guest token or address,
+# messages of one type faster than its rate.
+ERR_MEETING_FULL: Final = "meeting_full"
+ERR_TOO_MANY_CONNECTIONS: Final = "too_many_connections"
+ERR_RATE_LIMITED: Final = "rate_limited"
 
 # Text frames above this are refused with an error; the socket's hard limit (which closes) is set higher.
 MAX_MESSAGE_BYTES: Final = 256 * 1024
@@ -123,8 +128,11 @@ CLOSE_KICKED: Final = 4405
 CLOSE_MEETING_ENDED: Final = 4411
 CLOSE_LOCKED: Final = 4423
 CLOSE_SLOW_CONSUMER: Final = 4429
+CLOSE_MEETING_FULL: Final = 4413
+CLOSE_TOO_MANY_CONNECTIONS: Final = 4430
+CLOSE_RATE_LIMITED: Final = 4431
 CLOSE_MEDIA_UNAVAILABLE: Final = 4503
-CLOSE_MEDIA_LIMIT: Final = 4413
+CLOSE_MEDIA_LIMIT: Final = 4432
 
 
 class BadMessage(Exception):

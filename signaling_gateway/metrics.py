@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hmac
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, PlatformCollector, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .experience import Experience
-from .messages import KNOWN_TYPES
+from .messages import KNOWN_TYPES, RESTART_ICE, VIDEO_PREFS
 
 RECONNECTION_KINDS = ("resume", "media_reset", "expired")
+# Every abuse limit (limit_settings.py), one label value each.
+LIMITS = ("meeting_full", "sockets_per_guest", "sockets_per_address", "join_rate", "login", "ws_message_rate",
+          "ws_flood", "metrics_token")
+COALESCED_TYPES = (RESTART_ICE, VIDEO_PREFS)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        self._token = token
         self.registry = CollectorRegistry(auto_describe=True)
         self.websockets = Gauge("gateway_websockets_connected", "Open signaling WebSockets", registry=self.registry)
         self.meetings = Gauge(
@@ -71,6 +78,23 @@ class Metrics:
             "Meeting events lost since start: dropped on the way out (Redis too slow) or rejected on the way in",
             registry=self.registry,
         )
+        self.limit_refusals = Counter(
+            "gateway_limit_refusals",
+            "Requests refused or dropped by an abuse limit (limit: meeting_full, sockets_per_guest, "
+            "sockets_per_address, join_rate, login, ws_message_rate, ws_flood, metrics_token)",
+            ["limit"],
+            registry=self.registry,
+        )
+        for limit in LIMITS:
+            self.limit_refusals.labels(limit=limit)
+        self.coalesced = Counter(
+            "gateway_renegotiations_coalesced",
+            "restart_ice / video_prefs folded into a later one of the same socket (type)",
+            ["type"],
+            registry=self.registry,
+        )
+        for kind in COALESCED_TYPES:
+            self.coalesced.labels(type=kind)
         self.experience = Experience(self.registry)
         # process_cpu_seconds_total, process_resident_memory_bytes, ... and python_info, on this app's registry.
         ProcessCollector(registry=self.registry)
@@ -85,5 +109,11 @@ class Metrics:
         self.errors.labels(code=code).inc()
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self._token is not None:
+            offered = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(offered.encode(), f"Bearer {self._token}".encode()):
+                self.limit_refusals.labels(limit="metrics_token").inc()
+                raise web.HTTPUnauthorized(text="metrics need Authorization: Bearer <METRICS_TOKEN>\n",
+                                           headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         body = generate_latest(self.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -9,6 +9,9 @@ from aiohttp import web
 
 from .auth import Authenticator, HostCredentials
 from .host_controls import HostControls
+from .host_sessions import HostSessions
+from .http_limits import JoinLimiter, client_address, retry_after_header
+from .login_throttle import LoginThrottle
 from .meetings import Meetings, is_locked
 from .names import MAX_NAME_CHARS, InvalidName, clean_guest_name
 from .templates import Templates
@@ -28,7 +31,15 @@ class Pages:
         credentials: HostCredentials,
         meetings: Meetings,
         controls: HostControls,
+        throttle: LoginThrottle,
+        joins: JoinLimiter,
+        sessions: HostSessions,
+        trust_forwarded_for: bool = False,
     ) -> None:
+        self._throttle = throttle
+        self._joins = joins
+        self._sessions = sessions
+        self._trust_forwarded_for = trust_forwarded_for
         self._templates = templates
         self._auth = auth
         self._credentials = credentials
@@ -84,7 +95,18 @@ class Pages:
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         username, password = _field(form, "username"), _field(form, "password")
-        if await self._credentials.check(username, password):
+        keys = self._throttle.keys(client_address(request, self._trust_forwarded_for), username)
+        wait = self._throttle.retry_after(keys)
+        if wait > 0:
+            log.warning("host_login_throttled", remote=request.remote, retry_after=round(wait, 1))
+            response = self._templates.response(
+                "login.html", status=429, username=username,
+                error=f"Too many attempts. Please wait {max(1, round(wait))} seconds and try again.")
+            response.headers.update(retry_after_header(wait))
+            return response
+        self._throttle.attempt(keys)
+        if await self._throttle.verify(lambda: self._credentials.check(username, password)):
+            self._throttle.succeeded(keys)
             log.info("host_login")
             response = web.HTTPFound("/")
             self._auth.start_host_session(response)
@@ -95,6 +117,7 @@ class Pages:
         )
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
+        await self._sessions.revoke(request)
         response = web.HTTPFound("/login")
         self._auth.end_host_session(response)
         raise response
@@ -148,6 +171,12 @@ class Pages:
             return self._removed()
         if is_locked(meeting):
             return self._meeting_locked()
+        wait = self._joins.retry_after(request)
+        if wait > 0:
+            response = self._join_page(meeting_id, status=429,
+                                       error="Too many people joined from your network just now: try again shortly.")
+            response.headers.update(retry_after_header(wait))
+            return response
         raw = _field(await request.post(), "name")
         try:
             name = clean_guest_name(raw)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import structlog
@@ -31,6 +32,7 @@ from .relay import MeetingRelay
 from .resume import Resumed, Resumer, reconnect_identity
 from .store import IceCandidates, Participant, ReconnectGrant, Store, StoreUnavailable
 from .store.records import utcnow
+from .ws_limits import WsLimits, drop_heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +75,9 @@ class Signaling:
         ice_servers: IceServersProvider = no_ice_servers,
         store_refresh_interval: float | None = None,
         reconnect_window: float = RECONNECT_WINDOW_S,
+        limits: WsLimits,
     ) -> None:
+        self._limits = limits
         self._auth = auth
         self._store = store
         self._media = media
@@ -108,6 +112,10 @@ class Signaling:
             self._relay.command(meeting_id, OP_RESUMED, participant=resumed.participant_id)
         if await self._locked_out(ws, identity, meeting_id, resumed=resumed is not None):
             return ws
+        ticket = await self._limits.admit(request, identity, meeting_id, resumed=resumed is not None)
+        if isinstance(ticket, Refusal):
+            await self._refuse(ws, ticket.code, ticket.message, ticket.close_code)
+            return ws
         session = Session(
             ws,
             participant_id=resumed.participant_id if resumed else new_participant_id(),
@@ -120,6 +128,7 @@ class Signaling:
             video=request.query.get("video") == "1",
             guest_id=identity.guest_id,
         )
+        self._limits.opened(ticket, session)
         self._metrics.websockets.inc()
         writer = asyncio.create_task(session.run_writer(), name=f"ws-writer:{session.participant_id}")
         grant = ReconnectGrant(
@@ -139,7 +148,10 @@ class Signaling:
         finally:
             # Shielded: when aiohttp cancels the handler (a vanished client, with handler_cancellation) the
             # leave or the parking must still happen.
-            await asyncio.shield(self._end(session, writer, joined))
+            try:
+                await asyncio.shield(self._end(session, writer, joined))
+            finally:
+                self._limits.release(ticket, session)  # also when the shield's wait is cancelled
         return ws
 
     async def _admit(self, request: web.Request, ws: web.WebSocketResponse, meeting_id: str) -> Identity | None:
@@ -185,6 +197,7 @@ class Signaling:
             await ws.send_json(m.error(code, message))
             self._metrics.message(m.ERROR, "out")
         await ws.close(code=close_code, message=code.encode())
+        drop_heartbeat(ws)
 
     # --- joining and resuming -------------------------------------------------------------------------------
 
@@ -311,7 +324,8 @@ class Signaling:
                 await self._on_text(session, msg.data)
             elif msg.type == WSMsgType.BINARY:
                 self._metrics.message(None, "in")
-                self._report(session, m.ERR_BAD_MESSAGE, "binary frames are not supported; send JSON text")
+                if self._limits.allow(session, None):
+                    self._report(session, m.ERR_BAD_MESSAGE, "binary frames are not supported; send JSON text")
             elif msg.type == WSMsgType.ERROR:
                 log.info(
                     "ws_protocol_error",
@@ -325,9 +339,12 @@ class Signaling:
             message = m.parse_client_message(text)
         except m.BadMessage as exc:
             self._metrics.message(None, "in")
-            self._report(session, exc.code, exc.message)
+            if self._limits.allow(session, None):
+                self._report(session, exc.code, exc.message)
             return
         self._metrics.message(message.type, "in")
+        if not self._limits.allow(session, message.type):
+            return
         try:
             await self._dispatch(session, message)
         except ControlError as exc:
@@ -361,11 +378,12 @@ class Signaling:
             assert message.report is not None
             self._metrics.experience.report(session.participant_id, message.report)
         elif message.type == m.RESTART_ICE:
-            session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
+            await self._limits.coalesce(session, message.type, partial(self._restart_ice, session))
         elif message.type == m.VIDEO_PREFS:
             assert message.prefs is not None
             prefs = [pref.as_params() for pref in message.prefs]
-            await self._media.set_video_prefs(session.meeting_id, session.participant_id, prefs)
+            await self._limits.coalesce(session, message.type, partial(
+                self._media.set_video_prefs, session.meeting_id, session.participant_id, prefs))
         elif message.type == m.MEDIA_STATE:
             await self._set_media_state(session, message)
         elif message.type in (m.HOST_ACTION, m.REQUEST_UNMUTE):
@@ -376,6 +394,9 @@ class Signaling:
             session.send({"type": m.PONG})
         elif message.type == m.PONG:
             pass  # the store TTLs are refreshed by the ping loop while the socket is open
+
+    async def _restart_ice(self, session: Session) -> None:
+        session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
 
     async def _set_media_state(self, session: Session, message: m.ClientMessage) -> None:
         assert message.audio is not None and message.video is not None  # parse_client_message guarantees it

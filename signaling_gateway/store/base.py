@@ -73,4 +73,9 @@ class Store(Protocol):
     async def put_guest_controls(self, controls: GuestControls) -> None:
         """Write what the host imposed on a guest, with the guest-controls TTL (as long as a guest token)."""
 
+    async def revoke_session(self, session_id: str, ttl: float) -> None:
+        """Record that a host session ended, for `ttl` seconds (as long as any cookie of it can still be valid)."""
+
+    async def session_revoked(self, session_id: str) -> bool: ...
+
     async def close(self) -> None: ...

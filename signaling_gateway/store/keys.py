@@ -56,3 +56,8 @@ MAX_HOST_MEETINGS: Final = 200
 
 def guest_controls(meeting_id: str, guest_id: str) -> str:
     return f"guestcontrols:{meeting_id}:{guest_id}"
+
+
+def revoked_session(session_id: str) -> str:
+    """A host session ended by logout: its cookie (or a copy of it) no longer signs anyone in."""
+    return f"revokedsession:{session_id}"

@@ -201,6 +201,12 @@ class MemoryStore:
         key = keys.guest_controls(controls.meeting_id, controls.guest_id)
         self._set(key, controls.to_json(), self.ttls.guest_controls)
 
+    async def revoke_session(self, session_id: str, ttl: float) -> None:
+        self._set(keys.revoked_session(session_id), json.dumps({"revoked": True}), ttl)
+
+    async def session_revoked(self, session_id: str) -> bool:
+        return self._get(keys.revoked_session(session_id)) is not None
+
     async def close(self) -> None:
         self._data.clear()
 

@@ -250,6 +250,14 @@ class RedisStore:
         key = keys.guest_controls(controls.meeting_id, controls.guest_id)
         await self._redis.set(key, controls.to_json(), px=_ms(self.ttls.guest_controls))
 
+    @_unavailable
+    async def revoke_session(self, session_id: str, ttl: float) -> None:
+        await self._redis.set(keys.revoked_session(session_id), json.dumps({"revoked": True}), px=_ms(ttl))
+
+    @_unavailable
+    async def session_revoked(self, session_id: str) -> bool:
+        return bool(await self._redis.exists(keys.revoked_session(session_id)))
+
     async def close(self) -> None:
         await self._redis.aclose()
 

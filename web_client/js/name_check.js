@@ -12,10 +12,29 @@ export function nameLength(name) {
   return Array.from(name).length;
 }
 
+// Letters, digits, punctuation and symbols draw something, except these blank ones (Hangul fillers, blank Braille).
+const BLANKS = new Set(["\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"]);
+const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
+const HOST_WORD = /(?<![\p{L}\p{N}])host(?![\p{L}\p{N}])/u;
+
+function isVisible(ch) {
+  return VISIBLE.test(ch) && !BLANKS.has(ch);
+}
+
+// "host" as a word in any case or width: only the real host gets the badge.
+function claimsHost(name) {
+  const folded = Array.from(name.normalize("NFKC").toLowerCase())
+    .filter((ch) => isVisible(ch) || /\s/u.test(ch))
+    .join("");
+  return HOST_WORD.test(folded);
+}
+
 // The message to show, or "" when the name is fine.
 export function nameProblem(raw, max = MAX_NAME_CHARS) {
   const name = cleanName(raw);
   if (!name) return "Please enter your name.";
   if (nameLength(name) > max) return `Your name can be at most ${max} characters long.`;
+  if (!Array.from(name).some(isVisible)) return "Please enter a name people can see.";
+  if (claimsHost(name)) return "Only the host can be called host: please choose another name.";
   return "";
 }

@@ -67,7 +67,9 @@ const departed = new Set();
 let soundBlocked = false;
 let fatalError = null;
 // Refusals no retry can change: the call ends with the gateway's explanation.
-const FATAL_ERRORS = new Set(["unauthorized", "forbidden", "meeting_not_found", "media_limit"]);
+const FATAL_ERRORS = new Set([
+  "unauthorized", "forbidden", "meeting_not_found", "meeting_full", "too_many_connections", "media_limit",
+]);
 // Reconnecting (reconnect.js decides when; this page applies its actions).
 const machine = new ReconnectMachine();
 let reconnectToken = null;
