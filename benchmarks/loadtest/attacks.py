@@ -123,17 +123,22 @@ async def big_offers(attacker: GatewayBot, sizes: tuple[int, ...] = (120, 500),
 
 async def message_flood(attacker: GatewayBot, seconds: float, per_second: float = 1000.0) -> dict[str, int]:
     """`per_second` signalling messages a second on the attacker's own socket, of the kinds that make the
-    gateway and the media server work (ICE restarts, subscriber answers, tile sizes); returns the error codes
-    the gateway sent back, and `sent`."""
-    ws = attacker.ws
-    assert ws is not None
+    gateway and the media server work (ICE restarts, subscriber answers, tile sizes), on whichever socket the
+    attacker has (a gateway that closes a flooding socket sees it come back with its reconnect token); returns
+    the error codes the gateway sent back, `sent` and `sockets` (how many it flooded on)."""
     kinds = [{"type": "restart_ice"},
              {"type": "subscribe_answer", "sdp": "v=0\r\n", "offer_id": 1},
              {"type": "video_prefs", "prefs": [{"track_id": "x", "width": 320, "height": 180, "visible": True}]}]
     sent = 0
+    sockets: set[int] = set()
     start = time.monotonic()
     batch = max(1, round(per_second * TICK_S))
-    while time.monotonic() - start < seconds and not ws.closed:
+    while time.monotonic() - start < seconds:
+        ws = attacker.ws
+        if ws is None or ws.closed:
+            await asyncio.sleep(TICK_S)  # closed for flooding: the bot is reconnecting
+            continue
+        sockets.add(id(ws))
         for _ in range(batch):
             try:
                 await ws.send_json(kinds[sent % len(kinds)])
@@ -141,4 +146,4 @@ async def message_flood(attacker: GatewayBot, seconds: float, per_second: float 
                 break
             sent += 1
         await asyncio.sleep(max(0.0, start + sent / per_second - time.monotonic()))
-    return {**attacker.shared.errors, "sent": sent}
+    return {**attacker.shared.errors, "sent": sent, "sockets": len(sockets)}

@@ -26,7 +26,7 @@ def test_a_message_flood_is_throttled_and_the_media_loop_and_the_victims_never_n
     lag = report["server_loop_lag_ms"]
     keep("message-flood", {**seen, "victim_delivery": victim_delivery(report), "loop_lag_ms": lag,
                            "latency_ms": report["latency_ms"]})
-    assert seen["sent"] >= 5000, seen  # it ran (until the gateway closed its socket, if it did)
+    assert seen["sent"] >= 1000, seen  # it ran, on every socket it got back after a flood close
     assert seen.get("rate_limited", 0) > 0, seen  # told why, not silently dropped
     assert float(str(lag["p99"]).lstrip(">")) < 5.0, lag
     assert victim_delivery(report) >= 0.999, report["delivery_worst_tracks"]
