@@ -106,6 +106,10 @@ class Signaling:
         identity = await self._admit(request, ws, meeting_id)
         if identity is None:
             return ws
+        penalty = self._limits.penalty(identity)  # before its reconnect token is used up
+        if penalty is not None:
+            await self._refuse(ws, penalty.code, penalty.message, penalty.close_code)
+            return ws
         resumed = await self._resumer.take(request.query.get("reconnect"), identity, meeting_id)
         if resumed is not None:
             # Whichever gateway held it (parked, or a socket it has not seen drop) lets go without a leave.

@@ -4,6 +4,7 @@ socket may send each message type, and renegotiation requests coalesced per sock
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,10 @@ log = structlog.get_logger(__name__)
 ERROR_EVERY_S = 1.0
 # The flood allowance refills over this many seconds: a client that trips a limit now and then is never closed.
 FLOOD_WINDOW_S = 10.0
+# A socket closed for flooding may not come back (resume) for this long: each resume costs the media server an
+# ICE restart and a subscriber offer, so an instant comeback would turn the flood into a media-server one.
+# Shorter than the reconnect window (60 s): a client that comes back after it is still the same participant.
+FLOOD_PENALTY_S = 10.0
 
 
 @dataclass(eq=False)
@@ -60,8 +65,21 @@ class WsLimits:
         self._coalesced = coalesced
         self._tickets: set[Ticket] = set()
         self._sockets: dict[Session, _SocketState] = {}
+        self._penalties: dict[str, float] = {}  # who (guest id or "host") -> until when (monotonic)
 
     # --- admission ------------------------------------------------------------------------------------------
+
+    def penalty(self, identity: Identity) -> Refusal | None:
+        """Refuses a socket of someone whose last one was closed for flooding, until its penalty is over;
+        asked before a reconnect token is used, so the participant stays parked for the later comeback."""
+        now = time.monotonic()
+        self._penalties = {who: until for who, until in self._penalties.items() if until > now}
+        until = self._penalties.get(_who(identity))
+        if until is None:
+            return None
+        self._refusals.labels(limit="ws_flood_penalty").inc()
+        return Refusal(m.ERR_RATE_LIMITED, f"too many messages: try again in {until - now:.0f} s",
+                       m.CLOSE_RATE_LIMITED)
 
     async def admit(self, request: web.Request, identity: Identity, meeting_id: str, *,
                     resumed: bool) -> Ticket | Refusal:
@@ -144,6 +162,8 @@ class WsLimits:
                 log.warning("ws_flood_closed", participant_id=session.participant_id, type=kind)
                 session.send(m.error(m.ERR_RATE_LIMITED, "too many messages: this connection is closed"))
                 session.close(m.CLOSE_RATE_LIMITED, m.ERR_RATE_LIMITED)
+                who = "host" if session.is_host else f"guest:{session.guest_id}"
+                self._penalties[who] = time.monotonic() + FLOOD_PENALTY_S
             return False
         errors = state.errors.setdefault(kind, TokenBucket(Rate(1 / ERROR_EVERY_S, 1)))
         if errors.take():
@@ -193,6 +213,10 @@ class WsLimits:
 class _Refused:
     limit: str
     refusal: Refusal
+
+
+def _who(identity: Identity) -> str:
+    return "host" if identity.is_host else f"guest:{identity.guest_id}"
 
 
 def drop_heartbeat(ws: web.WebSocketResponse) -> None:

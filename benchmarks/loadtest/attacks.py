@@ -11,6 +11,8 @@ import random
 import struct
 import time
 
+from aiohttp import ClientWebSocketResponse
+
 from mediaserver.rtp.rtcpfb import Nack
 
 from .bot import GatewayBot
@@ -121,7 +123,7 @@ async def big_offers(attacker: GatewayBot, sizes: tuple[int, ...] = (120, 500),
     return dict(attacker.shared.errors)
 
 
-async def message_flood(attacker: GatewayBot, seconds: float, per_second: float = 1000.0) -> dict[str, int]:
+async def message_flood(attacker: GatewayBot, seconds: float, per_second: float = 1000.0) -> dict[str, object]:
     """`per_second` signalling messages a second on the attacker's own socket, of the kinds that make the
     gateway and the media server work (ICE restarts, subscriber answers, tile sizes), on whichever socket the
     attacker has (a gateway that closes a flooding socket sees it come back with its reconnect token); returns
@@ -131,13 +133,19 @@ async def message_flood(attacker: GatewayBot, seconds: float, per_second: float 
              {"type": "video_prefs", "prefs": [{"track_id": "x", "width": 320, "height": 180, "visible": True}]}]
     sent = 0
     sockets: set[int] = set()
+    closes: list[int | None] = []
+    last: ClientWebSocketResponse | None = None
     start = time.monotonic()
     batch = max(1, round(per_second * TICK_S))
     while time.monotonic() - start < seconds:
         ws = attacker.ws
+        if last is not None and (last is not ws or last.closed):
+            closes.append(last.close_code)  # the socket it flooded on is gone: how the gateway closed it
+            last = None
         if ws is None or ws.closed:
-            await asyncio.sleep(TICK_S)  # closed for flooding: the bot is reconnecting
+            await asyncio.sleep(TICK_S)  # closed for flooding: the bot is reconnecting, or gave up
             continue
+        last = ws
         sockets.add(id(ws))
         for _ in range(batch):
             try:
@@ -146,4 +154,4 @@ async def message_flood(attacker: GatewayBot, seconds: float, per_second: float 
                 break
             sent += 1
         await asyncio.sleep(max(0.0, start + sent / per_second - time.monotonic()))
-    return {**attacker.shared.errors, "sent": sent, "sockets": len(sockets)}
+    return {**attacker.shared.errors, "sent": sent, "sockets": len(sockets), "closed_with": closes}

@@ -19,14 +19,15 @@ FLOOD_S = 10.0
 def test_a_message_flood_is_throttled_and_the_media_loop_and_the_victims_never_notice() -> None:
     with product("message-flood") as target:
 
-        async def flood(bot: Any) -> dict[str, int]:
+        async def flood(bot: Any) -> dict[str, Any]:
             return await message_flood(bot, FLOOD_S)
 
         report, seen = uvloop.run(victims_beside(target, flood))
     lag = report["server_loop_lag_ms"]
     keep("message-flood", {**seen, "victim_delivery": victim_delivery(report), "loop_lag_ms": lag,
                            "latency_ms": report["latency_ms"]})
-    assert seen["sent"] >= 1000, seen  # it ran, on every socket it got back after a flood close
+    assert seen["sent"] >= 200, seen  # it flooded (until the gateway closed its socket)
     assert seen.get("rate_limited", 0) > 0, seen  # told why, not silently dropped
+    assert 4431 in seen["closed_with"], seen  # and cut off; coming straight back is refused for a while
     assert float(str(lag["p99"]).lstrip(">")) < 5.0, lag
     assert victim_delivery(report) >= 0.999, report["delivery_worst_tracks"]

@@ -34,9 +34,10 @@ async def _meeting(gateway: Gateway) -> tuple[TestClient[Any, Any], str]:
     return host, (await response.json())["id"]
 
 
-async def _open(client: TestClient[Any, Any], meeting_id: str) -> tuple[ClientWebSocketResponse, dict[str, Any]]:
+async def _open(client: TestClient[Any, Any], meeting_id: str,
+                query: str = "") -> tuple[ClientWebSocketResponse, dict[str, Any]]:
     """A socket and its first message: welcome, or the error of a refusal."""
-    ws = await client.ws_connect(f"/ws?meeting={meeting_id}")
+    ws = await client.ws_connect(f"/ws?meeting={meeting_id}{query}")
     return ws, await receive(ws)
 
 
@@ -124,7 +125,7 @@ async def test_a_flood_of_one_type_is_dropped_with_an_error_then_closed(media_se
     try:
         _, meeting_id = await _meeting(gateway)
         guest = await gateway.guest(meeting_id, "Flood")
-        ws, _ = await _open(guest, meeting_id)
+        ws, welcome = await _open(guest, meeting_id)
         for _ in range(60):
             await ws.send_json({"type": "ping"})
         pongs, errors = 0, []
@@ -143,6 +144,13 @@ async def test_a_flood_of_one_type_is_dropped_with_an_error_then_closed(media_se
         assert errors[-1]["code"] == "rate_limited" and "closed" in errors[-1]["message"]
         assert len(errors) == 2
         assert await _metric(guest, "gateway_limit_refusals_total", 'limit="ws_flood"') == 1
+        # Coming straight back is refused (each comeback costs the media server an ICE restart), with the
+        # reconnect token left unused: the participant stays parked for a comeback after the penalty.
+        again, refusal = await _open(guest, meeting_id, f"&reconnect={welcome['reconnect_token']}")
+        assert (refusal["code"], await _closed_with(again)) == ("rate_limited", 4431)
+        assert "try again in" in refusal["message"]
+        assert await gateway.store.get_reconnect(welcome["reconnect_token"]) is not None
+        assert await _metric(guest, "gateway_limit_refusals_total", 'limit="ws_flood_penalty"') == 1
     finally:
         await gateway.close()
 
