@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import msgpack
 import pytest
 
 from mediaserver import control_protocol as proto
 from signaling_gateway import messages
 from signaling_gateway.bus import parse_event
-from tests.fuzz.engine import CORPUS_ROOT
+from tests.fuzz.engine import CORPUS_ROOT, split_frames
+from tests.fuzz.targets import _ControlRig
 
 
 def _input(target: str, name: str) -> bytes:
@@ -27,3 +29,18 @@ def test_deeply_nested_json_on_the_bus_is_junk() -> None:
 @pytest.mark.parametrize("name", ["crash-deep-nesting.json", "crash-infinite-port.json"])
 def test_a_node_record_that_cannot_be_read_is_skipped(name: str) -> None:
     assert proto.NodeRecord.from_json(_input("node_record", name)) is None
+
+
+def _replies(stream: bytes) -> list[dict[str, object]]:
+    return [msgpack.unpackb(body, raw=False) for body in split_frames(_ControlRig().serve(stream))]
+
+
+def test_a_request_whose_method_is_a_list_is_answered_bad_request() -> None:
+    # It used to raise TypeError in the control server's read loop: the gateway's connection died unanswered.
+    [reply] = _replies(_input("control", "crash-list-method.bin"))
+    assert reply == {"id": 1, "error": {"code": proto.ERR_BAD_REQUEST, "message": reply["error"]["message"]}}  # type: ignore[index]
+
+
+def test_create_room_with_unhashable_codecs_is_bad_request_not_internal() -> None:
+    [reply] = _replies(_input("control", "crash-unhashable-codecs.bin"))
+    assert reply["error"]["code"] == proto.ERR_BAD_REQUEST  # type: ignore[index]
