@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgpack
 import pytest
 
@@ -9,7 +11,7 @@ from mediaserver import control_protocol as proto
 from signaling_gateway import messages
 from signaling_gateway.bus import parse_event
 from tests.fuzz.engine import CORPUS_ROOT, split_frames
-from tests.fuzz.targets import _ControlRig
+from tests.fuzz.targets import _ClientRig, _ControlRig
 
 
 def _input(target: str, name: str) -> bytes:
@@ -44,3 +46,19 @@ def test_a_request_whose_method_is_a_list_is_answered_bad_request() -> None:
 def test_create_room_with_unhashable_codecs_is_bad_request_not_internal() -> None:
     [reply] = _replies(_input("control", "crash-unhashable-codecs.bin"))
     assert reply["error"]["code"] == proto.ERR_BAD_REQUEST  # type: ignore[index]
+
+
+def test_the_gateway_skips_a_response_whose_id_is_a_list_and_reads_on() -> None:
+    rig = _ClientRig()
+
+    async def read() -> bool:
+        reader = asyncio.StreamReader()
+        reader.feed_data(_input("control_client", "crash-list-id.bin"))
+        reader.feed_eof()
+        future = asyncio.get_running_loop().create_future()
+        rig.client._pending = {1: future}
+        with pytest.raises(asyncio.IncompleteReadError):  # the end of the stream, after both frames
+            await rig.client._read_loop(reader)
+        return future.done()
+
+    assert rig.loop.run_until_complete(read()), "the valid response after the broken one was not delivered"
