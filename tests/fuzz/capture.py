@@ -1,6 +1,6 @@
 """Regenerates tests/fuzz/corpus/: real packets and messages from a short load-generator call against the product.
 
-    python -m tests.fuzz.capture            # about 30 s: gateway + media server subprocesses, 2 bots for 4 s
+    python -m tests.fuzz.capture [--only mux sdp]   # about 15 s: gateway + media server, 2 bots for 4 s
 
 What it records, in the bots' own process (benchmarks/loadtest/transport.py and aiohttp, wrapped):
   stun, mux     every datagram a bot sends or receives on the shared port (STUN, DTLS, SRTP), raw
@@ -17,6 +17,7 @@ Crash inputs found by the fuzzer (crash-*) are kept: they are regression inputs,
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import struct
@@ -255,13 +256,13 @@ def build_corpus() -> dict[str, list[bytes]]:
             vp8.append(packet[header.payload_start : header.payload_end])
     h264_payloads = _h264_payloads()
     sdps = _sdps()
-    mux_sample = _sample([d for d in datagrams if d and d[0] >= 4], PER_KIND, rng) + _sample(stun, 10, rng)
+    others = _sample([d for d in datagrams if d and d[0] >= 4], PER_KIND, rng)
     return {
         "stun": _sample(stun, PER_KIND, rng),
         # The mux harness reads its first byte as the way to deliver: 0 from the peer, 1 from a stranger,
         # 2 re-signed STUN, 3 plaintext through SRTP.
-        "mux": [bytes([i % 3]) + d for i, d in enumerate(mux_sample)] + [b"\x03" + p for p in _sample(rtp, 10, rng)]
-        + [b"\x03" + p for p in _sample(captured["rtcp"], 6, rng)],
+        "mux": [bytes([i % 2]) + d for i, d in enumerate(others)] + [b"\x02" + d for d in _sample(stun, 12, rng)]
+        + [b"\x03" + p for p in _sample(rtp, 10, rng)] + [b"\x03" + p for p in _sample(captured["rtcp"], 6, rng)],
         "rtp": _sample(rtp, PER_KIND, rng),
         "rtcp": _sample(captured["rtcp"], PER_KIND, rng),
         "vp8": _sample(vp8, PER_KIND, rng),
@@ -289,8 +290,12 @@ def write_corpus(corpus: dict[str, list[bytes]]) -> None:
         print(f"{name}: {len(items)} inputs")
 
 
-def main() -> None:
-    write_corpus(build_corpus())
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Regenerate tests/fuzz/corpus from a short load run.")
+    parser.add_argument("--only", nargs="*", default=None, help="rewrite only these folders")
+    args = parser.parse_args(argv)
+    corpus = build_corpus()
+    write_corpus({name: items for name, items in corpus.items() if args.only is None or name in args.only})
 
 
 if __name__ == "__main__":
