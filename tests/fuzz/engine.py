@@ -228,7 +228,7 @@ class Mutator:
             return self.bytes_input()
         try:
             tree = json.loads(self.rng.choice(self.corpus))
-        except ValueError:
+        except (ValueError, RecursionError):  # the saved deep-nesting crash inputs are in the corpus too
             return self.bytes_input()
         tree = self._mutate_tree(tree, 0)
         text = json.dumps(tree, allow_nan=True)

@@ -441,6 +441,10 @@ class _ClientRig:
             self.client._pending = dict(futures)
             try:
                 await self.client._read_loop(reader)
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise  # a frame cut short: the declared end of a broken connection
+                # The end of the stream between two frames: how every good session ends.
             finally:
                 self.client._pending = {}
             answered = sum(f.done() for f in futures.values())
