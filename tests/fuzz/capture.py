@@ -203,6 +203,27 @@ def _depacketizer_runs(packets: list[bytes], h264: list[bytes]) -> list[bytes]:
     return [b"".join(struct.pack("!H", len(p)) + p for p in run) for run in runs]
 
 
+def _forwarding_runs(runs: list[bytes], rtcp: list[bytes], rng: random.Random) -> list[bytes]:
+    """Packet runs with a subscriber's or publisher's RTCP (NACK, PLI, RR, SR, REMB) slipped in between packets."""
+    out = []
+    for stream in runs:
+        packets = [struct.pack("!H", len(p)) + p for p in _split_run(stream)]
+        for _ in range(2):
+            report = rng.choice(rtcp)
+            packets.insert(rng.randrange(len(packets) + 1), struct.pack("!H", len(report)) + report)
+        out.append(b"".join(packets))
+    return out
+
+
+def _split_run(stream: bytes) -> list[bytes]:
+    out, pos = [], 0
+    while pos + 2 <= len(stream):
+        (length,) = struct.unpack_from("!H", stream, pos)
+        out.append(stream[pos + 2 : pos + 2 + length])
+        pos += 2 + length
+    return out
+
+
 def _h264_payloads() -> list[bytes]:
     from tests.rtp.h264_samples import encode_h264
 
@@ -257,6 +278,7 @@ def build_corpus() -> dict[str, list[bytes]]:
     h264_payloads = _h264_payloads()
     sdps = _sdps()
     others = _sample([d for d in datagrams if d and d[0] >= 4], PER_KIND, rng)
+    runs = _sample(_depacketizer_runs(_sample(rtp, 400, rng), _h264_packets(h264_payloads)), PER_KIND, rng)
     return {
         "stun": _sample(stun, PER_KIND, rng),
         # The mux harness reads its first byte as the way to deliver: 0 from the peer, 1 from a stranger,
@@ -267,8 +289,8 @@ def build_corpus() -> dict[str, list[bytes]]:
         "rtcp": _sample(captured["rtcp"], PER_KIND, rng),
         "vp8": _sample(vp8, PER_KIND, rng),
         "h264": _sample(h264_payloads, PER_KIND, rng),
-        "depacketizer": _sample(_depacketizer_runs(_sample(rtp, 400, rng), _h264_packets(h264_payloads)),
-                                PER_KIND, rng),
+        "depacketizer": runs,
+        "forwarding": _forwarding_runs(runs, captured["rtcp"], rng),
         "client": _sample(captured["client"], PER_KIND, rng) + _client_shapes(),
         "sdp": _sample(sdps, PER_KIND, rng),
         "control": (control := _control_streams(sdps)),

@@ -153,6 +153,88 @@ def run_depacketizer(data: bytes) -> str:
     return f"frames vp8={min(frames[0], 3)} h264={min(frames[1], 3)} opus={min(frames[2], 3)}"
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class _StubTransport:
+    state = "connected"
+    on_rtp: Any = None
+    on_rtcp: Any = None
+
+    def send_rtcp(self, data: bytes) -> None:
+        pass
+
+
+def run_forwarding(data: bytes) -> str:
+    """A publisher's packet sequence through the forwarding path, as the load bots negotiate it (mid 4, rid 10,
+    repaired-rid 11, audio level 1): VP8 simulcast, H.264 and Opus publications with one subscription each.
+
+    RTP goes to PublisherSide.on_rtp (SSRC learning, codec describe, keyframe sizes, the fan-out, VP8 munging);
+    RTCP both to the publisher side and, as a subscriber would send it, to the subscriptions (NACK answered from
+    the layer history, reports, keyframe requests). A byte of each packet now and then switches layers.
+    """
+    from mediaserver.rooms import publishing
+    from mediaserver.rooms.publishing import PublisherSide
+    from mediaserver.rooms.subscriptions import new_subscription
+    from mediaserver.rtp.extensions import URI_AUDIO_LEVEL, URI_MID, URI_REPAIRED_RID, URI_RID
+    from mediaserver.rtp.ntp import ntp_now
+    from mediaserver.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, SenderReport
+    from mediaserver.sdp.negotiation import NegotiatedMedia
+
+    clock = _Clock()
+    real_time = publishing.time
+    publishing.time = clock  # type: ignore[assignment]
+    try:
+        side = PublisherSide("fuzz", _StubTransport(), rtcp_ssrc=1)  # type: ignore[arg-type]
+        video_ext = {URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11}
+        pubs = [
+            side.publish(NegotiatedMedia(mid="1", kind="video", payload_type=96, rtx_payload_type=97,
+                                         clock_rate=90000, codec="VP8", ext_ids=video_ext, rids=["q", "h", "f"])),
+            side.publish(NegotiatedMedia(mid="2", kind="video", payload_type=102, rtx_payload_type=103,
+                                         clock_rate=90000, codec="H264", ext_ids=video_ext)),
+            side.publish(NegotiatedMedia(mid="0", kind="audio", payload_type=111, rtx_payload_type=None,
+                                         clock_rate=48000, codec="opus", ext_ids={URI_AUDIO_LEVEL: 1, URI_MID: 4})),
+        ]
+        sent: list[bytes] = []
+        subs = []
+        for index, pub in enumerate(pubs):
+            pub.send_pli = lambda ssrc: None
+            sub = new_subscription(pub, str(index), pub.payload_type, sent.append)
+            pub.subscribe(sub)
+            sub.negotiated = True
+            sub.activate()
+            subs.append(sub)
+        for packet in _packets(data):
+            clock.now += 0.001
+            if len(packet) > 1 and 191 < packet[1] < 224:
+                side.on_rtcp(packet)
+                try:
+                    feedback = parse_rtcp(packet)
+                except ParseError:
+                    continue
+                for item in feedback:
+                    for sub in subs:
+                        if isinstance(item, Nack):
+                            sub.retransmit(item.lost)
+                        elif isinstance(item, ReceiverReport | SenderReport):
+                            for block in item.reports:
+                                sub.on_report_block(block, ntp_now())
+                        elif isinstance(item, Pli | Fir):
+                            sub.publication.request_keyframe(max(sub.current_layer, sub.target_layer))
+                continue
+            side.on_rtp(packet)
+            if packet and packet[-1] % 13 == 0:
+                subs[0].select(packet[-1] % 3, 2)
+        return f"forwarded={min(len(sent), 5)} errors={min(side.rtp_errors, 3)}"
+    finally:
+        publishing.time = real_time
+
+
 # --- STUN and the shared port ----------------------------------------------------------------------------------
 
 STUN_PWD = b"fuzzPasswordFuzzPassword"
@@ -507,6 +589,7 @@ TARGETS: dict[str, Target] = {
         Target("vp8", run_vp8, (ParseError,), max_len=1500),
         Target("h264", run_h264, (ParseError,), max_len=1500, dictionary=(b"\x67", b"\x68", b"\x65", b"\x18", b"\x1c")),
         Target("depacketizer", run_depacketizer, (), max_len=8192),
+        Target("forwarding", run_forwarding, (), max_len=8192),
         Target("stun", run_stun, (ice_lite.StunError,), max_len=1500),
         Target("mux", run_mux, (), max_len=1501),
         Target("sdp", run_sdp, (SdpError,), shape="lines", max_len=16384, dictionary=_SDP_WORDS),
