@@ -342,9 +342,10 @@ def split_frames(data: bytes) -> list[bytes]:
 
 
 class _Watchdog:
-    """SIGALRM once a second; raises Hang in the target when the current input has run past HANG_S."""
+    """SIGALRM a few times per limit; raises Hang in the target when the current input has run past the limit."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
         self.started = time.monotonic()
         self.active = False
         self._previous: Any = None
@@ -352,7 +353,8 @@ class _Watchdog:
     def __enter__(self) -> _Watchdog:
         if hasattr(signal, "setitimer"):
             self._previous = signal.signal(signal.SIGALRM, self._tick)
-            signal.setitimer(signal.ITIMER_REAL, 1.0, 1.0)
+            tick = min(1.0, self.limit / 3)
+            signal.setitimer(signal.ITIMER_REAL, tick, tick)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -361,9 +363,9 @@ class _Watchdog:
             signal.signal(signal.SIGALRM, self._previous or signal.SIG_DFL)
 
     def _tick(self, signum: int, frame: FrameType | None) -> None:
-        if self.active and time.monotonic() - self.started > HANG_S:
+        if self.active and time.monotonic() - self.started > self.limit:
             self.active = False
-            raise Hang(f"one input ran for more than {HANG_S} s")
+            raise Hang(f"one input ran for more than {self.limit} s")
 
 
 def execute(target: Target, data: bytes, report: Report) -> Crash | None:
@@ -388,13 +390,14 @@ def execute(target: Target, data: bytes, report: Report) -> Crash | None:
 
 
 def fuzz(target: Target, inputs: int, seed: int = 0, corpus: Sequence[bytes] | None = None,
-         progress: Callable[[Report], None] | None = None, stop_on_crash: bool = False) -> Report:
+         progress: Callable[[Report], None] | None = None, stop_on_crash: bool = False,
+         hang_s: float = HANG_S) -> Report:
     """Every corpus input once, then `inputs` mutated ones (the corpus counts towards `inputs`)."""
     seeds = list(corpus) if corpus is not None else load_corpus(target.name)
     mutator = Mutator(seeds, seed, target.max_len, target.dictionary)
     report = Report(target.name)
     start = time.perf_counter()
-    watchdog = _Watchdog()
+    watchdog = _Watchdog(hang_s)
     with watchdog, quiet_logs():
         for index in range(inputs):
             data = seeds[index] if index < len(seeds) else mutator.next_input(target.shape)

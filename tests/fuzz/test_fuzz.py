@@ -54,3 +54,13 @@ def test_a_harness_reports_an_undeclared_exception_as_a_crash() -> None:
     report = fuzz(target, 500, seed=1, corpus=[b"\x00\x01\x02\x03\x04", b"\x01\x02"])
     assert report.crash_kinds["IndexError"] > 0 and report.errors["ValueError"] > 0
     assert report.crashes[0].kind == "IndexError" and len(report.crashes[0].data) <= 3
+
+
+def test_an_input_that_runs_too_long_is_reported_as_a_hang() -> None:
+    def parse(data: bytes) -> str:
+        while data.startswith(b"\xff"):
+            pass  # the loop a length field of 0 can cause
+        return "ok"
+
+    report = fuzz(Target("toy", parse, ()), 2, seed=1, corpus=[b"\x01", b"\xff"], hang_s=0.3)
+    assert report.crash_kinds == {"Hang": 1} and report.crashes[0].data == b"\xff"
