@@ -48,6 +48,12 @@ def test_create_room_with_unhashable_codecs_is_bad_request_not_internal() -> Non
     assert reply["error"]["code"] == proto.ERR_BAD_REQUEST  # type: ignore[index]
 
 
+def test_video_prefs_with_an_infinite_width_are_bad_request_not_internal() -> None:
+    replies = _replies(_input("control", "crash-infinite-width.bin"))
+    codes = [reply["error"]["code"] if "error" in reply else None for reply in replies]  # type: ignore[index]
+    assert codes == [None, None, proto.ERR_BAD_REQUEST]
+
+
 def test_the_gateway_skips_a_response_whose_id_is_a_list_and_reads_on() -> None:
     rig = _ClientRig()
 
