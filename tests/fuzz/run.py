@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import shutil
 import sys
 import tempfile
@@ -16,6 +17,10 @@ import time
 from typing import Any
 
 from .engine import CORPUS_ROOT, Report, Target, execute, fuzz, load_corpus
+
+_LAZY_IMPORTS = ("mediaserver.control_server", "mediaserver.sfu", "mediaserver.rooms.publishing",
+                 "mediaserver.transport.mux_core", "mediaserver.transport.peer", "signaling_gateway.bus",
+                 "signaling_gateway.media_client")
 
 
 def _save(target: Target, data: bytes) -> str:
@@ -37,6 +42,9 @@ def _run_atheris(target_name: str, inputs: int, show_outcomes: int) -> int:
     import atheris  # optional: only this engine needs it
 
     with atheris.instrument_imports(include=["mediaserver", "signaling_gateway", "aioice", "msgpack"]):
+        # The rigs import these lazily; imported here, inside the block, they are instrumented too.
+        for module in _LAZY_IMPORTS:
+            importlib.import_module(module)
         from .targets import TARGETS
     target = TARGETS[target_name]
     report = Report(target.name)
