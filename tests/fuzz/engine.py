@@ -349,18 +349,26 @@ class _Watchdog:
         self.started = time.monotonic()
         self.active = False
         self._previous: Any = None
+        self._previous_timer = (0.0, 0.0)
+        self._entered = 0.0
 
     def __enter__(self) -> _Watchdog:
         if hasattr(signal, "setitimer"):
             self._previous = signal.signal(signal.SIGALRM, self._tick)
             tick = min(1.0, self.limit / 3)
-            signal.setitimer(signal.ITIMER_REAL, tick, tick)
+            self._entered = time.monotonic()
+            self._previous_timer = signal.setitimer(signal.ITIMER_REAL, tick, tick)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if hasattr(signal, "setitimer"):
+            # pytest-timeout arms SIGALRM too: give its handler back with what was left of its timer.
+            delay, interval = self._previous_timer
+            if delay:
+                delay = max(delay - (time.monotonic() - self._entered), 0.001)
             signal.setitimer(signal.ITIMER_REAL, 0, 0)
             signal.signal(signal.SIGALRM, self._previous or signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_REAL, delay, interval)
 
     def _tick(self, signum: int, frame: FrameType | None) -> None:
         if self.active and time.monotonic() - self.started > self.limit:
