@@ -216,5 +216,5 @@ class NodeRecord:
                        control_port=int(data["control_port"]), media=str(data["media"]), rooms=int(data["rooms"]),
                        participants=int(data["participants"]), cpu_percent=float(data["cpu_percent"]),
                        sent_pps=float(data["sent_pps"]), draining=bool(data["draining"]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):  # int(Infinity), deep nesting
             return None

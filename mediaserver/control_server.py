@@ -65,7 +65,9 @@ class ControlServer:
                 except proto.ProtocolError as exc:
                     writer.write(proto.error(None, proto.ERR_BAD_REQUEST, str(exc)))
                     break  # framing is lost after a bad frame: close and let the client reconnect
-                if message.get("method") in Sfu.SLOW_METHODS:
+                method = message.get("method")
+                # A list or map as the method cannot be looked up in a set; _dispatch answers it bad_request.
+                if isinstance(method, str) and method in Sfu.SLOW_METHODS:
                     # Recording start/stop wait on a worker process: answer later, keep serving meanwhile.
                     task = asyncio.create_task(self._answer_later(writer, message, client))
                     self._tasks.add(task)

@@ -128,8 +128,9 @@ class Sfu:
     def create_room(self, params: dict[str, Any]) -> dict[str, Any]:
         room_id = _require_str(params, "room_id")
         codecs = params.get("video_codecs", proto.VIDEO_CODECS)
-        if (not isinstance(codecs, list | tuple) or not codecs or len(set(codecs)) != len(codecs)
-                or any(c not in proto.VIDEO_CODECS for c in codecs)):
+        # Membership first: it leaves only codec names (hashable) for the set that finds a repeat.
+        if (not isinstance(codecs, list | tuple) or not codecs or any(c not in proto.VIDEO_CODECS for c in codecs)
+                or len(set(codecs)) != len(codecs)):
             raise RoomError(proto.ERR_BAD_REQUEST,
                             f"video_codecs must list some of {', '.join(proto.VIDEO_CODECS)}, each once")
         if room_id not in self.rooms and self.draining:

@@ -200,7 +200,7 @@ def parse_event(data: object) -> dict[str, Any] | None:
         return None
     try:
         event = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting fits well within MAX_EVENT_BYTES
         return None
     if not isinstance(event, dict):
         return None

@@ -130,7 +130,9 @@ class MediaClient(MediaCalls):
             if "event" in message:
                 self._dispatch_event(message)
                 continue
-            future = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+            msg_id = message.get("id")
+            # An id that is a list or map (a broken peer) cannot be a dict key: it answers nothing we sent.
+            future = self._pending.pop(msg_id, None) if isinstance(msg_id, int) else None
             if future is None:
                 log.warning("media_unexpected_response", message_id=message.get("id"))
             elif not future.done():

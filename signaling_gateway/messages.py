@@ -191,7 +191,7 @@ def parse_client_message(text: str) -> ClientMessage:
         raise BadMessage(ERR_TOO_LARGE, f"message exceeds {MAX_MESSAGE_BYTES} bytes")
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # 256 KiB of "[" nests deeper than json's C scanner recurses
         raise BadMessage(ERR_BAD_JSON, "message is not valid JSON") from None
     if not isinstance(data, dict):
         raise BadMessage(ERR_BAD_MESSAGE, "message must be a JSON object")

@@ -241,7 +241,7 @@ class Room:
             try:
                 width = int(item.get("width", 0))
                 height = int(item.get("height", 0))
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(inf), msgpack has floats
                 raise RoomError(proto.ERR_BAD_REQUEST, "width and height must be integers") from exc
             visible = bool(item.get("visible", True))
             participant.subscribing.set_prefs(track_id, TilePrefs(max(width, 0), max(height, 0), visible))
