@@ -32,18 +32,16 @@ from mediaserver.control_protocol import ControlError
 from . import host_messages as hm
 from . import messages as m
 from .auth import Identity
+from .call_stats import STATS_INTERVAL, CallStats
 from .hub import Hub, Session
 from .media_api import MediaApi, MediaUnavailable
 from .meetings import Meetings
 from .relay import MeetingRelay
 from .store import GuestControls, Participant, Store, StoreUnavailable
-from .store.records import utcnow
 
 log = structlog.get_logger(__name__)
 
 KINDS = ("audio", "video")
-# The host sees figures every STATS_INTERVAL seconds: the media server measures once a second.
-STATS_INTERVAL = 2.0
 # A blocked guest may ask again after this long: the host is not to be flooded with requests.
 UNMUTE_REQUEST_INTERVAL = 5.0
 ERR_NOT_FOUND = "not_found"
@@ -76,14 +74,15 @@ class HostControls:
         self._hub = hub
         self._relay = relay
         self._meetings = meetings
-        self._stats_interval = stats_interval
         # Live per-socket copy of the store's blocks, for the synchronous clamp of media_state.
         self._blocked: dict[tuple[str, str], set[str]] = {}
         # Per meeting, for people who join later: recording on, current speaker, screen shares by publisher.
         self._recording: dict[str, bool] = {}
         self._speaker: dict[str, str] = {}
         self._screens: dict[str, dict[str, str]] = {}
-        self._stats_tasks: dict[str, asyncio.Task[None]] = {}
+        self._stats = CallStats(store=store, media=media, hub=hub, meetings=meetings, gateway_id=relay.gateway_id,
+                                blocked=lambda meeting_id, pid: self._blocked.get((meeting_id, pid), set()),
+                                interval=stats_interval)
         self._unmute_asked: dict[tuple[str, str, str], float] = {}
         self._commands: set[asyncio.Task[None]] = set()
         relay.on_command(OP_PARTICIPANT_ACTION, self._on_remote_action)
@@ -149,10 +148,7 @@ class HostControls:
         if session.is_host:
             self._send_moderation(meeting_id, session.send)
             self._relay.command(meeting_id, OP_HOST_JOINED)  # the other gateways' blocked guests, too
-            running = self._stats_tasks.get(meeting_id)
-            if running is None or running.done():
-                task = asyncio.create_task(self._stats_loop(meeting_id), name=f"call-stats:{meeting_id}")
-                self._stats_tasks[meeting_id] = task
+            self._stats.ensure(meeting_id)
 
     def left(self, session: Session) -> None:
         meeting_id = session.meeting_id
@@ -160,9 +156,7 @@ class HostControls:
         for kind in KINDS:
             self._unmute_asked.pop((meeting_id, session.participant_id, kind), None)
         if not self._hosts(meeting_id):
-            task = self._stats_tasks.pop(meeting_id, None)
-            if task is not None:
-                task.cancel()
+            self._stats.stop(meeting_id)
         if not self._hub.in_meeting(meeting_id):
             self._speaker.pop(meeting_id, None)
             self._screens.pop(meeting_id, None)
@@ -333,9 +327,7 @@ class HostControls:
             await self._revoke_reconnect(session)
             session.send(hm.meeting_ended())
             session.close(m.CLOSE_MEETING_ENDED, m.ERR_MEETING_ENDED)
-        task = self._stats_tasks.pop(meeting_id, None)
-        if task is not None:
-            task.cancel()
+        self._stats.stop(meeting_id)
         for cache in (self._recording, self._speaker, self._screens):
             cache.pop(meeting_id, None)
 
@@ -390,68 +382,6 @@ class HostControls:
             for session in self._hub.in_meeting(room_id):
                 session.send(message)
 
-    # --- the host's live statistics ------------------------------------------------------------------------
-
-    async def _stats_loop(self, meeting_id: str) -> None:
-        try:
-            meeting = await self._meetings.get(meeting_id)
-        except StoreUnavailable:
-            meeting = None
-        # The call's duration counts from the meeting's creation: the host creates it on the way in.
-        started = meeting.created_at if meeting is not None else utcnow()
-        while self._hosts(meeting_id):
-            try:
-                stats = await self._media.stats(meeting_id, summary=True)
-            except (ControlError, MediaUnavailable) as exc:
-                log.info("call_stats_unavailable", meeting_id=meeting_id, error=str(exc))
-                stats = {}
-            room = stats.get("rooms", {}).get(meeting_id, {})
-            rows = [self._stats_row(s, room.get(s.participant_id)) for s in self._hub.in_meeting(meeting_id)]
-            rows += await self._remote_rows(meeting_id, {row["id"] for row in rows}, room)
-            message = hm.call_stats((utcnow() - started).total_seconds(), rows)
-            for host in self._hosts(meeting_id):
-                host.send(message)
-            await asyncio.sleep(self._stats_interval)
-
-    async def _remote_rows(self, meeting_id: str, listed: set[str], room: dict[str, Any]) -> list[dict[str, Any]]:
-        """Participants on other gateways (or parked): what the store and the media server know of them."""
-        try:
-            stored = await self._store.list_participants(meeting_id)
-        except StoreUnavailable:
-            return []
-        rows = []
-        for participant in stored:
-            # This gateway's own (joining, or parked) are not listed: as before there were other gateways.
-            if participant.id in listed or participant.gateway == self._relay.gateway_id:
-                continue
-            media = room.get(participant.id)
-            rows.append({"id": participant.id, "name": participant.name, "is_host": participant.is_host,
-                         "audio": participant.audio, "video": participant.video,
-                         # Known to its own gateway, which sends the hosts `moderation` for it.
-                         "audio_blocked": None, "video_blocked": None, "relayed": None,
-                         **{key: media.get(key) if isinstance(media, dict) else None
-                            for key in ("quality", "uplink", "downlink")}})
-        return rows
-
-    def _stats_row(self, session: Session, media: dict[str, Any] | None) -> dict[str, Any]:
-        blocked = self._blocked.get((session.meeting_id, session.participant_id), set())
-        row: dict[str, Any] = {
-            "id": session.participant_id,
-            "name": session.name,
-            "is_host": session.is_host,
-            "audio": session.audio,
-            "video": session.video,
-            "audio_blocked": "audio" in blocked,
-            "video_blocked": "video" in blocked,
-            "quality": None,
-            "uplink": None,
-            "downlink": None,
-            "relayed": session.relayed,  # its media goes through TURN (the client's connection_stats)
-        }
-        if isinstance(media, dict):
-            row.update({key: media.get(key) for key in ("quality", "uplink", "downlink")})
-        return row
-
     # --- helpers -------------------------------------------------------------------------------------------
 
     def _hosts(self, meeting_id: str) -> list[Session]:
@@ -467,8 +397,8 @@ class HostControls:
         return hm.moderation(session.participant_id, "audio" in blocked, "video" in blocked)
 
     async def close(self) -> None:
-        tasks = [*self._stats_tasks.values(), *self._commands]
-        self._stats_tasks.clear()
+        await self._stats.close()
+        tasks = list(self._commands)
         for task in tasks:
             task.cancel()
         for task in tasks:
