@@ -1,7 +1,7 @@
-"""The /ws endpoint: admits a participant, relays SDP to and from the media server, announces joins/leaves.
+"""The /ws endpoint: admits a participant, relays SDP to and from the media server, announces joins.
 
-A socket is not the participant: when a socket drops without a goodbye, the participant is parked for the
-reconnect window (the others keep its tile, frozen) and a socket with its reconnect token takes it back.
+A socket is not the participant: what happens when a socket ends (parked for the reconnect window, or gone for
+good) is presence.py's.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from mediaserver.control_protocol import ControlError
 from . import messages as m
 from .auth import Authenticator, Identity
 from .host_controls import HostControls, Refusal
-from .hub import Hub, ParkedParticipant, Session
+from .hub import Hub, Session
 from .media_api import MediaApi, MediaUnavailable
 from .media_sync import MediaSync
 from .meetings import Meetings, new_participant_id
 from .metrics import Metrics
 from .origin import same_origin
+from .presence import Presence
 from .relay import MeetingRelay
 from .resume import Resumed, Resumer, reconnect_identity
 from .store import IceCandidates, Participant, ReconnectGrant, Store, StoreUnavailable
@@ -93,10 +94,11 @@ class Signaling:
         self._refresh_interval = store_refresh_interval or ping_interval
         self.reconnect_window = reconnect_window
         self._resumer = Resumer(store, hub)
-        relay.on_command(OP_RESUMED, self._resumed_elsewhere)
+        self._presence = Presence(store=store, media=media, hub=hub, relay=relay, metrics=metrics,
+                                  controls=controls, resumer=self._resumer, reconnect_window=reconnect_window)
+        relay.on_command(OP_RESUMED, self._presence.resumed_elsewhere)
         self._sync = MediaSync(media=media, meetings=meetings, hub=hub, controls=controls, metrics=metrics,
-                               depart=self._depart_unseen)
-        self._background: set[asyncio.Task[None]] = set()
+                               depart=self._presence.depart_unseen)
         self.shutting_down = False
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -300,16 +302,9 @@ class Signaling:
                 session.spawn(self._sync.renegotiate(session, ice_restart=True), "renegotiate")
         self._controls.joined(session)
         self._metrics.experience.joined(session.participant_id, resumed.joined_at if resumed else None)
-        self._count()
+        self._presence.count()
         log.info("participant_joined", meeting_id=session.meeting_id, participant_id=session.participant_id,
                  resumed=resumed is not None, media_reset=media_reset)
-
-    def _count(self) -> None:
-        sessions = self._hub.all_sessions()
-        parked = sum(len(self._hub.parked_in(mid)) for mid in {s.meeting_id for s in sessions})
-        self._metrics.participants.set(len(sessions) + parked)
-        self._metrics.meetings.set(self._hub.meeting_count)
-        self._metrics.relayed.set(sum(1 for s in sessions if s.relayed))
 
     def _fail(self, session: Session, code: str, message: str, close_code: int) -> None:
         self._report(session, code, message)
@@ -377,7 +372,7 @@ class Signaling:
         elif message.type == m.CONNECTION_STATS:
             assert message.relayed is not None
             session.relayed = message.relayed
-            self._count()
+            self._presence.count()
         elif message.type == m.CLIENT_REPORT:
             assert message.report is not None
             self._metrics.experience.report(session.participant_id, message.report)
@@ -442,10 +437,10 @@ class Signaling:
             if self.shutting_down or session.replaced:
                 pass  # a restart brings the clients back with their tokens; a resumed socket has taken over
             elif joined and session.close_code not in FINAL_CLOSES and session.ws.close_code not in GOODBYE_CODES:
-                self._park(session)
+                self._presence.park(session)
             else:
                 self._hub.remove(session)
-                await self._depart(session.meeting_id, session.participant_id, in_media=joined)
+                await self._presence.depart(session.meeting_id, session.participant_id, in_media=joined)
                 self._controls.left(session)
         finally:
             self._hub.remove(session)
@@ -456,71 +451,4 @@ class Signaling:
             except (TimeoutError, ConnectionError, RuntimeError):
                 writer.cancel()
             self._metrics.websockets.dec()
-            self._count()
-
-    def _park(self, session: Session) -> None:
-        """The socket dropped: keep the participant (media, tracks, tile) for the reconnect window."""
-        self._hub.remove(session)
-        parked = ParkedParticipant.of(session)
-        self._hub.park(parked)
-        self._controls.left(session)
-        self._relay.to_meeting(session.meeting_id, m.participant_connection(session.participant_id, False),
-                               exclude=session.participant_id)
-        parked.expiry = asyncio.get_running_loop().call_later(self.reconnect_window, self._expire, parked)
-        log.info("participant_parked", meeting_id=session.meeting_id, participant_id=session.participant_id,
-                 close_code=session.ws.close_code, window_s=self.reconnect_window)
-
-    def _expire(self, parked: ParkedParticipant) -> None:
-        if self._hub.unpark(parked.meeting_id, parked.participant_id) is not parked:
-            return  # resumed meanwhile
-        self._metrics.reconnections.labels(kind="expired").inc()
-        log.info("reconnect_window_over", meeting_id=parked.meeting_id, participant_id=parked.participant_id)
-        task = asyncio.create_task(self._depart(parked.meeting_id, parked.participant_id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        self._count()
-
-    def _resumed_elsewhere(self, meeting_id: str, event: dict[str, Any]) -> None:
-        participant_id = event.get("participant")
-        if isinstance(participant_id, str) and self._resumer.release(meeting_id, participant_id):
-            log.info("participant_resumed_elsewhere", meeting_id=meeting_id, participant_id=participant_id)
-            self._metrics.experience.forget(participant_id)  # its call goes on, counted by the other gateway
-            self._count()
-
-    async def _depart_unseen(self, meeting_id: str, participant_id: str) -> None:
-        """The media server dropped a participant with no socket here (parked, on another gateway, or never
-        back after a restart): gone for good unless a live gateway other than this one holds it."""
-        if self._hub.unpark(meeting_id, participant_id) is not None:
-            log.info("parked_participant_dropped_by_media", participant_id=participant_id)
-        else:
-            try:
-                stored = await self._store.get_participant(participant_id)
-            except StoreUnavailable:
-                return  # the keys expire by their TTLs; its own gateway (if any) gets the same event
-            if stored is None:
-                return  # already departed (by its gateway, or by another one that got this event first)
-            if stored.gateway != self._relay.gateway_id and await self._relay.alive(stored.gateway):
-                return  # its gateway got the same event: it rejoins the participant or departs it
-        await self._depart(meeting_id, participant_id, in_media=False)
-        self._count()
-
-    async def _depart(self, meeting_id: str, participant_id: str, *, in_media: bool = True) -> None:
-        """The participant is gone for good: the others are told, its keys and its media session go.
-
-        Told even when it was never announced here: another gateway's welcome may have listed it from the store.
-        """
-        self._metrics.experience.departed(participant_id)
-        self._relay.to_meeting(meeting_id, m.participant_left(participant_id), exclude=participant_id)
-        try:
-            # The reconnect grant stays: it expires on its own 60 s after the socket closed.
-            await self._store.delete_participant(participant_id)
-        except StoreUnavailable as exc:
-            # The media server must still hear about the leave; the keys expire by their TTLs.
-            log.warning("store_leave_failed", participant_id=participant_id, error=str(exc))
-        if in_media:
-            try:
-                await self._media.leave(meeting_id, participant_id)
-            except (ControlError, MediaUnavailable) as exc:
-                # not_found is normal when the media server dropped the participant first.
-                log.info("media_leave_failed", participant_id=participant_id, error=str(exc))
-        log.info("participant_left", meeting_id=meeting_id, participant_id=participant_id)
+            self._presence.count()
