@@ -149,8 +149,8 @@ class PublisherSide:
         if hdr.payload_type != pub.payload_type:
             return  # RTX retransmissions and padding probes: we do not NACK upstream
         now = time.monotonic()
-        if now >= self._rtp_window_end:
-            self._next_rtp_window(now)
+        if now >= self._rtp_window_end and self._next_rtp_window(now):
+            return  # cut off: the participant is leaving the room
         self._rtp_in_window += 1
         if self._rtp_in_window > MAX_RTP_PER_S:
             self.rtp_over_rate += 1
@@ -193,14 +193,17 @@ class PublisherSide:
         for sub in subs:
             sub.forward(data, hdr, payload, desc, index, now)
 
-    def _next_rtp_window(self, now: float) -> None:
+    def _next_rtp_window(self, now: float) -> bool:
+        """Start a new one-second window; True when the publisher is cut off instead."""
         over = self._rtp_in_window > MAX_RTP_PER_S
         self._windows_over = self._windows_over + 1 if over else 0
+        self._rtp_window_end = now + 1.0
+        self._rtp_in_window = 0
         if self._windows_over >= CUT_OFF_AFTER_WINDOWS:
             # Seconds on end of more than any camera and screen share send: not a browser.
             self.transport.close(f"{REASON_OVER_LIMIT}: over {MAX_RTP_PER_S} RTP packets a second")
-        self._rtp_window_end = now + 1.0
-        self._rtp_in_window = 0
+            return True
+        return False
 
     def _note_audio_level(self, data: bytes, hdr: RtpHeader, pub: Publication) -> None:
         try:
