@@ -136,7 +136,7 @@ class ParkedParticipant:
 
 
 class Hub:
-    """Who is connected to which meeting on this gateway (a cross-gateway bus would sit behind this API)."""
+    """Who is connected to which meeting on this gateway (relay.py delivers to the other gateways' sockets)."""
 
     def __init__(self) -> None:
         self._rooms: dict[str, dict[str, Session]] = {}
@@ -198,10 +198,6 @@ class Hub:
             return  # a resumed participant: the others never saw it leave
         for other in others:
             other.send(joined)
-
-    def broadcast(self, session: Session, message: dict[str, Any]) -> None:
-        for other in self.announced_others(session):
-            other.send(message)
 
     def in_meeting(self, meeting_id: str) -> list[Session]:
         """The announced, open sessions of one meeting (who a meeting-wide message goes to)."""

@@ -92,7 +92,6 @@ class Signaling:
         self._ice_servers = ice_servers
         # With the ping by default (30 s): well inside the 60 s reconnect TTL it keeps alive.
         self._refresh_interval = store_refresh_interval or ping_interval
-        self.reconnect_window = reconnect_window
         self._resumer = Resumer(store, hub)
         self._presence = Presence(store=store, media=media, hub=hub, relay=relay, metrics=metrics,
                                   controls=controls, resumer=self._resumer, reconnect_window=reconnect_window)
@@ -282,7 +281,7 @@ class Signaling:
             ice = self._ice_servers(session.participant_id)  # fresh credentials on every welcome, resumes too
             return m.welcome(session.participant_id, session.name, session.is_host, others, ice,
                              reconnect_token=grant.token, resumed=resumed is not None, media_reset=media_reset,
-                             reconnect_window_s=self.reconnect_window)
+                             reconnect_window_s=self._presence.reconnect_window)
 
         if resumed is None:
             joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
