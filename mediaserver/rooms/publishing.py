@@ -14,9 +14,9 @@ from mediaserver.rtp.header import RtpHeader, parse_rtp
 from mediaserver.rtp.rtcp import Pli, ReceiverReport, Remb, RtcpPacket, SenderReport, build_compound, parse_rtcp
 from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.peer import PeerTransport
+from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 from .publication import Layer, Publication
-from .rate_limit import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 log = structlog.get_logger(__name__)
 

@@ -18,11 +18,11 @@ from mediaserver.sdp.negotiation import (
     read_subscriber_answer,
 )
 from mediaserver.transport.peer import PeerTransport
+from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 from . import layer_selector
 from .downlink import DownlinkController
 from .publication import Publication
-from .rate_limit import RTCP_BURST, RTCP_PER_S, TokenBucket
 from .subscription import Subscription
 from .subscriptions import new_subscription
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from .token_bucket import TokenBucket
+
 MAX_SSRCS: Final = 16  # RTP, per transport at once
 NEW_SSRC_BURST: Final = 16
 NEW_SSRC_RATE: Final = 2.0  # per second, once the burst is spent
@@ -24,16 +26,14 @@ DISCONNECT_DROPS_PER_S: Final = 1000
 
 
 class SsrcGate:
-    __slots__ = ("_refilled_at", "_reported", "_reported_at", "_second", "_second_drops", "_tokens", "burst",
-                 "dropped", "known", "max_ssrcs", "rate")
+    __slots__ = ("_new", "_reported", "_reported_at", "_second", "_second_drops", "dropped", "known", "max_ssrcs")
 
     def __init__(self, now: float, max_ssrcs: int = MAX_SSRCS, burst: int = NEW_SSRC_BURST,
                  rate: float = NEW_SSRC_RATE) -> None:
         self.known: set[int] = set()
         self.dropped = 0
-        self.max_ssrcs, self.burst, self.rate = max_ssrcs, burst, rate
-        self._tokens = float(burst)
-        self._refilled_at = now
+        self.max_ssrcs = max_ssrcs
+        self._new = TokenBucket(rate, burst, now)  # new SSRCs: a burst, then the rate
         self._reported = 0
         self._reported_at = now - REPORT_INTERVAL_S
         self._second = now
@@ -41,15 +41,12 @@ class SsrcGate:
 
     def admit(self, ssrc: int, now: float) -> bool:
         """A packet on an SSRC not in `known` (the caller checks that first, on every packet)."""
-        self._tokens = min(float(self.burst), self._tokens + (now - self._refilled_at) * self.rate)
-        self._refilled_at = now
-        if len(self.known) >= self.max_ssrcs or self._tokens < 1.0:
+        if len(self.known) >= self.max_ssrcs or not self._new.allow(now):
             self.dropped += 1
             if now - self._second >= 1.0:
                 self._second, self._second_drops = now, 0
             self._second_drops += 1
             return False
-        self._tokens -= 1.0
         self.known.add(ssrc)
         return True
 

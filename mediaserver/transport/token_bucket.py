@@ -1,4 +1,4 @@
-"""A token bucket: how often one peer may make the server do something (here: parse and act on its RTCP).
+"""A token bucket: how often one peer may make the server do something (parse its RTCP, bring in a new SSRC).
 
 A browser sends a compound RTCP packet about once a second per connection, plus NACKs and PLIs on loss: tens a
 second at worst. Parsing a NACK that names 512 numbers costs 100-200 us; 800 of them a second from one hostile

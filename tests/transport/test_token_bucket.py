@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mediaserver.rooms.rate_limit import TokenBucket
+from mediaserver.transport.token_bucket import TokenBucket
 
 
 def test_a_burst_then_the_rate_and_drops_are_counted() -> None:
