@@ -39,6 +39,14 @@ def netns_available() -> bool:
         _ip("netns", "del", probe, check=False)
 
 
+def _tbf(dev: str, kbit: int, queue_ms: int, netns: str | None = None) -> None:
+    # A burst of a few packets: a larger one lets keyframes through at line rate and hides the cap.
+    burst = max(kbit * 1000 // 8 // 100, 4000)
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    subprocess.run([*prefix, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", f"{kbit}kbit",
+                    "burst", str(burst), "latency", f"{queue_ms}ms"], check=True, capture_output=True, timeout=10)
+
+
 class BrowserNetwork:
     """Namespace `mtN`: 10.213.N.1 on our side (the product binds there), 10.213.N.2 on the browser's side."""
 
@@ -53,6 +61,7 @@ class BrowserNetwork:
         self.browser_ip = f"10.213.{index}.2"
         self._tmp = Path(tempfile.mkdtemp(prefix=f"netns-{index}-"))
         self.chromium = self._tmp / "chromium-in-netns"
+        self._tables: list[tuple[str, str | None]] = []  # nft tables of drop_uplink/drop_downlink
 
     def __enter__(self) -> BrowserNetwork:
         self.create()
@@ -87,6 +96,7 @@ class BrowserNetwork:
         self.chromium.chmod(0o755)
 
     def destroy(self) -> None:
+        self.stop_dropping()  # a root-namespace table would outlive the namespace
         _ip("link", "del", self.root_if, check=False)  # takes its peer in the namespace with it
         _ip("netns", "del", self.netns, check=False)
 
@@ -114,6 +124,46 @@ class BrowserNetwork:
                  f"    oifname \"{self.ns_if}\" meta l4proto udp counter drop\n  }}\n}}\n")
         subprocess.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"], input=rules, text=True, check=True,
                        timeout=10)
+
+    def cap_downlink(self, kbit: int, queue_ms: int = 150) -> None:
+        """A thin link towards the browser: a token bucket on our side of the veth (its egress is the downlink)."""
+        _tbf(self.root_if, kbit, queue_ms)
+
+    def cap_uplink(self, kbit: int, queue_ms: int = 150) -> None:
+        """A thin link from the browser: a token bucket on the namespace's side of the veth."""
+        _tbf(self.ns_if, kbit, queue_ms, netns=self.netns)
+
+    def uncap(self) -> None:
+        subprocess.run(["tc", "qdisc", "del", "dev", self.root_if, "root"], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "exec", self.netns, "tc", "qdisc", "del", "dev", self.ns_if, "root"],
+                       capture_output=True, timeout=10)
+
+    def drop_uplink(self, percent: int) -> str:
+        """Lose `percent` of the browser's UDP at random on its way to us; returns the nft table's name.
+
+        Dropped in our input hook (DESIGN.md §9): dropping in the browser's output hook would fail its sendto.
+        """
+        return self._drop(f"mtdropup{self.index}", f"iifname \"{self.root_if}\"", percent, netns=None)
+
+    def drop_downlink(self, percent: int) -> str:
+        """Lose `percent` of the UDP we send the browser, in the namespace's input hook."""
+        return self._drop(f"mtdropdown{self.index}", f"iifname \"{self.ns_if}\"", percent, netns=self.netns)
+
+    def _drop(self, table: str, match: str, percent: int, netns: str | None) -> str:
+        if not 0 < percent < 100:
+            raise ValueError("percent must be 1-99")
+        rules = (f"table inet {table} {{\n  chain in {{\n    type filter hook input priority 0; policy accept;\n"
+                 f"    {match} meta l4proto udp numgen random mod 100 lt {percent} counter drop\n  }}\n}}\n")
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        subprocess.run([*prefix, "nft", "-f", "-"], input=rules, text=True, check=True, timeout=10)
+        self._tables.append((table, netns))
+        return table
+
+    def stop_dropping(self) -> None:
+        for table, netns in self._tables:
+            prefix = ["ip", "netns", "exec", netns] if netns else []
+            subprocess.run([*prefix, "nft", "delete", "table", "inet", table], capture_output=True, timeout=10)
+        self._tables.clear()
 
     def unblock_udp(self) -> None:
         subprocess.run(["ip", "netns", "exec", self.netns, "nft", "delete", "table", "inet", "mtblock"],
