@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import struct
+from collections import deque
 from collections.abc import Callable
 
 from mediaserver.rtp.header import RtpHeader
@@ -26,15 +27,29 @@ NO_LAYER = -1
 MIN_FRAME_STEP_S = 1 / 30
 # Packets arriving up to this far behind the newest are still forwarded; later ones are useless anyway.
 REORDER_WINDOW = 0x1000
-BASE_TRAIL = 2 * REORDER_WINDOW
+_HALF = 0x8000
+# Packets this many in a row far behind the newest are not late: the source jumped (a restart we did not
+# see), and the numbering starts over at them.
+JUMP_AFTER_STRAYS = 32
+# Offset changes remembered for late packets (a dropped temporal frame is one per packet: ~1-2 s of them).
+MAX_CHANGES = 256
+# An extended sequence number's start after a re-base: any value works, this one keeps them positive.
+_EXT_BASE = 1 << 20
+
+# (first extended source number it applies from, sequence offset before it, PictureID offset before it)
+OffsetChange = tuple[int, int, int]
 
 
 class Subscription:
     """The shared part: identity, the outgoing numbering and its re-basing, RTCP both ways, statistics."""
 
     __slots__ = (
-        "_base_seq",
+        "_base_ext",
+        "_changes",
+        "_high",
+        "_high_ext",
         "_started",
+        "_strays",
         "active",
         "current_layer",
         "fraction_lost",
@@ -55,6 +70,7 @@ class Subscription:
         "packets_sent",
         "paused",
         "payload_type",
+        "pic_offset",
         "publication",
         "resend_budget",
         "retransmits",
@@ -86,8 +102,15 @@ class Subscription:
         # clamp to live layers): dynacast keeps it running, or a paused layer could never be asked back.
         self.wanted_layer = 0
         self._started = False
-        self._base_seq = 0
+        # The newest source number handled (forwarded or skipped) since the last re-base, also extended past
+        # wrap-arounds; a packet behind it is late and takes the offsets that were in force at its number.
+        self._high = 0
+        self._high_ext = _EXT_BASE - 1
+        self._base_ext = _EXT_BASE
+        self._changes: deque[OffsetChange] = deque(maxlen=MAX_CHANGES)
+        self._strays = 0
         self.seq_offset = 0
+        self.pic_offset = 0  # moved by VP8 subscriptions only, kept here so late packets find theirs
         self.ts_offset = 0
         self.last_seq = secrets.randbits(16)
         self.last_ts = secrets.randbits(32)
@@ -135,7 +158,11 @@ class Subscription:
     def _rebase(self, hdr: RtpHeader, now: float) -> None:
         """Continue our numbering from this packet of a (new) source: contiguous, strictly later timestamps."""
         self.seq_offset = (self.last_seq + 1 - hdr.sequence) & 0xFFFF
-        self._base_seq = hdr.sequence
+        self._high = (hdr.sequence - 1) & 0xFFFF
+        self._high_ext = _EXT_BASE - 1
+        self._base_ext = _EXT_BASE
+        self._changes.clear()
+        self._strays = 0
         if self._started:
             step = max(now - self.last_ts_at, MIN_FRAME_STEP_S)
             target_ts = self.last_ts + int(step * self.publication.clock_rate)
@@ -143,16 +170,48 @@ class Subscription:
             target_ts = self.last_ts
         self.ts_offset = (target_ts - hdr.timestamp) & 0xFFFFFFFF
 
-    def _too_old(self, sequence: int) -> bool:
-        """Older than our re-base point: its outgoing number is already taken by what came before."""
-        behind = (sequence - self._base_seq) & 0xFFFF
-        if behind >= 0x8000:
-            return True
-        if behind > BASE_TRAIL:
-            # Keep the reference close behind the stream: compared with a fixed switch point, every packet
-            # would look "older" once 32768 had passed, and the stream would stop.
-            self._base_seq = (sequence - REORDER_WINDOW) & 0xFFFF
-        return False
+    def _late_offsets(self, sequence: int) -> tuple[int, int] | None:
+        """The sequence and PictureID offsets a packet behind the newest takes; None to drop it.
+
+        Offsets only change at packets newer than all before (a skip, a dropped frame, inserted padding), so the
+        offsets in force at a late packet's number give it the number it would have had in order: no two
+        packets share a number and numbers rise with the source's. Dropped: the newest again (a duplicate),
+        packets from before the re-base, and those later than the remembered changes reach.
+        """
+        behind = (self._high - sequence) & 0xFFFF
+        if behind == 0 or behind > REORDER_WINDOW:
+            return None
+        ext = self._high_ext - behind
+        changes = self._changes
+        if ext < self._base_ext or (len(changes) == MAX_CHANGES and ext < changes[0][0]):
+            return None
+        seq_offset, pic_offset = self.seq_offset, self.pic_offset
+        for start, seq_before, pic_before in reversed(changes):
+            if ext >= start:
+                break
+            seq_offset, pic_offset = seq_before, pic_before
+        return seq_offset, pic_offset
+
+    def _is_newest(self, hdr: RtpHeader, now: float) -> bool:
+        """Advance the newest number if this packet is ahead of it (the usual case); a far jump re-bases."""
+        ahead = (hdr.sequence - self._high) & 0xFFFF
+        if ahead == 0 or ahead >= _HALF:
+            if (self._high - hdr.sequence) & 0xFFFF <= REORDER_WINDOW:
+                return False  # late
+            self._strays += 1
+            if self._strays < JUMP_AFTER_STRAYS:
+                return False  # far too late to be of use, or the first packets after a jump
+            self._rebase(hdr, now)  # the source jumped: our numbers continue from here
+            ahead = 1
+        self._strays = 0
+        self._high = hdr.sequence
+        self._high_ext += ahead
+        return True
+
+    def _close_gap(self) -> None:
+        """The newest packet is not forwarded: later numbers move down by one (after noting the old offsets)."""
+        self._changes.append((self._high_ext + 1, self.seq_offset, self.pic_offset))
+        self.seq_offset = (self.seq_offset - 1) & 0xFFFF
 
     # --- the hot path ------------------------------------------------------------------------
 
@@ -160,10 +219,13 @@ class Subscription:
                 layer: int, now: float) -> None:
         raise NotImplementedError
 
-    def skip(self, hdr: RtpHeader, layer: int) -> None:
-        """A packet of our stream that is not forwarded: later numbers move down to close the gap."""
-        if layer == self.current_layer and not self._too_old(hdr.sequence):
-            self.seq_offset = (self.seq_offset - 1) & 0xFFFF
+    def skip(self, hdr: RtpHeader, layer: int, now: float = 0.0) -> None:
+        """A packet of our stream that is not forwarded: later numbers move down to close the gap.
+
+        A late one leaves its gap: the numbers after it are already out.
+        """
+        if layer == self.current_layer and self._is_newest(hdr, now):
+            self._close_gap()
 
     # --- feedback from the subscriber ----------------------------------------------------------
 
@@ -243,18 +305,24 @@ class AudioSubscription(Subscription):
             self._rebase(hdr, now)  # the first packet, or the first after a restart (an unmute, say)
             self.current_layer = layer
             self._started = True
-        else:
-            behind = (hdr.sequence - self._base_seq) & 0xFFFF  # _too_old, inlined on the per-copy path
-            if behind >= 0x8000:
-                return
-            if behind > BASE_TRAIL:
-                self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
-        seq = (hdr.sequence + self.seq_offset) & 0xFFFF
         ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
+        ahead = (hdr.sequence - self._high) & 0xFFFF  # _is_newest's usual case, inlined on the per-copy path
+        if 0 < ahead < REORDER_WINDOW:
+            self._high = hdr.sequence
+            self._high_ext += ahead
+            seq = (hdr.sequence + self.seq_offset) & 0xFFFF
+            self.last_seq = seq
+            self.last_ts = ts
+            self.last_ts_at = now
+        elif self._is_newest(hdr, now):
+            seq = (hdr.sequence + self.seq_offset) & 0xFFFF
+            ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
+            self.last_seq, self.last_ts, self.last_ts_at = seq, ts, now
+        elif (offsets := self._late_offsets(hdr.sequence)) is not None:
+            seq = (hdr.sequence + offsets[0]) & 0xFFFF
+        else:
+            return
         self.packets_sent += 1
         self.octets_sent += len(payload)
-        self.last_seq = seq
-        self.last_ts = ts
-        self.last_ts_at = now
         self.send(pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
                   + payload)

@@ -15,7 +15,7 @@ from mediaserver.rtp.header import RtpHeader, parse_rtp
 from .codec import FrameDescriptor, VideoCodec
 from .packet_cache import CACHE_SIZE
 from .publication import Publication
-from .subscription import BASE_TRAIL, NO_LAYER, REORDER_WINDOW, Subscription, pack_header
+from .subscription import NO_LAYER, REORDER_WINDOW, Subscription, pack_header
 
 ALL_TEMPORAL = 2
 _SENT_MASK = CACHE_SIZE - 1
@@ -40,7 +40,6 @@ class VideoSubscription(Subscription):
         "last_tl0",
         "layer_switches",
         "max_tid",
-        "pic_offset",
         "tl0_offset",
     )
 
@@ -51,7 +50,6 @@ class VideoSubscription(Subscription):
         self._codec: VideoCodec = publication.codec
         self.max_tid = ALL_TEMPORAL
         self._pending_tid = ALL_TEMPORAL
-        self.pic_offset = 0
         self.tl0_offset = 0
         self._last_dropped_pic = -1
         self.last_pic = -1
@@ -105,42 +103,55 @@ class VideoSubscription(Subscription):
             if not (layer == self.target_layer and desc.keyframe):
                 return  # still on another layer, or waiting for the target's keyframe
             self._switch(layer, hdr, desc, now)
+        ahead = (hdr.sequence - self._high) & 0xFFFF  # Subscription._is_newest's usual case, inlined: every copy
+        if 0 < ahead < REORDER_WINDOW:
+            self._high = hdr.sequence
+            self._high_ext += ahead
+            newest = True
         else:
-            # Subscription._too_old, inlined: this runs for every copy of every packet.
-            behind = (hdr.sequence - self._base_seq) & 0xFFFF
-            if behind >= 0x8000:
+            newest = self._is_newest(hdr, now)
+        if newest:
+            seq_offset, pic_offset = self.seq_offset, self.pic_offset
+            if self._pending_tid != self.max_tid and desc.frame_start:
+                self._apply_pending_tid(desc)
+            tid = desc.tid
+            if tid is not None and tid > self.max_tid:
+                self._drop_temporal(desc)
                 return
-            if behind > BASE_TRAIL:
-                self._base_seq = (hdr.sequence - REORDER_WINDOW) & 0xFFFF
-        if self._pending_tid != self.max_tid and desc.frame_start:
-            self._apply_pending_tid(desc)
-        tid = desc.tid
-        if tid is not None and tid > self.max_tid:
-            self._drop_temporal(desc)
-            return
-        seq = (hdr.sequence + self.seq_offset) & 0xFFFF
+        else:
+            tid = desc.tid
+            if tid is not None and tid > self.max_tid:
+                return  # a late packet of a layer we drop: its gap stays (the numbers after it are out)
+            offsets = self._late_offsets(hdr.sequence)
+            if offsets is None:
+                return
+            seq_offset, pic_offset = offsets
+        seq = (hdr.sequence + seq_offset) & 0xFFFF
         ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
         out = pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
         if desc.picture_id is None:
             out += payload  # H.264: nothing in the payload to keep continuous
-        elif self.pic_offset or self.tl0_offset:
-            out, self.last_pic, tl0 = self._codec.munge(out, payload, hdr.payload_start, desc, self.pic_offset,
-                                                        self.tl0_offset)
-            if tl0 >= 0:
-                self.last_tl0 = tl0
+        elif pic_offset or self.tl0_offset:
+            out, pic, tl0 = self._codec.munge(out, payload, hdr.payload_start, desc, pic_offset, self.tl0_offset)
+            if newest:
+                self.last_pic = pic
+                if tl0 >= 0:
+                    self.last_tl0 = tl0
         else:
             # No offsets yet (no switch since the start): the descriptor goes out as it came in.
-            self.last_pic = desc.picture_id
-            if desc.tl0picidx is not None:
-                self.last_tl0 = desc.tl0picidx
+            if newest:
+                self.last_pic = desc.picture_id
+                if desc.tl0picidx is not None:
+                    self.last_tl0 = desc.tl0picidx
             out += payload
-        self._sent[seq & _SENT_MASK] = ((seq << 42) | (hdr.sequence << 26) | ((self.pic_offset & 0x7FFF) << 10)
+        self._sent[seq & _SENT_MASK] = ((seq << 42) | (hdr.sequence << 26) | ((pic_offset & 0x7FFF) << 10)
                                         | self._epoch)
         self.packets_sent += 1
         self.octets_sent += len(payload)
-        self.last_seq = seq
-        self.last_ts = ts
-        self.last_ts_at = now
+        if newest:
+            self.last_seq = seq
+            self.last_ts = ts
+            self.last_ts_at = now
         self.send(out)
 
     def _apply_pending_tid(self, desc: FrameDescriptor) -> None:
@@ -150,7 +161,7 @@ class VideoSubscription(Subscription):
 
     def _drop_temporal(self, desc: FrameDescriptor) -> None:
         # Close the gaps the dropped frame leaves, so the subscriber sees neither loss nor a missing picture.
-        self.seq_offset = (self.seq_offset - 1) & 0xFFFF
+        self._close_gap()
         if desc.picture_id is not None and desc.picture_id != self._last_dropped_pic:
             self._last_dropped_pic = desc.picture_id
             self.pic_offset -= 1

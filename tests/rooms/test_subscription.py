@@ -108,7 +108,8 @@ def test_header_extensions_are_not_forwarded() -> None:
        st.integers(0, 2**32 - 1))
 def test_rewrite_preserves_sequence_and_timestamp_deltas(steps: list[int], seq0: int, ts0: int) -> None:
     """Any reordering/gap pattern: packets from the start point on keep their deltas (modulo the field
-    widths); packets older than the first forwarded one are dropped, their numbers belong to the past."""
+    widths); packets older than the first forwarded one are dropped, their numbers belong to the past, and so
+    is a repeat of the newest (a duplicate the network made)."""
     sub, sink = make("audio")
     sub.activate()
     seq, ts = seq0, ts0
@@ -118,8 +119,13 @@ def test_rewrite_preserves_sequence_and_timestamp_deltas(steps: list[int], seq0:
         ts = (ts + 960 * step) & 0xFFFFFFFF
         sent_in.append((seq, ts))
         forward(sub, rtp(seq, ts, b"x", pt=111))
-    first = sent_in[0][0]
-    expected = [(s_in, t_in) for s_in, t_in in sent_in if seq_diff(s_in, first) >= 0]
+    first = newest = sent_in[0][0]
+    expected = [sent_in[0]]
+    for s_in, t_in in sent_in[1:]:
+        if seq_diff(s_in, first) >= 0 and s_in != newest:
+            expected.append((s_in, t_in))
+        if seq_diff(s_in, newest) > 0:
+            newest = s_in
     out = [parse_rtp(p) for p in sink.sent]
     assert len(out) == len(expected)
     for (s_in, t_in), hdr in zip(expected, out, strict=True):
