@@ -78,6 +78,11 @@ class BandwidthEstimator(SendHistory):
     def rtt(self, seconds: float) -> None:
         self._rate.rtt = seconds
 
+    @property
+    def overusing(self) -> bool:
+        """The delay detector sees the bottleneck's queue growing (a probe running now should stop)."""
+        return self._delay.state == "overusing"
+
     def on_feedback(self, arrivals: Sequence[tuple[int, int | None]], now: float) -> None:
         """One TWCC feedback: (transport seq, arrival µs on the receiver's clock, or None if lost), in order."""
         resolved = self._resolve(arrivals)

@@ -215,6 +215,8 @@ class Room:
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
                 log.exception("participant_tick_failed", room=self.id, participant=participant.id)
+        for participant in self.participants.values():
+            participant.subscribing.send_padding(now)  # a downlink probe's padding, paced in these 50 ms steps
         if current == 0:
             self._room_tick(now)
             self.expire_detached(now)
@@ -226,6 +228,8 @@ class Room:
         loudness = {pid: p.publishing.loudness() for pid, p in self.participants.items()}
         speaker = self._speaker.update(loudness, now)
         if speaker is not None:
+            for participant in self.participants.values():
+                participant.subscribing.speaker = speaker
             self._emit(proto.ACTIVE_SPEAKER, {"room_id": self.id, "participant_id": speaker})
 
     def _layers_needed(self, publisher: Participant, pub: Publication, rids: list[str]) -> None:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.ntp import ntp_now
 from mediaserver.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, RtcpPacket, SenderReport, build_compound, parse_rtcp
+from mediaserver.rtp.rtcpfb import TransportCC
 from mediaserver.sdp.negotiation import (
     SUBSCRIBER_PAYLOAD_TYPES,
+    TRANSPORT_CC_ID,
     InactiveSlot,
     OutboundTrack,
     ServerIdentity,
@@ -22,6 +24,7 @@ from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBuck
 
 from . import layer_selector
 from .downlink import DownlinkController
+from .downlink_bandwidth import DownlinkBandwidth, VideoWish
 from .publication import Publication
 from .subscription import Subscription
 from .subscriptions import new_subscription
@@ -83,7 +86,9 @@ class SubscriberSide:
         self._announced = False
         self._session_version = 0
         self.prefs: dict[str, TilePrefs] = {}  # by publication id
-        self.downlink = DownlinkController(participant_id)
+        self.downlink = DownlinkController(participant_id)  # a browser without transport-wide feedback
+        self.bandwidth = DownlinkBandwidth(participant_id, TRANSPORT_CC_ID)
+        self.speaker = ""  # the room's active speaker: its video comes right after a spotlit one
         self._nacked_mark = 0
         self._sent_mark = 0
         self._rr_loss = 0.0
@@ -105,6 +110,7 @@ class SubscriberSide:
             self.slots.append(slot)
         sub = new_subscription(pub, slot.mid, SUBSCRIBER_PAYLOAD_TYPES[pub.codec_name], self.transport.send_rtp,
                                self.participant_id)
+        sub.pack = self.bandwidth.headers.pack
         slot.subscription = sub
         self.subscriptions[pub.id] = sub
         self._by_ssrc[sub.ssrc] = sub
@@ -121,6 +127,7 @@ class SubscriberSide:
         pub.unsubscribe(sub)
         self._by_ssrc.pop(sub.ssrc, None)
         self.prefs.pop(pub.id, None)
+        self.bandwidth.forget(pub.id)
         if pub.id in self.undecodable:
             self.undecodable.discard(pub.id)
             self._on_undecodable(pub, False)  # gone: its placeholder goes too (its sender may have switched)
@@ -151,7 +158,8 @@ class SubscriberSide:
             if sub is None:
                 entries.append(InactiveSlot(mid=slot.mid, kind=slot.kind))
             else:
-                entries.append(OutboundTrack(mid=slot.mid, kind=slot.kind, ssrc=sub.ssrc, rtx_ssrc=None,
+                entries.append(OutboundTrack(mid=slot.mid, kind=slot.kind, ssrc=sub.ssrc,
+                                             rtx_ssrc=sub.rtx_ssrc if sub.kind == "video" else None,
                                              stream_id=sub.publication.participant_id,
                                              track_id=sub.publication.id, cname=self.cname,
                                              codec=sub.publication.codec_name))
@@ -179,6 +187,9 @@ class SubscriberSide:
         if answer.peer is not None:  # None: the offer had no m-lines, so there is no transport yet
             self.transport.set_remote_fingerprint(answer.peer.fingerprint[1])
         self.negotiating = False
+        if answer.peer is not None:
+            self.bandwidth.headers.numbering = answer.transport_cc
+            self.bandwidth.rtx = answer.rtx
         video = [answer.decodes[s.mid] for s in self.slots if s.kind == "video" and s.mid in answer.decodes]
         if video:
             self.video_decodes = frozenset().union(*video)
@@ -258,24 +269,51 @@ class SubscriberSide:
                 sub.deactivate()
             elif sub.negotiated and self.transport.state == "connected":
                 sub.activate()
+        if self.bandwidth.active:
+            self._allocate_bandwidth(now, stepwise=False)
+            return
         pub = sub.publication
         temporal = True  # Chrome's VP8 simulcast carries temporal layers; without them max_tid is moot
         wanted = self.wanted_layer(sub)
         sub.wanted_layer = layer_selector.choose(wanted, self.downlink.steps_down, temporal, -1).layer
         quality = layer_selector.choose(wanted, self.downlink.steps_down, temporal, pub.highest_live(now))
         sub.select(quality.layer, quality.max_tid)
+        self._retry_keyframe(sub)
+
+    @staticmethod
+    def _retry_keyframe(sub: Subscription) -> None:
         if sub.active and sub.current_layer != sub.target_layer:
             # Still waiting for the target's keyframe: ask again (the publication throttles). A request dropped
             # by that throttle, or a PLI lost on the way, would otherwise leave this video frozen: Chrome sends
             # no periodic keyframes.
-            pub.request_keyframe(sub.target_layer)
+            sub.publication.request_keyframe(sub.target_layer)
+
+    def _allocate_bandwidth(self, now: float, stepwise: bool) -> None:
+        """Every visible video's level from the downlink estimate, in one pass (they share the link)."""
+        for sub in self.bandwidth.apply(self.subscriptions.values(), self._wish, now, stepwise):
+            self._retry_keyframe(sub)
+
+    def _wish(self, sub: Subscription) -> VideoWish:
+        prefs = self.prefs.get(sub.publication.id)
+        area = prefs.width * prefs.height if prefs is not None else 0
+        return VideoWish(sub, self.wanted_layer(sub), area, sub.publication.participant_id == self.speaker)
 
     def allocate(self, now: float) -> None:
+        """Once a second after evaluate_downlink (layers come and go at the publisher); the estimate's pass
+        already ran there, and a second pass would climb twice."""
+        if self.bandwidth.active:
+            return
         for sub in self.subscriptions.values():
             self._choose(sub, now)
 
     def evaluate_downlink(self, now: float) -> None:
-        """Once a second: loss from the latest receiver reports and from the NACK rate drives the steps."""
+        """Once a second: an allocation pass on the estimate, or (no transport-wide feedback) the loss steps."""
+        if self.bandwidth.active:
+            rtt_ms = self.median_rtt_ms()
+            if rtt_ms is not None:
+                self.bandwidth.estimator.rtt = rtt_ms / 1000  # how often overuse may cut, how fast it adds
+            self._allocate_bandwidth(now, stepwise=True)
+            return
         video = [s for s in self.subscriptions.values() if s.kind == "video" and s.active]
         sent = sum(s.packets_sent for s in video)
         nacked = sum(s.nacked_packets for s in video)
@@ -291,11 +329,21 @@ class SubscriberSide:
         if self.downlink.on_sample(loss, now):
             self.allocate(now)
 
+    def send_padding(self, now: float) -> None:
+        """While a probe runs (called every few tens of ms): its padding, on a watched video's RTX stream."""
+        if self.bandwidth.probe.active and self.transport.state == "connected":
+            self.bandwidth.send_padding(self.subscriptions.values(), self.transport.send_rtp, now)
+
     def measure(self, now: float) -> None:
         octets = sum(s.octets_sent for s in self.subscriptions.values())
         if self._measured_at and now > self._measured_at:
             self.bitrate_bps = int(max(octets - self._octets_mark, 0) * 8 / (now - self._measured_at))
         self._octets_mark, self._measured_at = octets, now
+
+    def downlink_loss(self) -> float:
+        """Loss on the way to this subscriber alone: the feedback's count of what we sent (a publisher's uplink
+        loss also shows in receiver reports, as gaps in the numbers we forward)."""
+        return self.bandwidth.estimator.loss if self.bandwidth.active else self.downlink.last_loss
 
     def median_rtt_ms(self) -> float | None:
         rtts = sorted(s.rtt for s in self.subscriptions.values() if s.active and s.rtt is not None)
@@ -306,7 +354,7 @@ class SubscriberSide:
         clock = {"audio": 48000, "video": 90000}
         jitter_ms = max((s.jitter * 1000 / clock[s.kind] for s in self.subscriptions.values() if s.active),
                         default=0.0)
-        return {"bitrate_bps": self.bitrate_bps, "loss": round(self.downlink.last_loss, 3),
+        return {"bitrate_bps": self.bitrate_bps, "loss": round(self.downlink_loss(), 3),
                 "rtt_ms": self.median_rtt_ms(), "jitter_ms": round(jitter_ms, 1)}
 
     # --- feedback from the subscriber ----------------------------------------------------------
@@ -342,6 +390,10 @@ class SubscriberSide:
             elif isinstance(packet, Fir):
                 for ssrc, _seq in packet.entries:
                     self._keyframe_wanted(self._by_ssrc.get(ssrc))
+            elif isinstance(packet, TransportCC) and self.bandwidth.active:
+                now = time.monotonic()
+                if self.bandwidth.on_feedback(packet, now):
+                    self._allocate_bandwidth(now, stepwise=False)  # over the estimate: down at once
 
     @staticmethod
     def _keyframe_wanted(sub: Subscription | None) -> None:
@@ -359,6 +411,7 @@ class SubscriberSide:
             self.transport.send_rtcp(build_compound(reports[i : i + SR_PER_COMPOUND]))
 
     def stats(self) -> dict[str, object]:
-        return {"downlink": self.downlink.stats(), "subscriptions": [s.stats() for s in self.subscriptions.values()],
+        return {"downlink": self.downlink.stats(), "bandwidth": self.bandwidth.stats(),
+                "subscriptions": [s.stats() for s in self.subscriptions.values()],
                 "negotiation": {"version": self._session_version, "pending": self.negotiating,
                                 "failures": self.negotiation_failures, "answer_timeouts": self.answer_timeouts}}

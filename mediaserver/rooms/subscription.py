@@ -9,7 +9,6 @@ continuous stream across restarts and layer switches.
 from __future__ import annotations
 
 import secrets
-import struct
 from collections import deque
 from collections.abc import Callable
 
@@ -18,10 +17,11 @@ from mediaserver.rtp.ntp import ntp_middle32, rtt_seconds
 from mediaserver.rtp.rtcp import ReportBlock, SenderReport
 
 from .codec import FrameDescriptor
+from .outbound import plain_header
 from .publication import Publication
 from .retransmit_budget import MAX_LOST_PER_NACK, RetransmitBudget
 
-pack_header = struct.Struct("!BBHII").pack
+PackHeader = Callable[[int, int, int, int, int, int, float], bytes]
 NO_LAYER = -1
 # A re-base moves our timestamps forward by at least one frame at 30 fps, so they stay strictly monotonic.
 MIN_FRAME_STEP_S = 1 / 30
@@ -66,6 +66,7 @@ class Subscription:
         "nacks_received",
         "negotiated",
         "octets_sent",
+        "pack",
         "packets_lost",
         "packets_sent",
         "paused",
@@ -75,6 +76,8 @@ class Subscription:
         "resend_budget",
         "retransmits",
         "rtt",
+        "rtx_seq",
+        "rtx_ssrc",
         "send",
         "seq_offset",
         "ssrc",
@@ -91,8 +94,15 @@ class Subscription:
         self.kind = publication.kind
         self.mid = mid
         self.ssrc = secrets.randbits(32) or 1
+        # Video's RTX stream: offered with it, it carries the downlink probes' padding (retransmissions keep
+        # the media SSRC, RFC 4585 style). Audio has none.
+        self.rtx_ssrc = 0
+        self.rtx_seq = secrets.randbits(16)
         self.payload_type = payload_type
         self.send = send
+        # Builds each header (first two bytes, sequence, timestamp, SSRC, payload length, now): the subscriber
+        # side's, which numbers every packet for transport-wide feedback once the browser takes it.
+        self.pack: PackHeader = plain_header
         self.negotiated = False  # the subscriber's answer for this m-line has been applied
         self.active = False  # negotiated and the subscriber transport is connected
         self.paused = False  # the subscriber's tile is hidden: no video at all
@@ -239,14 +249,14 @@ class Subscription:
             last = self.last_seq
             lost = sorted(lost, key=lambda seq: (last - seq) & 0xFFFF)[:MAX_LOST_PER_NACK]
         for seq in lost:
-            packet = self._resent(seq)
+            packet = self._resent(seq, now)
             if packet is None:
                 self.nack_misses += 1
             elif budget.allows(seq, len(packet), self.octets_sent, self.rtt, now):
                 self.retransmits += 1
                 self.send(packet)
 
-    def _resent(self, seq: int) -> bytes | None:
+    def _resent(self, seq: int, now: float) -> bytes | None:
         return None  # only video keeps what it sent (our offers negotiate NACK on video alone)
 
     def on_report_block(self, block: ReportBlock, now_ntp: int) -> None:
@@ -324,5 +334,5 @@ class AudioSubscription(Subscription):
             return
         self.packets_sent += 1
         self.octets_sent += len(payload)
-        self.send(pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
-                  + payload)
+        self.send(self.pack(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc,
+                            len(payload), now) + payload)

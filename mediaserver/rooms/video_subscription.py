@@ -7,6 +7,7 @@ one continuous stream. Temporal layers above `max_tid` are dropped and the gap i
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from mediaserver.rtp.errors import ParseError
@@ -15,7 +16,7 @@ from mediaserver.rtp.header import RtpHeader, parse_rtp
 from .codec import FrameDescriptor, VideoCodec
 from .packet_cache import CACHE_SIZE
 from .publication import Publication
-from .subscription import NO_LAYER, REORDER_WINDOW, Subscription, pack_header
+from .subscription import NO_LAYER, REORDER_WINDOW, Subscription
 
 ALL_TEMPORAL = 2
 _SENT_MASK = CACHE_SIZE - 1
@@ -46,6 +47,7 @@ class VideoSubscription(Subscription):
     def __init__(self, publication: Publication, mid: str, payload_type: int, send: Callable[[bytes], None],
                  subscriber_id: str = "") -> None:
         super().__init__(publication, mid, payload_type, send, subscriber_id)
+        self.rtx_ssrc = secrets.randbits(32) or 1
         assert publication.codec is not None, "a video publication has a codec"
         self._codec: VideoCodec = publication.codec
         self.max_tid = ALL_TEMPORAL
@@ -128,7 +130,8 @@ class VideoSubscription(Subscription):
             seq_offset, pic_offset = offsets
         seq = (hdr.sequence + seq_offset) & 0xFFFF
         ts = (hdr.timestamp + self.ts_offset) & 0xFFFFFFFF
-        out = pack_header(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
+        out = self.pack(0x80 | (data[0] & 0x20), (data[1] & 0x80) | self.payload_type, seq, ts, self.ssrc,
+                        len(payload), now)
         if desc.picture_id is None:
             out += payload  # H.264: nothing in the payload to keep continuous
         elif pic_offset or self.tl0_offset:
@@ -188,7 +191,7 @@ class VideoSubscription(Subscription):
 
     # --- feedback from the subscriber ----------------------------------------------------------
 
-    def _resent(self, seq: int) -> bytes | None:
+    def _resent(self, seq: int, now: float) -> bytes | None:
         """The packet once sent as `seq`, rebuilt from the layer's history with the offsets of that time."""
         record = self._sent[seq & _SENT_MASK]
         if record < 0 or record >> 42 != seq:
@@ -208,8 +211,9 @@ class VideoSubscription(Subscription):
         ts = (hdr.timestamp + ts_offset) & 0xFFFFFFFF
         if (self.last_ts - ts) & 0xFFFFFFFF > _RESEND_HORIZON_S * self.publication.clock_rate:
             return None  # the layer's numbers wrapped while we were paused: this is not the packet we sent
-        header = pack_header(0x80 | (source[0] & 0x20), (source[1] & 0x80) | self.payload_type, seq, ts, self.ssrc)
         payload = source[hdr.payload_start :]
+        header = self.pack(0x80 | (source[0] & 0x20), (source[1] & 0x80) | self.payload_type, seq, ts, self.ssrc,
+                           len(payload), now)
         pic_offset = (record >> 10) & 0x7FFF
         if desc.picture_id is None or not (pic_offset or tl0_offset):
             return header + payload

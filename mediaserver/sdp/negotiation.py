@@ -18,6 +18,8 @@ from mediaserver.sdp.publisher import (
 )
 from mediaserver.sdp.subscriber import (
     SUBSCRIBER_PAYLOAD_TYPES,
+    SUBSCRIBER_RTX_PAYLOAD_TYPES,
+    TRANSPORT_CC_ID,
     InactiveSlot,
     OutboundTrack,
     Slot,
@@ -32,6 +34,8 @@ __all__ = [
     "ACCEPTED_EXTENSIONS",
     "ACCEPTED_FEEDBACK",
     "SUBSCRIBER_PAYLOAD_TYPES",
+    "SUBSCRIBER_RTX_PAYLOAD_TYPES",
+    "TRANSPORT_CC_ID",
     "VIDEO_CODECS",
     "InactiveSlot",
     "NegotiatedMedia",

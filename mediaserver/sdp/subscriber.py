@@ -13,9 +13,9 @@ from mediaserver.sdp.identity import (
     MAX_MID_LENGTH,
     OPUS_FMTP,
     PROTO,
-    URI_ABS_SEND_TIME,
     URI_AUDIO_LEVEL,
     URI_MID,
+    URI_TRANSPORT_CC,
     PeerIdentity,
     ServerIdentity,
     check_unique_mids,
@@ -35,13 +35,18 @@ H264_FMTP: Final = "level-asymmetry-allowed=1;packetization-mode=1;profile-level
 # payload type follows its publication's codec; the slot keeps both, so a later track of the other codec
 # reuses it without a change of codecs.
 SUBSCRIBER_PAYLOAD_TYPES: Final = {"opus": OPUS_PT, "VP8": VP8_PT, "H264": H264_PT}
+SUBSCRIBER_RTX_PAYLOAD_TYPES: Final = {"VP8": VP8_RTX_PT, "H264": H264_RTX_PT}
 _VIDEO_CODECS: Final = {"VP8": (VP8_PT, VP8_RTX_PT, None), "H264": (H264_PT, H264_RTX_PT, H264_FMTP)}
 # What the server handles from subscribers: NACK (retransmit from its cache), PLI/FIR (forwarded to
-# the publisher as a keyframe request) and REMB (layer selection). No transport-cc.
-VIDEO_FEEDBACK: Final = ("nack", "nack pli", "ccm fir", "goog-remb")
-# Stable ids, identical in every offer of a session, matching Chrome's own numbering.
-AUDIO_EXTENSIONS: Final = {1: URI_AUDIO_LEVEL, 2: URI_ABS_SEND_TIME, 4: URI_MID}
-VIDEO_EXTENSIONS: Final = {2: URI_ABS_SEND_TIME, 4: URI_MID}
+# the publisher as a keyframe request) and transport-wide feedback on every packet we send (the downlink
+# estimate that picks layers). No REMB: the browser computes none once transport-cc is negotiated.
+VIDEO_FEEDBACK: Final = ("nack", "nack pli", "ccm fir", "transport-cc")
+AUDIO_FEEDBACK: Final = ("transport-cc",)
+# Stable ids, identical in every offer of a session, matching Chrome's own numbering. Every packet we send
+# carries the transport-wide sequence number (id 3); nothing else is written.
+TRANSPORT_CC_ID: Final = 3
+AUDIO_EXTENSIONS: Final = {1: URI_AUDIO_LEVEL, TRANSPORT_CC_ID: URI_TRANSPORT_CC, 4: URI_MID}
+VIDEO_EXTENSIONS: Final = {TRANSPORT_CC_ID: URI_TRANSPORT_CC, 4: URI_MID}
 
 # cname is carried in RTCP SDES; anything printable without whitespace is safe on an a=ssrc line.
 _CNAME_RE: Final = re.compile(r"[\x21-\x7e]{1,255}")
@@ -120,7 +125,7 @@ def _section(slot: Slot, server: ServerIdentity) -> MediaSection:
     media.rtcp_rsize = True
     if slot.kind == "audio":
         media.extmaps = dict(AUDIO_EXTENSIONS)
-        media.codecs = [Codec(OPUS_PT, "opus", 48000, 2, OPUS_FMTP)]
+        media.codecs = [Codec(OPUS_PT, "opus", 48000, 2, OPUS_FMTP, list(AUDIO_FEEDBACK))]
     else:
         media.extmaps = dict(VIDEO_EXTENSIONS)
         first = slot.codec if isinstance(slot, OutboundTrack) and slot.codec in _VIDEO_CODECS else "VP8"
@@ -169,10 +174,13 @@ def build_subscriber_offer(slots: Sequence[Slot], server: ServerIdentity, sessio
 
 @dataclass
 class SubscriberAnswer:
-    """The browser's transport identity (None for an answer without m-lines) and, per mid, what it decodes."""
+    """The browser's transport identity (None for an answer without m-lines), per mid what it decodes, and
+    whether it gives transport-wide feedback (it kept our extension) and takes RTX (probe padding goes there)."""
 
     peer: PeerIdentity | None
     decodes: dict[str, frozenset[str]]
+    transport_cc: bool = False
+    rtx: bool = False
 
 
 def parse_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> PeerIdentity | None:
@@ -207,6 +215,8 @@ def read_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> Sub
     if len(answer.media) > 1 and (bundle is None or sorted(bundle) != sorted(mids)):
         raise SdpError("answer does not bundle every m-line; the server has a single port")
     decodes: dict[str, frozenset[str]] = {}
+    transport_cc = rtx = False
+    rtx_pts = {rtx_pt for _, rtx_pt, _ in _VIDEO_CODECS.values()}
     for media in answer.media:
         where = f"answer mid {media.mid}"
         if media.port == 0:
@@ -219,9 +229,11 @@ def read_subscriber_answer(answer_text: str, offered_mids: Sequence[str]) -> Sub
         if not codecs:
             raise SdpError(f"{where}: none of the offered {media.kind} codecs was accepted")
         decodes[media.mid or ""] = codecs
+        transport_cc = transport_cc or media.extmaps.get(TRANSPORT_CC_ID) == URI_TRANSPORT_CC
+        rtx = rtx or (media.kind == "video" and bool(rtx_pts.intersection(media.formats)))
         setup = media.effective_setup(answer)
         if setup not in (None, "active"):
             raise SdpError(f"{where}: a=setup:{setup}; the browser must be the DTLS client (active)")
     # The bundled transport is the one of the BUNDLE-tag m-line.
     tag = answer.media_by_mid(bundle[0]) if bundle else answer.media[0]
-    return SubscriberAnswer(peer_identity(answer, tag or answer.media[0]), decodes)
+    return SubscriberAnswer(peer_identity(answer, tag or answer.media[0]), decodes, transport_cc, rtx)

@@ -8,7 +8,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription as AiortcSdp
 
-from mediaserver.sdp.identity import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
+from mediaserver.sdp.identity import URI_AUDIO_LEVEL, URI_MID, URI_TRANSPORT_CC
 from mediaserver.sdp.model import SdpError, parse_sdp
 from mediaserver.sdp.negotiation import (
     InactiveSlot,
@@ -55,8 +55,8 @@ def test_one_audio_slot(server: ServerIdentity) -> None:
     assert (m.kind, m.port, m.proto, m.mid, m.direction) == ("audio", 9, "UDP/TLS/RTP/SAVPF", "0", "sendonly")
     assert m.formats == [111]
     assert (m.codecs[0].name, m.codecs[0].clock_rate, m.codecs[0].channels) == ("opus", 48000, 2)
-    assert m.codecs[0].fmtp == "minptime=10;useinbandfec=1" and m.codecs[0].rtcp_fb == []
-    assert m.extmaps == {1: URI_AUDIO_LEVEL, 2: URI_ABS_SEND_TIME, 4: URI_MID}
+    assert m.codecs[0].fmtp == "minptime=10;useinbandfec=1" and m.codecs[0].rtcp_fb == ["transport-cc"]
+    assert m.extmaps == {1: URI_AUDIO_LEVEL, 3: URI_TRANSPORT_CC, 4: URI_MID}
     assert m.msid == "alice alice-mic"
     assert m.ssrcs == {1111: {"cname": "alicecname", "msid": "alice alice-mic"}}
     assert m.ssrc_groups == []
@@ -71,7 +71,7 @@ def test_one_audio_slot(server: ServerIdentity) -> None:
 def test_three_slots(server: ServerIdentity) -> None:
     text = build_subscriber_offer([ALICE_MIC, ALICE_CAM, BOB_CAM], server, session_version=1, session_id=1)
     assert "a=group:BUNDLE 0 1 2\r\n" in text
-    assert "transport-cc" not in text
+    assert "goog-remb" not in text and "abs-send-time" not in text
     _, cam, bob = blocks(text)
     assert cam[0] == "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103"
     for line in [
@@ -81,7 +81,7 @@ def test_three_slots(server: ServerIdentity) -> None:
         "a=rtcp-fb:96 nack",
         "a=rtcp-fb:96 nack pli",
         "a=rtcp-fb:96 ccm fir",
-        "a=rtcp-fb:96 goog-remb",
+        "a=rtcp-fb:96 transport-cc",
         "a=rtpmap:97 rtx/90000",
         "a=fmtp:97 apt=96",
         "a=ssrc-group:FID 2222 2223",
@@ -89,7 +89,7 @@ def test_three_slots(server: ServerIdentity) -> None:
         "a=ssrc:2222 msid:alice alice-cam",
         "a=ssrc:2223 cname:alicecname",
         "a=ssrc:2223 msid:alice alice-cam",
-        f"a=extmap:2 {URI_ABS_SEND_TIME}",
+        f"a=extmap:3 {URI_TRANSPORT_CC}",
         f"a=extmap:4 {URI_MID}",
     ]:
         assert line in cam, line
