@@ -453,7 +453,7 @@ async def test_a_lossy_subscriber_steps_down_alone_and_recovers(
         params = {"room_id": meeting_id, "participant_id": ann_id}
         await media.request("simulate_loss", {**params, "downlink_loss": 0.15})
         try:
-            down_in = await until("Ann steps down under 15 % loss", ann_stepped_down, 10)
+            down_in = await until("Ann steps down under 15 % loss", ann_stepped_down, 15)
             lossy = await video_subscription(media, meeting_id, ann_id, host_id)
         finally:
             await media.request("simulate_loss", {**params, "downlink_loss": 0.0})
@@ -483,4 +483,5 @@ async def test_a_lossy_subscriber_steps_down_alone_and_recovers(
     assert set(bo_layers) == {TOP_LAYER}, f"Bo, on a clean link, left the top layer: {bo_layers}"
     assert bo_final["layer_switches"] == bo_switches_before
     assert 2 <= ann_switches <= 4, f"Ann's layer switched {ann_switches} times"
-    assert ann_final["downlink"]["decisions_down"] >= 1 and ann_final["downlink"]["decisions_up"] >= 1
+    # Chromium gives transport-wide feedback: its count of what we sent is the loss the estimate was cut for.
+    assert lossy["downlink"]["loss"] >= 0.1 and ann_final["downlink"]["loss"] < 0.02
