@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_S = 15.0
 RTCP_INTERVAL_S = 1.0
+# Transport-wide feedback goes out this often (Chrome: every 50-100 ms), when the server numbers its packets.
+FEEDBACK_INTERVAL_S = 0.1
 # Tile sizes (device pixels) of a 5x4 grid on a 1920x1080 screen, with one speaker pinned large.
 GRID_TILE = (320, 180)
 PINNED_TILE = (1280, 720)
@@ -95,6 +97,8 @@ class MediaEndpoint:
         # Each bot reports on its own phase, as independent browsers do, not all in the same millisecond.
         self._report_timer: asyncio.TimerHandle | None = loop.call_later(RTCP_INTERVAL_S * (0.5 + random.random()),
                                                                          self._report)
+        self._feedback_timer: asyncio.TimerHandle | None = loop.call_later(FEEDBACK_INTERVAL_S * random.random(),
+                                                                           self._feedback)
 
     def problems(self) -> dict[str, int]:
         """What went wrong on this bot's connections: each non-zero count loses or garbles packets."""
@@ -102,6 +106,10 @@ class MediaEndpoint:
         return {"srtp_errors": pub.srtp_errors + sub.srtp_errors, "send_errors": pub.send_errors + sub.send_errors,
                 "unknown_ssrc": inbound.unknown_ssrc, "no_tag": inbound.no_tag,
                 "dropped_injected": sub.dropped_injected}
+
+    @property
+    def feedback_sent(self) -> int:
+        return self.receiver.feedback_sent
 
     @property
     def tracks(self) -> Iterable[TrackReceiver]:
@@ -154,6 +162,7 @@ class MediaEndpoint:
     def on_subscriber_offer(self, sdp: str, publisher_of_mid: dict[str, str] | None = None) -> str:
         """Register the offered tracks (publisher from msid, or from `publisher_of_mid`) and answer."""
         offer = parse_subscriber_offer(sdp)
+        self.receiver.transport_cc_id = offer.transport_cc_id
         for track in offer.tracks:
             publisher = (publisher_of_mid or {}).get(track.mid, track.publisher_id)
             self.receiver.add_track(track.ssrc, track.kind, track.mid, publisher, track.track_id)
@@ -176,6 +185,11 @@ class MediaEndpoint:
                 width, height = PINNED_TILE if track.publisher_id == pinned else GRID_TILE
                 prefs.append({"track_id": track.track_id, "width": width, "height": height, "visible": True})
         return prefs
+
+    def _feedback(self) -> None:
+        self._feedback_timer = asyncio.get_running_loop().call_later(FEEDBACK_INTERVAL_S, self._feedback)
+        if self.subscriber.srtp is not None:
+            self.receiver.send_feedback()
 
     def _report(self) -> None:
         self._report_timer = asyncio.get_running_loop().call_later(RTCP_INTERVAL_S, self._report)
@@ -230,6 +244,9 @@ class MediaEndpoint:
         if self._report_timer is not None:
             self._report_timer.cancel()
             self._report_timer = None
+        if self._feedback_timer is not None:
+            self._feedback_timer.cancel()
+            self._feedback_timer = None
         for sender in self.senders:
             sender.stop()
         if self._start_task is not None:

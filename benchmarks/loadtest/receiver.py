@@ -14,6 +14,7 @@ from struct import error as StructError
 
 from mediaserver.rtp.ntp import ntp_middle32
 from mediaserver.rtp.rtcp import Nack, ReceiverReport, ReportBlock, RtcpPacket, SenderReport
+from mediaserver.rtp.twcc_recorder import ArrivalRecorder
 
 from .packets import TAG, VP8_KEEP
 
@@ -154,6 +155,10 @@ class Receiver:
         self._latencies = latency_sink
         self._send_rtcp = send_rtcp
         self._bot_of = bot_of  # publisher participant id -> bot index (-1 if unknown yet)
+        # Transport-wide feedback, as a browser gives it: the id from the server's offer (0: none offered).
+        self.transport_cc_id = 0
+        self.arrivals = ArrivalRecorder()
+        self.feedback_sent = 0
 
     def add_track(self, ssrc: int, kind: str, mid: str, publisher_id: str, track_id: str) -> None:
         if ssrc not in self.tracks:
@@ -162,6 +167,10 @@ class Receiver:
     def on_rtp(self, data: bytes, arrival_ns: int) -> None:
         counters = self.counters
         counters.packets += 1
+        if self.transport_cc_id and data[0] & 0x10:
+            number = transport_seq(data, self.transport_cc_id)
+            if number is not None:
+                self.arrivals.record(number, arrival_ns / 1e9)
         track = self.tracks.get(_unpack_ssrc(data, 8)[0])
         if track is None:
             counters.unknown_ssrc += 1
@@ -211,6 +220,13 @@ class Receiver:
                     track.misrouted += 1
                     counters.misrouted += 1
 
+    def send_feedback(self) -> None:
+        """Every ~100 ms, as Chrome does: transport-cc feedback on everything numbered since the last."""
+        media_ssrc = next(iter(self.tracks), 0)
+        for packet in self.arrivals.feedback(self.rtcp_ssrc, media_ssrc, time.time()):
+            self.feedback_sent += 1
+            self._send_rtcp(packet)
+
     def on_sender_report(self, report: SenderReport) -> None:
         track = self.tracks.get(report.ssrc)
         if track is not None:
@@ -222,3 +238,24 @@ class Receiver:
         blocks = [b for t in self.tracks.values() if (b := t.report_block(now)) is not None]
         return [ReceiverReport(ssrc=self.rtcp_ssrc, reports=blocks[i : i + REPORTS_PER_RR])
                 for i in range(0, len(blocks), REPORTS_PER_RR)]
+
+
+def transport_seq(data: bytes, ext_id: int) -> int | None:
+    """The transport-wide sequence number in an RFC 8285 one-byte extension block, or None."""
+    at = 12 + 4 * (data[0] & 0x0F)
+    if len(data) < at + 4 or data[at] != 0xBE or data[at + 1] != 0xDE:
+        return None
+    end = min(at + 4 + 4 * ((data[at + 2] << 8) | data[at + 3]), len(data))
+    pos = at + 4
+    while pos < end:
+        element = data[pos]
+        if element == 0:
+            pos += 1
+            continue
+        found, length = element >> 4, (element & 0x0F) + 1
+        if found == 15:
+            return None
+        if found == ext_id and length == 2 and pos + 2 < end:
+            return (data[pos + 1] << 8) | data[pos + 2]
+        pos += 1 + length
+    return None

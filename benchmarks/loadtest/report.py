@@ -19,8 +19,8 @@ from .stats import LatencyHistogram, delivery_ratio
 # Every report carries at least these keys at the top level (checked by the CI test).
 REQUIRED_FIELDS = (
     "participants", "duration_s", "tracks_expected", "tracks_receiving", "packets_sent", "packets_forwarded",
-    "packets_received", "delivery_ratio", "latency_ms", "server_cpu_percent", "server_cpu_us_per_forwarded_packet",
-    "server_rss_mb", "layer_switches", "target",
+    "packets_received", "transport_feedback_sent", "delivery_ratio", "latency_ms", "server_cpu_percent",
+    "server_cpu_us_per_forwarded_packet", "server_rss_mb", "layer_switches", "target",
 )  # fmt: skip
 RECEIVING_WINDOW_NS = 2_000_000_000
 
@@ -39,6 +39,9 @@ class HasMedia(Protocol):
 
     def problems(self) -> dict[str, int]: ...
 
+    @property
+    def feedback_sent(self) -> int: ...
+
 
 @dataclass
 class Totals:
@@ -56,12 +59,14 @@ class Totals:
     keyframe_requests: int = 0
     late_skips: int = 0
     jumps: int = 0
+    feedback_sent: int = 0  # transport-cc feedback packets the bots sent, as browsers do
     tracks: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # (bot, ssrc) -> (exp, recv)
 
 
 def totals(bots: Sequence[HasMedia]) -> Totals:
     out = Totals()
     for bot in bots:
+        out.feedback_sent += bot.feedback_sent
         for sender in bot.senders:
             out.packets_sent += sender.packets_sent
             out.keyframe_requests += sender.keyframe_requests

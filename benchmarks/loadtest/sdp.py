@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-from mediaserver.sdp.identity import URI_AUDIO_LEVEL, URI_MID, URI_REPAIRED_RID, URI_RID
+from mediaserver.sdp.identity import URI_AUDIO_LEVEL, URI_MID, URI_REPAIRED_RID, URI_RID, URI_TRANSPORT_CC
 from mediaserver.sdp.model import Codec, MediaSection, Rid, SdpError, SessionDescription, parse_sdp
 
 from .packets import EXT_AUDIO_LEVEL, EXT_MID, EXT_REPAIRED_RID, EXT_RID
@@ -73,6 +73,7 @@ class SubscriberOffer:
     remote: RemoteTransport | None
     tracks: list[OfferedTrack] = field(default_factory=list)
     mids: list[tuple[str, str, bool]] = field(default_factory=list)  # (mid, kind, active)
+    transport_cc_id: int = 0  # the offer's transport-wide sequence number extension (0: none), kept in the answer
 
 
 def publisher_offer(local: LocalIdentity, rids: list[str], stream_id: str,
@@ -146,6 +147,8 @@ def parse_subscriber_offer(text: str) -> SubscriberOffer:
     result = SubscriberOffer(remote=_remote_of(offer, offer.media[0]))
     for media in offer.media:
         mid = media.mid or ""
+        result.transport_cc_id = result.transport_cc_id or next(
+            (ext_id for ext_id, uri in media.extmaps.items() if uri == URI_TRANSPORT_CC), 0)
         sending = media.direction in ("sendonly", "sendrecv") and media.port != 0
         result.mids.append((mid, media.kind, sending))
         if not sending or not media.ssrcs:

@@ -50,6 +50,8 @@ def test_four_bots_for_ten_seconds_deliver_and_report_every_field(product: Gatew
     assert report["tracks_receiving"] == report["tracks_expected"], report["delivery_worst_tracks"]
     assert report["packets_forwarded_source"] == "server"
     assert report["packets_sent"] > 0 and report["packets_forwarded"] > 0 and report["packets_received"] > 0
+    # Every bot answers the server's numbered packets with transport-cc feedback, ~10 a second as Chrome does.
+    assert report["transport_feedback_sent"] >= 4 * 10 * 5, report["transport_feedback_sent"]
     assert report["delivery_ratio"] >= 0.99, report["delivery_worst_tracks"]
     assert {"p50", "p95", "p99"} <= set(report["latency_ms"])
     assert report["server_cpu_us_per_forwarded_packet"] > 0 and report["server_rss_mb"] > 0
