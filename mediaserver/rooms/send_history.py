@@ -2,7 +2,7 @@
 
 `sent` runs for every packet to the subscriber, so it is a handful of stores into preallocated ring arrays and
 no object per packet. The counter behind the 16-bit numbers never wraps, which is what lets `resolve` unwrap a
-reported number against the newest one handed out; anything older than the ring (8192 packets: seconds of
+reported number against the newest one handed out; anything older than the ring (4096 packets: seconds of
 traffic, where feedback comes every 100 ms) or never sent is ignored.
 
 The bandwidth estimator subclasses this rather than holding one, so that its `sent` is these stores with no
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-RING: Final = 8192  # a power of two, so a slot is `counter & MASK`
+RING: Final = 4096  # a power of two, so a slot is `counter & MASK`; ~280 KB of floats and ints per subscriber
 MASK: Final = RING - 1
 SEQ_MASK: Final = 0xFFFF
 
