@@ -20,6 +20,7 @@ from .rtcp_base import (
     frame,
     need,
 )
+from .twcc import TwccFeedback, decode_feedback
 
 __all__ = [
     "REMB_ID",
@@ -152,7 +153,11 @@ def remb_encode(bitrate: int) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class TransportCC:
-    """Transport-wide congestion control feedback (RTPFB fmt 15); the FCI is kept opaque."""
+    """Transport-wide congestion control feedback (RTPFB fmt 15); the FCI is kept as bytes, decoded on demand.
+
+    Parsing a compound packet leaves the FCI opaque (a malformed one must not cost the reports beside it);
+    :meth:`decode` reads it (mediaserver/rtp/twcc.py).
+    """
 
     sender_ssrc: int = 0
     media_ssrc: int = 0
@@ -160,6 +165,10 @@ class TransportCC:
 
     def serialize(self) -> bytes:
         return frame(RTPFB, FMT_TRANSPORT_CC, FB_HEADER.pack(self.sender_ssrc, self.media_ssrc) + self.fci)
+
+    def decode(self) -> TwccFeedback:
+        """The FCI's statuses and arrival times; ParseError when it is malformed."""
+        return decode_feedback(self.fci)
 
 
 def parse_nack(data: BytesLike, start: int, end: int, count: int) -> Nack:
