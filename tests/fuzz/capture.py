@@ -12,6 +12,8 @@ What it records, in the bots' own process (benchmarks/loadtest/transport.py and 
   sdp           the stored browser offers (tests/sdp/data), the bots' offers and answers, the server's answers/offers
   control       request streams framed by mediaserver.control_protocol with the captured SDPs, and replies
   node_record   heartbeat records as mediaserver/registry.py writes them
+  twcc          transport-cc FCIs: the draft's examples, and what ArrivalRecorder reports for a paced stream with
+                losses, reordering, pauses and wrap-around (no peer sends us transport-cc feedback yet)
 Crash inputs found by the fuzzer (crash-*) are kept: they are regression inputs, not captures.
 """
 
@@ -36,6 +38,7 @@ from mediaserver import control_protocol as proto
 from mediaserver.rtp.h264 import packetize
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.packet import RtpPacket
+from mediaserver.rtp.twcc_recorder import ArrivalRecorder
 from tests.gateway.gateway_process import start_gateway_process
 
 from .engine import CORPUS_ROOT, quiet_logs
@@ -263,6 +266,25 @@ def _node_records() -> list[bytes]:
             replace(base, media="203.0.113.9,2001:db8::1:7882").to_json().encode()]
 
 
+def _twcc_feedback() -> list[bytes]:
+    """FCIs (what follows the two SSRCs of an RTPFB fmt 15 packet): the draft's chunk examples, then the recorder's."""
+    head = bytes.fromhex("0064 00dd 000005 09")  # base 100, 221 statuses, reference 5, count 9
+    out = [head + bytes.fromhex("00dd 0000"),  # run length: 221 not received
+           bytes.fromhex("fff0 000e fffffe ff 9f1c") + bytes([4, 0, 255, 1, 2, 3, 4, 5]) + bytes(2),  # 1-bit vector
+           bytes.fromhex("0007 0007 000001 00 c950 ffd8 080808") + bytes(3)]  # 2-bit vector with a large delta
+    rng = random.Random(15)
+    recorder = ArrivalRecorder()
+    seq, now = 65_200, 1000.0
+    for _ in range(3000):
+        now += rng.choice((0.0002, 0.001, 0.004, 0.02, 0.08)) if rng.random() < 0.9 else rng.uniform(0.1, 0.5)
+        seq += 1 if rng.random() > 0.05 else rng.randint(2, 30)  # a loss now and then
+        step = -2 if rng.random() < 0.03 else 0  # reordered: overtaken by the two after it
+        recorder.record((seq + step) & 0xFFFF, now)
+        if rng.random() < 0.04:
+            out += [wire[12:] for wire in recorder.feedback(0x5E4DE4, 0xC0FFEE, now)]
+    return out[: PER_KIND + 3]
+
+
 def build_corpus() -> dict[str, list[bytes]]:
     rng = random.Random(7)
     _patch_transport()
@@ -297,6 +319,7 @@ def build_corpus() -> dict[str, list[bytes]]:
         "control_client": _control_replies(control),
         "bus_event": _bus_events(),
         "node_record": _node_records(),
+        "twcc": _twcc_feedback(),
     }
 
 

@@ -26,6 +26,7 @@ from mediaserver.rtp.h264_sps import sps_size
 from mediaserver.rtp.header import is_rtcp, parse_rtp, rewrite_rtp
 from mediaserver.rtp.packet import RtpPacket
 from mediaserver.rtp.rtcp import build_compound, parse_rtcp, rtcp_packet_types
+from mediaserver.rtp.twcc import decode_feedback, encode_feedback
 from mediaserver.rtp.vp8 import keyframe_size, parse_vp8, rewrite_vp8
 from mediaserver.sdp.model import SdpError, parse_sdp
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer, read_subscriber_answer
@@ -87,6 +88,18 @@ def run_rtcp(data: bytes) -> str:
     again = parse_rtcp(build_compound(packets))
     assert again == packets, f"RTCP round trip changed {packets!r} into {again!r}"
     return "rtcp " + ",".join(sorted({type(p).__name__ for p in packets}))
+
+
+def run_twcc(data: bytes) -> str:
+    """A transport-cc FCI (TransportCC.decode): what it says encodes again into an FCI that decodes the same."""
+    feedback = decode_feedback(data)
+    again = decode_feedback(encode_feedback(feedback.base_seq, feedback.reference_time, feedback.feedback_count,
+                                            feedback.arrivals))
+    assert again == feedback, f"re-encoding {feedback!r} gave {again!r}"
+    count = len(feedback.arrivals)
+    size = "1" if count == 1 else "<14" if count < 14 else "<100" if count < 100 else "more"
+    lost = any(at is None for _, at in feedback.arrivals)
+    return f"twcc n={size} lost={lost} negative={feedback.reference_time < 0}"
 
 
 # --- VP8 / H.264 ---------------------------------------------------------------------------------------------
@@ -593,6 +606,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("rtp", run_rtp, (ParseError,), max_len=1500, dictionary=_RTP_WORDS),
         Target("rtcp", run_rtcp, (ParseError,), max_len=1500),
+        Target("twcc", run_twcc, (ParseError,), max_len=1500),
         Target("vp8", run_vp8, (ParseError,), max_len=1500),
         Target("h264", run_h264, (ParseError,), max_len=1500, dictionary=(b"\x67", b"\x68", b"\x65", b"\x18", b"\x1c")),
         Target("depacketizer", run_depacketizer, (), max_len=8192),
