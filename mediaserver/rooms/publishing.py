@@ -158,7 +158,7 @@ class PublisherSide:
             except ParseError:
                 twseq = None  # a broken extension block; what reads it below counts the error
             if twseq is not None and len(twseq) == 2:
-                self.twcc.record((twseq[0] << 8) | twseq[1], now)
+                self.twcc.record((twseq[0] << 8) | twseq[1], self.transport.arrival_time(now))
                 self._twcc_media_ssrc = hdr.ssrc
         route = self._route.get(hdr.ssrc)
         if route is None:

@@ -50,6 +50,9 @@ class CapturingTransport:
     def forget_ssrc(self, ssrc: int) -> None:
         pass
 
+    def arrival_time(self, now: float) -> float:
+        return now  # no socket: the packet arrived when it is handled
+
     def feedback(self) -> list[TransportCC]:
         found = [p for wire in self.rtcp for p in parse_rtcp(wire) if isinstance(p, TransportCC)]
         self.rtcp.clear()
