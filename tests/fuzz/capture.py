@@ -35,6 +35,7 @@ from benchmarks.loadtest import transport as lt_transport
 from benchmarks.loadtest.config import RunConfig
 from benchmarks.loadtest.runner import run
 from mediaserver import control_protocol as proto
+from mediaserver.rtp.extensions import PROFILE_ONE_BYTE, encode_transport_cc
 from mediaserver.rtp.h264 import packetize
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.packet import RtpPacket
@@ -218,6 +219,26 @@ def _forwarding_runs(runs: list[bytes], rtcp: list[bytes], rng: random.Random) -
     return out
 
 
+def _numbered_runs(runs: list[bytes], first: int = 65_530) -> list[bytes]:
+    """The same runs as Chrome would number them: a transport-wide sequence number (extension 3) on every RTP packet,
+    across the 16-bit wrap, one now and then missing (lost on the way)."""
+    out = []
+    number = first
+    for stream in runs:
+        packets = []
+        for packet in _split_run(stream):
+            if len(packet) > 1 and 191 < packet[1] < 224:  # RTCP stays as it is
+                packets.append(packet)
+                continue
+            rtp = RtpPacket.parse(packet)
+            rtp.extensions = [(i, v) for i, v in rtp.extensions if i != 3] + [(3, encode_transport_cc(number))]
+            rtp.extension_profile = rtp.extension_profile or PROFILE_ONE_BYTE
+            packets.append(rtp.serialize())
+            number += 2 if number % 7 == 0 else 1
+        out.append(b"".join(struct.pack("!H", len(p)) + p for p in packets))
+    return out
+
+
 def _split_run(stream: bytes) -> list[bytes]:
     out, pos = [], 0
     while pos + 2 <= len(stream):
@@ -312,7 +333,7 @@ def build_corpus() -> dict[str, list[bytes]]:
         "vp8": _sample(vp8, PER_KIND, rng),
         "h264": _sample(h264_payloads, PER_KIND, rng),
         "depacketizer": runs,
-        "forwarding": _forwarding_runs(runs, captured["rtcp"], rng),
+        "forwarding": (forwarding := _forwarding_runs(runs, captured["rtcp"], rng)) + _numbered_runs(forwarding[:10]),
         "client": _sample(captured["client"], PER_KIND, rng) + _client_shapes(),
         "sdp": _sample(sdps, PER_KIND, rng),
         "control": (control := _control_streams(sdps)),
