@@ -138,5 +138,6 @@ class Participant:
             # decisions: their keys differ, and the subscribing stats alone would hide the summary's.
             "downlink": {**self.subscribing.summary(), **self.subscribing.downlink.stats()},
             "rtp_errors": self.publishing.rtp_errors + self.subscribing.rtp_errors,
+            "transport_feedback_sent": self.publishing.twcc_feedback_sent,  # transport-cc packets to its publisher
             "detached": self.detached_at is not None,
         }

@@ -12,6 +12,7 @@ from mediaserver.rtp import extensions
 from mediaserver.rtp.errors import ParseError
 from mediaserver.rtp.header import RtpHeader, parse_rtp
 from mediaserver.rtp.rtcp import Pli, ReceiverReport, Remb, RtcpPacket, SenderReport, build_compound, parse_rtcp
+from mediaserver.rtp.twcc_recorder import ArrivalRecorder
 from mediaserver.sdp.negotiation import NegotiatedMedia
 from mediaserver.transport.peer import PeerTransport
 from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBucket
@@ -44,6 +45,12 @@ class PublisherSide:
         self._rid_ext_id = 0
         self._rrid_ext_id = 0
         self._audio_level_ext_id = 0
+        self._twcc_ext_id = 0
+        # Transport-wide congestion control: every numbered packet's arrival, reported every ~100 ms (send_feedback);
+        # the publisher's own send-side estimator (libwebrtc's GoogCC in a browser) runs on this feedback.
+        self.twcc = ArrivalRecorder()
+        self._twcc_media_ssrc = 0  # the last numbered packet's SSRC: the feedback's media source, as in libwebrtc
+        self.twcc_feedback_sent = 0
         self.rtp_errors = 0
         self.rtcp_limit = TokenBucket(RTCP_PER_S, RTCP_BURST, time.monotonic())
         # Packets per one-second window, all tracks together: each is copied to every subscriber.
@@ -73,6 +80,8 @@ class PublisherSide:
         self._mid_ext_id = ids.get(extensions.URI_MID, self._mid_ext_id)
         self._rid_ext_id = ids.get(extensions.URI_RID, self._rid_ext_id)
         self._rrid_ext_id = ids.get(extensions.URI_REPAIRED_RID, self._rrid_ext_id)
+        # One transport, one numbering: every m-line of the bundle carries the same id.
+        self._twcc_ext_id = ids.get(extensions.URI_TRANSPORT_CC, self._twcc_ext_id)
         if media.kind == "audio":
             self._audio_level_ext_id = ids.get(extensions.URI_AUDIO_LEVEL, self._audio_level_ext_id)
         if not pub.simulcast:
@@ -140,6 +149,17 @@ class PublisherSide:
         except ParseError:
             self.rtp_errors += 1
             return
+        now = time.monotonic()
+        if self._twcc_ext_id and hdr.ext_start:
+            # Before anything that skips a packet: the sender numbers RTX, padding probes and packets of SSRCs we
+            # have not placed yet in the same transport-wide sequence, and counts each one we do not report as lost.
+            try:
+                twseq = extensions.find_extension(data, hdr, self._twcc_ext_id)
+            except ParseError:
+                twseq = None  # a broken extension block; what reads it below counts the error
+            if twseq is not None and len(twseq) == 2:
+                self.twcc.record((twseq[0] << 8) | twseq[1], self.transport.arrival_time(now))
+                self._twcc_media_ssrc = hdr.ssrc
         route = self._route.get(hdr.ssrc)
         if route is None:
             route = self._learn(data, hdr)
@@ -148,7 +168,6 @@ class PublisherSide:
         pub, layer = route
         if hdr.payload_type != pub.payload_type:
             return  # RTX retransmissions and padding probes: we do not NACK upstream
-        now = time.monotonic()
         if now >= self._rtp_window_end and self._next_rtp_window(now):
             return  # cut off: the participant is leaving the room
         self._rtp_in_window += 1
@@ -276,8 +295,24 @@ class PublisherSide:
 
     # --- periodic work -------------------------------------------------------------------------
 
+    def send_feedback(self, now: float) -> None:
+        """Every ~100 ms: transport-cc feedback on the packets numbered since the last call."""
+        packets = self.twcc.feedback(self.rtcp_ssrc, self._twcc_media_ssrc, now)
+        if not packets or self.transport.state != "connected":
+            return
+        for packet in packets:
+            # A bare feedback packet, as libwebrtc sends it (and our PLIs go): browsers offer rtcp-rsize.
+            self.transport.send_rtcp(packet)
+        self.twcc_feedback_sent += len(packets)
+
     def send_reports(self, remb_bps: int) -> None:
-        """Receiver reports (loss drives the browser's estimate) and REMB (its ceiling)."""
+        """Receiver reports and REMB, once a second.
+
+        The publisher's estimate now comes from its own send-side estimator, fed by our transport-cc feedback
+        (send_feedback); REMB stays as the room's ceiling on it (libwebrtc caps its estimate by the REMB it
+        receives). A publisher that negotiated no transport-cc has only this REMB and the receiver reports' loss
+        to go by.
+        """
         if self.transport.state != "connected":
             return
         blocks = []

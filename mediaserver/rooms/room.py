@@ -27,6 +27,10 @@ log = structlog.get_logger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
 RTCP_INTERVAL_S = 1.0
+# Transport-wide feedback goes to each publisher every other slice (~100 ms, as libwebrtc's receivers send it):
+# its send-side estimator needs it that often, the once-a-second reports would starve it. TICK_SLICES is even,
+# so a participant's turn stays every other slice across the second's wrap.
+FEEDBACK_EVERY_SLICES = 2
 # Each participant's once-a-second work (RTCP, layer choice, dynacast) runs in its own slice of the second:
 # done for all 20 at once it held the loop for 5-10 ms, and every packet queued behind it.
 TICK_SLICES = 20
@@ -215,8 +219,17 @@ class Room:
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
                 log.exception("participant_tick_failed", room=self.id, participant=participant.id)
+        # Half of the room each slice (by the parity of its own slice), so no slice carries everyone's feedback.
+        for participant in [p for p in self.participants.values()
+                            if (current - p.tick_slice) % FEEDBACK_EVERY_SLICES == 0]:
+            if participant.closed:
+                continue
+            try:
+                participant.publishing.send_feedback(now)
+            except Exception:
+                log.exception("participant_feedback_failed", room=self.id, participant=participant.id)
         for participant in self.participants.values():
-            participant.subscribing.send_padding(now)  # a downlink probe's padding, paced in these 50 ms steps
+            participant.subscribing.send_padding(now)  # a downlink probe's padding, paced in these 50-ms steps
         if current == 0:
             self._room_tick(now)
             self.expire_detached(now)

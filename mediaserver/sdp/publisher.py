@@ -25,6 +25,7 @@ from mediaserver.sdp.identity import (
     URI_MID,
     URI_REPAIRED_RID,
     URI_RID,
+    URI_TRANSPORT_CC,
     PeerIdentity,
     ServerIdentity,
     check_unique_mids,
@@ -33,13 +34,16 @@ from mediaserver.sdp.identity import (
 from mediaserver.sdp.model import Codec, MediaSection, Rid, SessionDescription, parse_sdp
 
 # Header extensions the RTP layer reads; anything else offered is left out of the answer so the
-# browser does not spend bytes on it (and, for transport-cc, does not expect feedback we never send).
-ACCEPTED_EXTENSIONS: Final = frozenset({URI_MID, URI_RID, URI_REPAIRED_RID, URI_AUDIO_LEVEL, URI_ABS_SEND_TIME})
-# RTCP feedback the server actually sends to publishers. Audio gets none: the server neither NACKs
-# audio nor sends REMB/PLI for it. transport-cc is never answered (no transport-wide feedback).
+# browser does not spend bytes on it. transport-cc is answered because the publisher side sends real
+# transport-wide feedback for it every ~100 ms (rooms/publishing.py): a browser that negotiates it without
+# getting feedback lets its bandwidth estimate collapse (Chrome stopped its top simulcast layer).
+ACCEPTED_EXTENSIONS: Final = frozenset({URI_MID, URI_RID, URI_REPAIRED_RID, URI_AUDIO_LEVEL, URI_ABS_SEND_TIME,
+                                        URI_TRANSPORT_CC})
+# RTCP feedback the server actually sends to publishers. Audio gets only transport-cc (its packets share the
+# transport-wide numbering, so the feedback covers them): the server neither NACKs audio nor sends REMB/PLI for it.
 ACCEPTED_FEEDBACK: Final = {
-    "audio": frozenset[str](),
-    "video": frozenset({"goog-remb", "nack", "nack pli", "ccm fir"}),
+    "audio": frozenset({"transport-cc"}),
+    "video": frozenset({"goog-remb", "transport-cc", "nack", "nack pli", "ccm fir"}),
 }
 # Lets Chrome's bandwidth estimator start high enough to send the top simulcast layer at once.
 VP8_ANSWER_FMTP: Final = "x-google-start-bitrate=2500"
@@ -145,8 +149,11 @@ def _offered_feedback(media: MediaSection, codec: Codec) -> list[str]:
     return codec.rtcp_fb + [w for w in wildcard if w]
 
 
-def _answer_feedback(media: MediaSection, codec: Codec) -> list[str]:
+def _answer_feedback(media: MediaSection, codec: Codec, extensions: set[str]) -> list[str]:
     allowed = ACCEPTED_FEEDBACK.get(media.kind, frozenset())
+    if URI_TRANSPORT_CC not in extensions:
+        # Without the sequence number extension there is nothing to report: the feedback would never come.
+        allowed = allowed - {"transport-cc"}
     result: list[str] = []
     for fb in _offered_feedback(media, codec):
         if fb in allowed and fb not in result:
@@ -254,7 +261,7 @@ def _accept(media: MediaSection, choice: _Choice, server: ServerIdentity) -> tup
             codec.clock_rate,
             codec.channels,
             fmtp,
-            _answer_feedback(media, codec),
+            _answer_feedback(media, codec, set(extmaps.values())),
         )
     ]
     if rtx is not None:

@@ -105,6 +105,13 @@ class MuxCore:
 
     # --- receiving (the hot path) ------------------------------------------------------------
 
+    def arrival_time(self, now: float) -> float:
+        """When the datagram being handled reached the host, on the clock ``now`` was just read from.
+
+        Without a socket (tests, the fuzz rigs) that is ``now``; UdpMux asks the kernel.
+        """
+        return now
+
     def datagram_received(self, data: bytes, addr: Addr) -> None:
         counters = self.counters
         counters.datagrams_in += 1

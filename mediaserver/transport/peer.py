@@ -249,6 +249,10 @@ class PeerTransport:
         if self.ssrc_gate.forget(ssrc) and self.srtp is not None:
             self.srtp.forget_inbound(ssrc)
 
+    def arrival_time(self, now: float) -> float:
+        """When the packet being handled reached the host (the kernel's stamp), on the clock of ``now``."""
+        return self.mux.arrival_time(now)
+
     def send_rtp(self, plain: bytes) -> None:
         srtp = self.srtp
         addr = self.addr

@@ -12,6 +12,8 @@ What it records, in the bots' own process (benchmarks/loadtest/transport.py and 
   sdp           the stored browser offers (tests/sdp/data), the bots' offers and answers, the server's answers/offers
   control       request streams framed by mediaserver.control_protocol with the captured SDPs, and replies
   node_record   heartbeat records as mediaserver/registry.py writes them
+  twcc          transport-cc FCIs: the draft's examples, and what ArrivalRecorder reports for a paced stream with
+                losses, reordering, pauses and wrap-around (no peer sends us transport-cc feedback yet)
 Crash inputs found by the fuzzer (crash-*) are kept: they are regression inputs, not captures.
 """
 
@@ -33,9 +35,11 @@ from benchmarks.loadtest import transport as lt_transport
 from benchmarks.loadtest.config import RunConfig
 from benchmarks.loadtest.runner import run
 from mediaserver import control_protocol as proto
+from mediaserver.rtp.extensions import PROFILE_ONE_BYTE, encode_transport_cc
 from mediaserver.rtp.h264 import packetize
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.packet import RtpPacket
+from mediaserver.rtp.twcc_recorder import ArrivalRecorder
 from tests.gateway.gateway_process import start_gateway_process
 
 from .engine import CORPUS_ROOT, quiet_logs
@@ -215,6 +219,26 @@ def _forwarding_runs(runs: list[bytes], rtcp: list[bytes], rng: random.Random) -
     return out
 
 
+def _numbered_runs(runs: list[bytes], first: int = 65_530) -> list[bytes]:
+    """The same runs as Chrome would number them: a transport-wide sequence number (extension 3) on every RTP packet,
+    across the 16-bit wrap, one now and then missing (lost on the way)."""
+    out = []
+    number = first
+    for stream in runs:
+        packets = []
+        for packet in _split_run(stream):
+            if len(packet) > 1 and 191 < packet[1] < 224:  # RTCP stays as it is
+                packets.append(packet)
+                continue
+            rtp = RtpPacket.parse(packet)
+            rtp.extensions = [(i, v) for i, v in rtp.extensions if i != 3] + [(3, encode_transport_cc(number))]
+            rtp.extension_profile = rtp.extension_profile or PROFILE_ONE_BYTE
+            packets.append(rtp.serialize())
+            number += 2 if number % 7 == 0 else 1
+        out.append(b"".join(struct.pack("!H", len(p)) + p for p in packets))
+    return out
+
+
 def _split_run(stream: bytes) -> list[bytes]:
     out, pos = [], 0
     while pos + 2 <= len(stream):
@@ -263,6 +287,25 @@ def _node_records() -> list[bytes]:
             replace(base, media="203.0.113.9,2001:db8::1:7882").to_json().encode()]
 
 
+def _twcc_feedback() -> list[bytes]:
+    """FCIs (what follows the two SSRCs of an RTPFB fmt 15 packet): the draft's chunk examples, then the recorder's."""
+    head = bytes.fromhex("0064 00dd 000005 09")  # base 100, 221 statuses, reference 5, count 9
+    out = [head + bytes.fromhex("00dd 0000"),  # run length: 221 not received
+           bytes.fromhex("fff0 000e fffffe ff 9f1c") + bytes([4, 0, 255, 1, 2, 3, 4, 5]) + bytes(2),  # 1-bit vector
+           bytes.fromhex("0007 0007 000001 00 c950 ffd8 080808") + bytes(3)]  # 2-bit vector with a large delta
+    rng = random.Random(15)
+    recorder = ArrivalRecorder()
+    seq, now = 65_200, 1000.0
+    for _ in range(3000):
+        now += rng.choice((0.0002, 0.001, 0.004, 0.02, 0.08)) if rng.random() < 0.9 else rng.uniform(0.1, 0.5)
+        seq += 1 if rng.random() > 0.05 else rng.randint(2, 30)  # a loss now and then
+        step = -2 if rng.random() < 0.03 else 0  # reordered: overtaken by the two after it
+        recorder.record((seq + step) & 0xFFFF, now)
+        if rng.random() < 0.04:
+            out += [wire[12:] for wire in recorder.feedback(0x5E4DE4, 0xC0FFEE, now)]
+    return out[: PER_KIND + 3]
+
+
 def build_corpus() -> dict[str, list[bytes]]:
     rng = random.Random(7)
     _patch_transport()
@@ -290,13 +333,14 @@ def build_corpus() -> dict[str, list[bytes]]:
         "vp8": _sample(vp8, PER_KIND, rng),
         "h264": _sample(h264_payloads, PER_KIND, rng),
         "depacketizer": runs,
-        "forwarding": _forwarding_runs(runs, captured["rtcp"], rng),
+        "forwarding": (forwarding := _forwarding_runs(runs, captured["rtcp"], rng)) + _numbered_runs(forwarding[:10]),
         "client": _sample(captured["client"], PER_KIND, rng) + _client_shapes(),
         "sdp": _sample(sdps, PER_KIND, rng),
         "control": (control := _control_streams(sdps)),
         "control_client": _control_replies(control),
         "bus_event": _bus_events(),
         "node_record": _node_records(),
+        "twcc": _twcc_feedback(),
     }
 
 

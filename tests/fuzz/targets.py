@@ -25,7 +25,8 @@ from mediaserver.rtp.h264 import STAP_A, H264Depacketizer, find_sps, parse_h264
 from mediaserver.rtp.h264_sps import sps_size
 from mediaserver.rtp.header import is_rtcp, parse_rtp, rewrite_rtp
 from mediaserver.rtp.packet import RtpPacket
-from mediaserver.rtp.rtcp import build_compound, parse_rtcp, rtcp_packet_types
+from mediaserver.rtp.rtcp import TransportCC, build_compound, parse_rtcp, rtcp_packet_types
+from mediaserver.rtp.twcc import decode_feedback, encode_feedback
 from mediaserver.rtp.vp8 import keyframe_size, parse_vp8, rewrite_vp8
 from mediaserver.sdp.model import SdpError, parse_sdp
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer, read_subscriber_answer
@@ -87,6 +88,18 @@ def run_rtcp(data: bytes) -> str:
     again = parse_rtcp(build_compound(packets))
     assert again == packets, f"RTCP round trip changed {packets!r} into {again!r}"
     return "rtcp " + ",".join(sorted({type(p).__name__ for p in packets}))
+
+
+def run_twcc(data: bytes) -> str:
+    """A transport-cc FCI (TransportCC.decode): what it says encodes again into an FCI that decodes the same."""
+    feedback = decode_feedback(data)
+    again = decode_feedback(encode_feedback(feedback.base_seq, feedback.reference_time, feedback.feedback_count,
+                                            feedback.arrivals))
+    assert again == feedback, f"re-encoding {feedback!r} gave {again!r}"
+    count = len(feedback.arrivals)
+    size = "1" if count == 1 else "<14" if count < 14 else "<100" if count < 100 else "more"
+    lost = any(at is None for _, at in feedback.arrivals)
+    return f"twcc n={size} lost={lost} negative={feedback.reference_time < 0}"
 
 
 # --- VP8 / H.264 ---------------------------------------------------------------------------------------------
@@ -166,8 +179,14 @@ class _StubTransport:
     on_rtp: Any = None
     on_rtcp: Any = None
 
+    def __init__(self) -> None:
+        self.rtcp: list[bytes] = []
+
     def send_rtcp(self, data: bytes) -> None:
-        pass
+        self.rtcp.append(data)
+
+    def arrival_time(self, now: float) -> float:
+        return now  # no socket: arrived when handled
 
     def forget_ssrc(self, ssrc: int) -> None:
         pass  # the SSRC gate and libsrtp sit below PublisherSide: fuzzed in the mux harness
@@ -178,7 +197,8 @@ class _StubTransport:
 
 def run_forwarding(data: bytes) -> str:
     """A publisher's packet sequence through the forwarding path, as the load bots negotiate it (mid 4, rid 10,
-    repaired-rid 11, audio level 1): VP8 simulcast, H.264 and Opus publications with one subscription each.
+    repaired-rid 11, audio level 1) with Chrome's transport-cc 3: VP8 simulcast, H.264 and Opus publications with one
+    subscription each; the transport-cc feedback the side sends every few packets must decode.
 
     RTP goes to PublisherSide.on_rtp (SSRC learning, codec describe, keyframe sizes, the fan-out, VP8 munging);
     RTCP both to the publisher side and, as a subscriber would send it, to the subscriptions (NACK answered from
@@ -187,7 +207,7 @@ def run_forwarding(data: bytes) -> str:
     from mediaserver.rooms import publishing
     from mediaserver.rooms.publishing import PublisherSide
     from mediaserver.rooms.subscriptions import new_subscription
-    from mediaserver.rtp.extensions import URI_AUDIO_LEVEL, URI_MID, URI_REPAIRED_RID, URI_RID
+    from mediaserver.rtp.extensions import URI_AUDIO_LEVEL, URI_MID, URI_REPAIRED_RID, URI_RID, URI_TRANSPORT_CC
     from mediaserver.rtp.ntp import ntp_now
     from mediaserver.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, SenderReport
     from mediaserver.sdp.negotiation import NegotiatedMedia
@@ -196,15 +216,17 @@ def run_forwarding(data: bytes) -> str:
     real_time = publishing.time
     publishing.time = clock  # type: ignore[assignment]
     try:
-        side = PublisherSide("fuzz", _StubTransport(), rtcp_ssrc=1)  # type: ignore[arg-type]
-        video_ext = {URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11}
+        transport = _StubTransport()
+        side = PublisherSide("fuzz", transport, rtcp_ssrc=1)  # type: ignore[arg-type]
+        video_ext = {URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11, URI_TRANSPORT_CC: 3}
         pubs = [
             side.publish(NegotiatedMedia(mid="1", kind="video", payload_type=96, rtx_payload_type=97,
                                          clock_rate=90000, codec="VP8", ext_ids=video_ext, rids=["q", "h", "f"])),
             side.publish(NegotiatedMedia(mid="2", kind="video", payload_type=102, rtx_payload_type=103,
                                          clock_rate=90000, codec="H264", ext_ids=video_ext)),
             side.publish(NegotiatedMedia(mid="0", kind="audio", payload_type=111, rtx_payload_type=None,
-                                         clock_rate=48000, codec="opus", ext_ids={URI_AUDIO_LEVEL: 1, URI_MID: 4})),
+                                         clock_rate=48000, codec="opus",
+                                         ext_ids={URI_AUDIO_LEVEL: 1, URI_MID: 4, URI_TRANSPORT_CC: 3})),
         ]
         sent: list[bytes] = []
         subs = []
@@ -215,8 +237,10 @@ def run_forwarding(data: bytes) -> str:
             sub.negotiated = True
             sub.activate()
             subs.append(sub)
-        for packet in _packets(data):
+        for count, packet in enumerate(_packets(data)):
             clock.now += 0.001
+            if count % 4 == 3:
+                side.send_feedback(clock.now)
             if len(packet) > 1 and 191 < packet[1] < 224:
                 side.on_rtcp(packet)
                 try:
@@ -236,7 +260,10 @@ def run_forwarding(data: bytes) -> str:
             side.on_rtp(packet)
             if packet and packet[-1] % 13 == 0:
                 subs[0].select(packet[-1] % 3, 2)
-        return f"forwarded={min(len(sent), 5)} errors={min(side.rtp_errors, 3)}"
+        side.send_feedback(clock.now + 0.1)
+        reported = [p.decode() for wire in transport.rtcp for p in parse_rtcp(wire) if isinstance(p, TransportCC)]
+        numbers = sum(len(f.arrivals) for f in reported)
+        return f"forwarded={min(len(sent), 5)} errors={min(side.rtp_errors, 3)} twcc={min(numbers, 3)}"
     finally:
         publishing.time = real_time
 
@@ -593,6 +620,7 @@ TARGETS: dict[str, Target] = {
     for t in (
         Target("rtp", run_rtp, (ParseError,), max_len=1500, dictionary=_RTP_WORDS),
         Target("rtcp", run_rtcp, (ParseError,), max_len=1500),
+        Target("twcc", run_twcc, (ParseError,), max_len=1500),
         Target("vp8", run_vp8, (ParseError,), max_len=1500),
         Target("h264", run_h264, (ParseError,), max_len=1500, dictionary=(b"\x67", b"\x68", b"\x65", b"\x18", b"\x1c")),
         Target("depacketizer", run_depacketizer, (), max_len=8192),

@@ -8,6 +8,7 @@ from aiortc.sdp import SessionDescription as AiortcSdp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mediaserver.sdp.identity import URI_TRANSPORT_CC
 from mediaserver.sdp.model import SdpError, SessionDescription, parse_sdp
 from mediaserver.sdp.negotiation import (
     InactiveSlot,
@@ -66,7 +67,10 @@ def check_answer(offer_text: str) -> None:
     check_round_trip(parsed)
     assert parsed.ice_lite
     assert [m.mid for m in parsed.media] == [m.mid for m in offer.media]
-    assert "transport-cc" not in answer and "draft-holmer" not in answer
+    for answered in parsed.media:
+        # Transport-wide feedback is promised only where its sequence numbers are negotiated (we send it for them).
+        if any("transport-cc" in codec.rtcp_fb for codec in answered.codecs):
+            assert URI_TRANSPORT_CC in answered.extmaps.values()
     accepted = [m for m in parsed.media if m.port != 0]
     assert accepted and all(m.setup == "passive" and m.rtcp_mux for m in accepted)
     assert {m.mid for m in media} <= {m.mid for m in accepted}

@@ -17,6 +17,7 @@ from mediaserver.sdp.identity import (
     URI_MID,
     URI_REPAIRED_RID,
     URI_RID,
+    URI_TRANSPORT_CC,
     announced_addresses,
 )
 from mediaserver.sdp.model import SdpError, parse_sdp
@@ -58,7 +59,6 @@ def test_chrome_simulcast_answer_text(chrome_offer: str, server: ServerIdentity)
     assert "a=group:BUNDLE 0 1" in session
     assert "a=extmap-allow-mixed" in session
     assert "a=msid-semantic: WMS *" in session
-    assert "transport-cc" not in answer and "draft-holmer" not in answer
 
     audio, video = media_blocks(answer)
     candidate = "a=candidate:1 1 udp 2130706431 198.51.100.7 3478 typ host"
@@ -75,10 +75,12 @@ def test_chrome_simulcast_answer_text(chrome_offer: str, server: ServerIdentity)
     assert "a=mid:0" in audio
     assert "a=rtpmap:111 opus/48000/2" in audio
     assert "a=fmtp:111 minptime=10;useinbandfec=1" in audio
-    assert not any(line.startswith("a=rtcp-fb") for line in audio)
+    # Transport-wide feedback covers audio too (the publisher side sends it, rooms/publishing.py); nothing else.
+    assert [line for line in audio if line.startswith("a=rtcp-fb")] == ["a=rtcp-fb:111 transport-cc"]
     assert [line for line in audio if line.startswith("a=extmap")] == [
         f"a=extmap:1 {URI_AUDIO_LEVEL}",
         f"a=extmap:2 {URI_ABS_SEND_TIME}",
+        f"a=extmap:3 {URI_TRANSPORT_CC}",
         f"a=extmap:4 {URI_MID}",
     ]
 
@@ -86,6 +88,7 @@ def test_chrome_simulcast_answer_text(chrome_offer: str, server: ServerIdentity)
     assert "a=mid:1" in video
     assert [line for line in video if line.startswith("a=extmap")] == [
         f"a=extmap:2 {URI_ABS_SEND_TIME}",
+        f"a=extmap:3 {URI_TRANSPORT_CC}",
         f"a=extmap:4 {URI_MID}",
         f"a=extmap:10 {URI_RID}",
         f"a=extmap:11 {URI_REPAIRED_RID}",
@@ -97,6 +100,7 @@ def test_chrome_simulcast_answer_text(chrome_offer: str, server: ServerIdentity)
         "a=rtcp-fb:96 goog-remb",
         "a=rtcp-fb:96 nack",
         "a=rtcp-fb:96 nack pli",
+        "a=rtcp-fb:96 transport-cc",
     ]
     assert "a=rtpmap:97 rtx/90000" in video and "a=fmtp:97 apt=96" in video
     rid_lines = [line for line in video if line.startswith("a=rid") or line.startswith("a=simulcast")]
@@ -113,7 +117,7 @@ def test_chrome_answer_negotiated_values(chrome_offer: str, server: ServerIdenti
             payload_type=111,
             rtx_payload_type=None,
             clock_rate=48000,
-            ext_ids={URI_AUDIO_LEVEL: 1, URI_ABS_SEND_TIME: 2, URI_MID: 4},
+            ext_ids={URI_AUDIO_LEVEL: 1, URI_ABS_SEND_TIME: 2, URI_TRANSPORT_CC: 3, URI_MID: 4},
             codec="opus",
             offered_codecs=("opus",),
             rids=[],
@@ -127,7 +131,7 @@ def test_chrome_answer_negotiated_values(chrome_offer: str, server: ServerIdenti
             payload_type=96,
             rtx_payload_type=97,
             clock_rate=90000,
-            ext_ids={URI_ABS_SEND_TIME: 2, URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11},
+            ext_ids={URI_ABS_SEND_TIME: 2, URI_TRANSPORT_CC: 3, URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11},
             codec="VP8",
             offered_codecs=("VP8", "H264"),
             rids=["q", "h", "f"],
@@ -154,7 +158,7 @@ def test_chrome_answer_is_parseable_by_both_parsers(chrome_offer: str, server: S
     assert theirs.media[1].rtp.codecs[0].parameters == {"x-google-start-bitrate": "2500"}
     assert theirs.media[0].dtls is not None and theirs.media[0].dtls.role == "server"
     assert [c.ip for c in theirs.media[0].ice_candidates] == ["198.51.100.7"]
-    assert {e.id for e in theirs.media[1].rtp.headerExtensions} == {2, 4, 10, 11}
+    assert {e.id for e in theirs.media[1].rtp.headerExtensions} == {2, 3, 4, 10, 11}
 
 
 def test_aiortc_offer_is_accepted(aiortc_offer: str, server: ServerIdentity) -> None:
@@ -289,7 +293,8 @@ def test_firefox_style_offer(server: ServerIdentity) -> None:
     assert video.rids == ["lo", "mid", "hi"]
     assert "a=simulcast:recv lo;mid;hi" in answer
     assert "csrc-audio-level" not in answer and "playout-delay" not in answer
-    assert "transport-cc" not in answer
+    _, answered_video = media_blocks(answer)
+    assert f"a=extmap:7 {URI_TRANSPORT_CC}" in answered_video and "a=rtcp-fb:120 transport-cc" in answered_video
     assert "a=fmtp:120 x-google-start-bitrate=2500" in answer
     AiortcSdp.parse(answer)
 
@@ -455,9 +460,19 @@ def test_no_extmap_allow_mixed_or_rsize_unless_offered(chrome_offer: str, server
 def test_wildcard_feedback_filtered(aiortc_offer: str, server: ServerIdentity) -> None:
     offer = aiortc_offer.replace("a=rtcp-fb:97 nack\r\n", "a=rtcp-fb:* transport-cc\r\na=rtcp-fb:* ccm fir\r\n")
     answer, _, _ = answer_publisher_offer(offer, server)
+    # This offer has no transport-wide sequence number extension: no feedback could be sent, so none is promised.
     assert "transport-cc" not in answer
     assert "a=rtcp-fb:97 ccm fir" in answer and "a=rtcp-fb:97 nack pli" in answer
     assert "a=rtcp-fb:97 nack\r\n" not in answer
+
+
+def test_transport_cc_feedback_is_answered_only_with_its_extension(chrome_offer: str, server: ServerIdentity) -> None:
+    _, _, media = answer_publisher_offer(chrome_offer, server)
+    assert [m.ext_ids.get(URI_TRANSPORT_CC) for m in media] == [3, 3]  # where the publisher side reads the numbers
+    offer = make_offer(chrome_offer, (f"a=extmap:3 {URI_TRANSPORT_CC}\r\n", ""))
+    answer, _, media = answer_publisher_offer(offer, server)
+    assert "transport-cc" not in answer and "draft-holmer" not in answer
+    assert all(URI_TRANSPORT_CC not in m.ext_ids for m in media)
 
 
 def test_rtx_with_wrong_apt_is_not_used(chrome_offer: str, server: ServerIdentity) -> None:
