@@ -79,9 +79,11 @@ class Room:
         self._speaker = SpeakerDetector()
         self.recorder: RoomRecorder | None = None
         self._slice = 0
-        self._rtcp_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            RTCP_INTERVAL_S / TICK_SLICES, self._tick
-        )
+        loop = asyncio.get_running_loop()
+        # Ticks on a fixed grid (call_at), not 50 ms after the last one ran: under load a relative timer drifts,
+        # and the publishers' ~100-ms feedback and the once-a-second work stretch with it.
+        self._next_tick_at = loop.time() + RTCP_INTERVAL_S / TICK_SLICES
+        self._rtcp_timer: asyncio.TimerHandle | None = loop.call_at(self._next_tick_at, self._tick)
 
     def get(self, participant_id: str) -> Participant:
         participant = self.participants.get(participant_id)
@@ -206,7 +208,11 @@ class Room:
         return min(range(TICK_SLICES), key=lambda i: (load[i] + (i == 0), i))
 
     def _tick(self) -> None:
-        self._rtcp_timer = asyncio.get_running_loop().call_later(RTCP_INTERVAL_S / TICK_SLICES, self._tick)
+        loop = asyncio.get_running_loop()
+        step = RTCP_INTERVAL_S / TICK_SLICES
+        # A loop stalled past several ticks skips them rather than running them back to back.
+        self._next_tick_at = max(self._next_tick_at + step, loop.time())
+        self._rtcp_timer = loop.call_at(self._next_tick_at, self._tick)
         now = time.monotonic()
         current = self._slice
         self._slice = (current + 1) % TICK_SLICES
