@@ -22,7 +22,7 @@ from .host_ui import Call, Person, keeps_growing, open_call, received_bytes, til
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
-QUALITIES = {"good", "fair", "poor"}
+QUALITIES = {"excellent", "good", "poor", "lost"}
 
 
 @pytest.fixture(scope="module")
