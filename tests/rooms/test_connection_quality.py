@@ -1,5 +1,5 @@
 """Each participant's connection quality from both directions, in a real Room without sockets: who is blamed for
-loss, the event on a level change, lost and the swappable downlink-loss input."""
+loss, the event on a level change, lost, the swappable downlink-loss input and the MOS metrics."""
 
 from __future__ import annotations
 
@@ -213,3 +213,17 @@ async def test_the_downlink_loss_input_is_one_argument() -> None:
     finally:
         call.room.close()
 
+
+async def test_each_participant_second_is_a_mos_sample_and_a_second_at_its_level() -> None:
+    metrics = CallQuality()
+    call = Call(metrics)
+    try:
+        call.publish("audio")
+        one_second(call.room)
+        assert metrics.mos.samples == 0 and sum(metrics.level_seconds.values()) == 0, "nothing measured yet"
+        call.second_of_media("audio", lost_upstream_every=10)
+        one_second(call.room)
+        assert metrics.mos.samples == 1, "Alice's uplink; Bob has no report yet"
+        assert metrics.level_seconds["poor"] == 1 and metrics.mos.total < 3.5
+    finally:
+        call.room.close()
