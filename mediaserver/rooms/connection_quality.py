@@ -3,7 +3,15 @@
 Uplink: what we receive from it (our receive statistics of its streams over the last report interval: loss,
 RFC 3550 jitter). Downlink: what its browser reports on what we send it (receiver reports' jitter and RTT) and
 the loss on the way to it (`DownlinkLoss`, below). The RTT, measured on the subscriber connection only (we send
-no sender reports to publishers), counts for both directions: it is the same path. The participant's score is
+no sender reports to publishers), counts for both directions: it is the same path.
+
+Delay inputs: the jitter is the audio streams' when there are any. The E-model's jitter buffer is an audio one,
+and RFC 3550 jitter on video counts the packets of one frame, which share a timestamp and leave the pacer over
+tens of ms, as jitter (a keyframe's burst reads 50-130 ms from Chrome). The RTT is the lowest of the last
+RTT_WINDOW_S: one receiver report's RTT also holds the browser's and our own scheduling (on a loaded machine,
+330-540 ms for two or three reports while nothing was wrong with the network), so a delay counts once it lasts.
+
+The participant's score is
 the worse direction's; a direction with nothing measured does not count. Lost: a connected transport of its
 silent for LOST_AFTER_S (media, RTCP and ICE checks all stopped: Chrome checks about every 2.5 s), or consent
 lost.
@@ -18,6 +26,7 @@ to its receiver reports, minus what the publisher's uplink lost on the same stre
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 from mediaserver.transport.peer import PeerTransport
@@ -28,6 +37,7 @@ from .subscribing import SubscriberSide
 from .subscription import Subscription
 
 LOST_AFTER_S = 8.0  # > 3 of Chrome's ICE checks: a lossy link misses one or two, not three in a row
+RTT_WINDOW_S = 5.0
 
 # The downlink-loss input, swappable: a stateful callable per participant, read once a second. Transport-wide
 # feedback will give a cleaner one (the loss of exactly what we sent on the subscriber connection).
@@ -39,6 +49,27 @@ def excess_loss(observed: float, upstream: float) -> float:
     if upstream >= 1.0:
         return 0.0
     return min(max(1 - (1 - observed) / (1 - upstream), 0.0), 1.0)
+
+
+def voice_jitter_ms(jitters: list[tuple[str, float]]) -> float:
+    """The worst audio jitter of (kind, jitter ms) pairs; the worst video jitter when there is no audio."""
+    audio = [jitter for kind, jitter in jitters if kind == "audio"]
+    return max(audio or [jitter for _, jitter in jitters], default=0.0)
+
+
+class RttFloor:
+    """The lowest RTT reported in the last `window_s` seconds (None while none was)."""
+
+    def __init__(self, window_s: float = RTT_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._samples: deque[tuple[float, float]] = deque()
+
+    def update(self, now: float, rtt_ms: float | None) -> float | None:
+        if rtt_ms is not None:
+            self._samples.append((now, rtt_ms))
+        while self._samples and now - self._samples[0][0] >= self.window_s:
+            self._samples.popleft()
+        return min((rtt for _, rtt in self._samples), default=None)
 
 
 def _upstream_layer_stats(sub: Subscription) -> tuple[float, float]:
@@ -93,30 +124,29 @@ class RetransmittedLoss:
 
 
 def uplink_sample(publishing: PublisherSide, rtt_ms: float | None) -> LinkSample | None:
-    """Loss and jitter of its streams that carried packets in the last second (the worst of each)."""
+    """The worst loss of its streams that carried packets in the last second, and their voice jitter."""
     if publishing.transport.state != "connected":
         return None
-    loss, jitter_ms, measured = 0.0, 0.0, False
+    loss, jitters = 0.0, []
     for pub in publishing.publications.values():
         for layer in pub.layers:
             stats = layer.stats
             if stats is None or layer.bitrate_bps <= 0:
                 continue  # nothing arrived on it in the last second (camera off, paused layer)
-            measured = True
             loss = max(loss, stats.last_fraction_lost)
-            jitter_ms = max(jitter_ms, stats.jitter * 1000 / pub.clock_rate)
-    return LinkSample(loss, jitter_ms, rtt_ms) if measured else None
+            jitters.append((pub.kind, stats.jitter * 1000 / pub.clock_rate))
+    return LinkSample(loss, voice_jitter_ms(jitters), rtt_ms) if jitters else None
 
 
-def downlink_sample(subscribing: SubscriberSide, loss: float | None) -> LinkSample | None:
-    """`loss` from the DownlinkLoss input; jitter as its browser reports it, less the publisher's own."""
+def downlink_sample(subscribing: SubscriberSide, loss: float | None, rtt_ms: float | None) -> LinkSample | None:
+    """`loss` from the DownlinkLoss input; the voice jitter its browser reports, less the publisher's own."""
     reported = _reported(subscribing)
     if subscribing.transport.state != "connected" or not reported or loss is None:
         return None
     # RR jitter is in the stream's clock; what the publisher's uplink added is already in what we forward.
-    jitter_ms = max(max(s.jitter * 1000 / s.publication.clock_rate - _upstream_layer_stats(s)[1], 0.0)
-                    for s in reported)
-    return LinkSample(loss, jitter_ms, subscribing.median_rtt_ms())
+    jitters = [(s.kind, max(s.jitter * 1000 / s.publication.clock_rate - _upstream_layer_stats(s)[1], 0.0))
+               for s in reported]
+    return LinkSample(loss, voice_jitter_ms(jitters), rtt_ms)
 
 
 def silent(transport: PeerTransport) -> bool:
@@ -136,6 +166,7 @@ class ParticipantQuality:
         self.subscribing = subscribing
         self.downlink_loss: DownlinkLoss = downlink_loss or RetransmittedLoss()
         self.smoother = smoother or QualitySmoother()
+        self._rtt = RttFloor()
         self.last: Score | None = None  # this second's score, before smoothing (the metrics' sample)
         self.uplink: LinkSample | None = None
         self.downlink: LinkSample | None = None
@@ -148,8 +179,9 @@ class ParticipantQuality:
         """Measure both directions and score them; True when the shown level changed."""
         # Read every second even when lost, so the loss input's marks stay one interval behind.
         down_loss = self.downlink_loss(self.subscribing)
-        self.downlink = downlink_sample(self.subscribing, down_loss)
-        self.uplink = uplink_sample(self.publishing, self.subscribing.median_rtt_ms())
+        rtt_ms = self._rtt.update(now, self.subscribing.median_rtt_ms())
+        self.downlink = downlink_sample(self.subscribing, down_loss, rtt_ms)
+        self.uplink = uplink_sample(self.publishing, rtt_ms)
         if silent(self.publishing.transport) or silent(self.subscribing.transport):
             self.last = LOST
         else:

@@ -13,8 +13,10 @@ from mediaserver.rooms.call_quality import CallQuality
 from mediaserver.rooms.connection_quality import (
     LOST_AFTER_S,
     ParticipantQuality,
+    RttFloor,
     excess_loss,
     report_excess_loss,
+    voice_jitter_ms,
 )
 from mediaserver.rooms.participant import Participant
 from mediaserver.rooms.publication import Publication
@@ -176,6 +178,20 @@ async def test_an_audio_only_subscriber_is_judged_on_its_reports_less_the_publis
         assert level(call.bob) == "poor"
     finally:
         call.room.close()
+
+
+def test_the_jitter_that_counts_is_the_audios_and_the_rtt_the_lowest_of_five_seconds() -> None:
+    # A keyframe's packets share a timestamp and leave the pacer over tens of ms: video "jitter" is not voice's.
+    assert voice_jitter_ms([("video", 130.0), ("audio", 4.0), ("audio", 6.0)]) == 6.0
+    assert voice_jitter_ms([("video", 30.0), ("video", 12.0)]) == 30.0, "no audio: the video's is all there is"
+    assert voice_jitter_ms([]) == 0.0
+    floor = RttFloor()
+    assert floor.update(0.0, None) is None
+    readings = {1.0: 20.0, 2.0: 540.0, 3.0: 330.0, 4.0: 22.0}  # a loaded machine's hiccup: two reports
+    assert [floor.update(t, rtt) for t, rtt in readings.items()] == [20.0, 20.0, 20.0, 20.0]
+    sustained = [floor.update(5.0 + t, 400.0) for t in range(6)]
+    assert sustained[-1] == 400.0 and sustained[0] < 400.0, "a delay that lasts 5 s counts in full"
+    assert floor.update(20.0, None) is None, "nothing reported for the window: no RTT"
 
 
 async def test_a_participant_nothing_is_heard_from_is_lost() -> None:
