@@ -60,6 +60,10 @@ has been in for the departure timeout (20 s) is closed; the gateway creates it a
                                                     active false once the track is gone (unpublished, recoded)
   publisher_renegotiate {room_id, participant_id, reason}   the participant should make a new publisher offer:
                                                     its answer will pick a codec every subscriber decodes
+  connection_quality   {room_id, participant_id, level, mos}   the participant's connection quality level changed
+                                                    (excellent | good | poor | lost; mos 1.0-4.5, two decimals):
+                                                    scored once a second from both directions
+                                                    (mediaserver/rooms/quality.py), a drop at once, a rise after 4 s
 
 Track ids: in every subscriber offer a forwarded track carries `a=msid:<publisher participant_id> <track_id>`,
 so a browser maps an incoming track to its tile by the stream id. Track ids start with `audio-`, `video-`
@@ -114,6 +118,9 @@ ACTIVE_SPEAKER: Final = "active_speaker"
 RECORDING: Final = "recording"
 TRACK_UNDECODABLE: Final = "track_undecodable"
 PUBLISHER_RENEGOTIATE: Final = "publisher_renegotiate"
+CONNECTION_QUALITY: Final = "connection_quality"
+# Its levels, worst first (mediaserver/rooms/quality.py scores them; the gateway relays nothing else).
+QUALITY_LEVELS: Final = ("lost", "poor", "good", "excellent")
 
 # Error codes
 ERR_BAD_REQUEST: Final = "bad_request"

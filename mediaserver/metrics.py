@@ -78,6 +78,12 @@ def _call_quality(sfu: Sfu) -> list[str]:
         *histogram("mediaserver_participant_rtt_seconds",
                    "Round-trip time to each subscriber (median of its subscriptions), per participant-second",
                    [(None, quality.rtt)]),
+        *histogram("mediaserver_participant_mos",
+                   "Connection quality score (E-model MOS, the worse direction; 1 when lost) per participant-second",
+                   [(None, quality.mos)]),
+        *family("mediaserver_participant_quality_seconds_total", "counter",
+                "Participant-seconds at each connection quality level the tiles showed",
+                [({"level": level}, seconds) for level, seconds in quality.level_seconds.items()]),
     ]
 
 

@@ -22,7 +22,8 @@ log = structlog.get_logger(__name__)
 
 # The host sees figures every STATS_INTERVAL seconds: the media server measures once a second.
 STATS_INTERVAL = 2.0
-MEDIA_FIELDS = ("quality", "uplink", "downlink")
+# quality and mos: the connection quality level and MOS the tiles show (the media server's score).
+MEDIA_FIELDS = ("quality", "mos", "uplink", "downlink")
 
 # (meeting id, participant id) -> the kinds the host has blocked for that participant (host_controls.py).
 BlockedKinds = Callable[[str, str], set[str]]
@@ -115,6 +116,7 @@ class CallStats:
             "audio_blocked": "audio" in blocked,
             "video_blocked": "video" in blocked,
             "quality": None,
+            "mos": None,
             "uplink": None,
             "downlink": None,
             "relayed": session.relayed,  # its media goes through TURN (the client's connection_stats)

@@ -36,6 +36,7 @@ from .call_stats import STATS_INTERVAL, CallStats
 from .hub import Hub, Session
 from .media_api import MediaApi, MediaUnavailable
 from .meetings import Meetings
+from .quality_notices import QualityNotices
 from .relay import MeetingRelay
 from .store import GuestControls, Participant, Store, StoreUnavailable
 
@@ -80,6 +81,7 @@ class HostControls:
         self._recording: dict[str, bool] = {}
         self._speaker: dict[str, str] = {}
         self._screens: dict[str, dict[str, str]] = {}
+        self._quality = QualityNotices(hub)
         self._stats = CallStats(store=store, media=media, hub=hub, meetings=meetings, gateway_id=relay.gateway_id,
                                 blocked=lambda meeting_id, pid: self._blocked.get((meeting_id, pid), set()),
                                 interval=stats_interval)
@@ -145,6 +147,7 @@ class HostControls:
             session.send(hm.active_speaker(self._speaker[meeting_id]))
         for publisher, track_id in self._screens.get(meeting_id, {}).items():
             session.send(hm.screen_share(publisher, track_id, True))
+        self._quality.joined(session)
         if session.is_host:
             self._send_moderation(meeting_id, session.send)
             self._relay.command(meeting_id, OP_HOST_JOINED)  # the other gateways' blocked guests, too
@@ -160,6 +163,7 @@ class HostControls:
         if not self._hub.in_meeting(meeting_id):
             self._speaker.pop(meeting_id, None)
             self._screens.pop(meeting_id, None)
+            self._quality.forget(meeting_id)
 
     def clamp_media(self, session: Session, audio: bool, video: bool) -> tuple[bool, bool]:
         """A blocked kind stays off whatever the client says: the others' indicators show the truth."""
@@ -330,6 +334,7 @@ class HostControls:
         self._stats.stop(meeting_id)
         for cache in (self._recording, self._speaker, self._screens):
             cache.pop(meeting_id, None)
+        self._quality.forget(meeting_id)
 
     async def _revoke_reconnect(self, session: Session) -> None:
         if session.reconnect_token is not None:
@@ -353,6 +358,7 @@ class HostControls:
     # --- media server events -------------------------------------------------------------------------------
 
     def on_media_event(self, name: str, params: dict[str, Any]) -> None:
+        self._quality.on_media_event(name, params)
         room_id, participant_id = params.get("room_id"), params.get("participant_id")
         if not isinstance(room_id, str):
             return

@@ -41,6 +41,8 @@ RENEGOTIATE_PUBLISHER: Final = "renegotiate_publisher"
 MEDIA_RESET: Final = "media_reset"
 # Another participant's socket dropped and the gateway waits for it to come back (or it came back).
 PARTICIPANT_CONNECTION: Final = "participant_connection"
+# A participant's connection quality level changed (the media server's score; builder in quality_notices.py).
+CONNECTION_QUALITY: Final = "connection_quality"
 ERROR: Final = "error"
 # Host controls (builders in host_messages.py)
 FORCE_MUTE: Final = "force_mute"
@@ -83,6 +85,7 @@ SERVER_TYPES: Final = frozenset(
         RENEGOTIATE_PUBLISHER,
         MEDIA_RESET,
         PARTICIPANT_CONNECTION,
+        CONNECTION_QUALITY,
     }
     | HOST_TYPES
 )

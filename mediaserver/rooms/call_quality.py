@@ -1,4 +1,4 @@
-"""Call quality as histograms: each participant's loss, jitter and RTT, one sample per participant per second."""
+"""Call quality as histograms: each participant's loss, jitter, RTT and MOS, one sample per participant per second."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import bisect
 from collections.abc import Sequence
 
 from .participant import Participant
+from .quality import EXCELLENT_MOS, GOOD_MOS, LEVELS
 
 # Upper bounds. Loss: the quality thresholds (2 %, 10 %) fall on bounds, so the panel can show the shares.
 LOSS_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 JITTER_BUCKETS_S: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2)
-# 200 and 400 ms are quality.py's fair and poor RTT thresholds.
+# RTT alone: 400 ms still scores good in quality.py (MOS 3.83), 800 ms is poor.
 RTT_BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+# MOS (1.0-4.5): the level boundaries fall on bounds, so a panel can show the share of poor seconds.
+MOS_BUCKETS: tuple[float, ...] = (1.5, 2.0, 2.5, 3.0, GOOD_MOS, EXCELLENT_MOS, 4.2, 4.4)
 DIRECTIONS = ("uplink", "downlink")
 
 
@@ -46,10 +49,22 @@ class CallQuality:
         self.loss = {d: Histogram(LOSS_BUCKETS) for d in DIRECTIONS}
         self.jitter = {d: Histogram(JITTER_BUCKETS_S) for d in DIRECTIONS}
         self.rtt = Histogram(RTT_BUCKETS_S)
+        self.mos = Histogram(MOS_BUCKETS)
+        # Participant-seconds spent at each level its tiles showed (a counter per level: no participant labels).
+        self.level_seconds = dict.fromkeys(LEVELS, 0)
 
     def sample(self, participant: Participant) -> None:
         self._sample_uplink(participant)
         self._sample_downlink(participant)
+        self._sample_score(participant)
+
+    def _sample_score(self, participant: Participant) -> None:
+        # This second's score (the worse direction, 1.0 when lost), and the level shown after smoothing.
+        quality = participant.quality
+        if quality.last is not None:
+            self.mos.observe(quality.last.mos)
+        if quality.shown is not None:
+            self.level_seconds[quality.shown.level] += 1
 
     def _sample_uplink(self, participant: Participant) -> None:
         if participant.publisher_transport.state != "connected":

@@ -8,10 +8,10 @@ import time
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer
 from mediaserver.transport.peer import PeerTransport
 
+from .connection_quality import ParticipantQuality
 from .ports import RoomPort
 from .publication import Publication
 from .publishing import PublisherSide
-from .quality import classify
 from .subscribing import NegotiationBusy, StaleAnswer, SubscriberSide, TilePrefs
 
 __all__ = ["NegotiationBusy", "Participant", "StaleAnswer", "TilePrefs"]
@@ -39,6 +39,7 @@ class Participant:
         self.subscribing = SubscriberSide(participant_id, self.subscriber_transport, secrets.token_hex(8),
                                           on_dirty=lambda: room.renegotiation_needed(self),
                                           on_undecodable=lambda pub, active: room.track_undecodable(self, pub, active))
+        self.quality = ParticipantQuality(self.publishing, self.subscribing)  # the room updates it once a second
         # After an outage both directions restart on keyframes: what was sent meanwhile never arrived.
         self.subscriber_transport.on_resumed = lambda _: self.subscribing.restart_video()
         self.publisher_transport.on_resumed = lambda _: self.publishing.request_keyframes()
@@ -110,14 +111,13 @@ class Participant:
             transport.close("participant left")
 
     def summary(self) -> dict[str, object]:
-        """Connection figures both ways and a quality level, for the host's live statistics."""
+        """Connection figures both ways and the quality level and MOS its tiles show, for the host's statistics."""
         pubs = list(self.publications.values())
         uplink_loss = max((p.uplink_fraction_lost() for p in pubs), default=0.0)
-        loss = max(uplink_loss, self.subscribing.downlink.last_loss)
         return {
             "uplink": {"bitrate_bps": sum(p.uplink_bitrate() for p in pubs), "loss": round(uplink_loss, 3)},
             "downlink": self.subscribing.summary(),
-            "quality": classify(loss, self.subscribing.median_rtt_ms()),
+            **self.quality.summary(),
             "muted": {kind: any(p.muted for p in pubs if p.kind == kind) for kind in ("audio", "video")},
         }
 

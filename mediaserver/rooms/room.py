@@ -221,6 +221,8 @@ class Room:
                 continue  # left during an earlier participant's tick in this slice
             try:
                 participant.tick(now)
+                if participant.quality.update(now):
+                    self._quality_changed(participant)
                 self.call_quality.sample(participant)  # once a second, right after its receiver reports
                 participant.publishing.dynacast(now, functools.partial(self._layers_needed, participant))
             except Exception:
@@ -250,6 +252,18 @@ class Room:
             for participant in self.participants.values():
                 participant.subscribing.speaker = speaker
             self._emit(proto.ACTIVE_SPEAKER, {"room_id": self.id, "participant_id": speaker})
+
+    def _quality_changed(self, participant: Participant) -> None:
+        shown = participant.quality.shown
+        if shown is None:
+            return
+        mos = round(shown.mos, 2)
+        up, down = participant.quality.uplink, participant.quality.downlink
+        log.info("connection_quality", room=self.id, participant=participant.id, quality=shown.level, mos=mos,
+                 uplink=None if up is None else (round(up.loss, 3), round(up.jitter_ms, 1), up.rtt_ms),
+                 downlink=None if down is None else (round(down.loss, 3), round(down.jitter_ms, 1), down.rtt_ms))
+        self._emit(proto.CONNECTION_QUALITY, {"room_id": self.id, "participant_id": participant.id,
+                                              "level": shown.level, "mos": mos})
 
     def _layers_needed(self, publisher: Participant, pub: Publication, rids: list[str]) -> None:
         log.info("dynacast", room=self.id, participant=publisher.id, track=pub.id, rids=rids)

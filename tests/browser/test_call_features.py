@@ -22,7 +22,7 @@ from .host_ui import Call, Person, keeps_growing, open_call, received_bytes, til
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
-QUALITIES = {"good", "fair", "poor"}
+QUALITIES = {"excellent", "good", "poor", "lost"}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ async def test_the_host_panel_shows_live_statistics_to_the_host_only(call: Call)
     assert int(await chart.get_attribute("data-samples") or 0) >= 2
     assert len(call.host.messages("call_stats")) >= 2
 
-    # The network-quality level is on every tile the host sees, its own included.
+    # The connection quality level (connection_quality.js) is on every tile the host sees, its own included.
     for person in (call.ann, call.bo):
         assert await tile(host, person.id).get_attribute("data-quality") in QUALITIES
     assert await host.get_by_test_id("local-tile").get_attribute("data-quality") in QUALITIES

@@ -66,3 +66,20 @@ async def test_a_rooms_bitrate_series_goes_when_the_room_closes_and_never_names_
         assert rooms == {room_label("meeting-b")}
     finally:
         await server.close()
+
+
+async def test_connection_quality_is_a_mos_histogram_and_a_counter_per_level_with_no_participant_label() -> None:
+    server = sfu()
+    try:
+        for mos in (4.4, 3.6, 2.2):
+            server.call_quality.mos.observe(mos)
+        server.call_quality.level_seconds["poor"] += 3
+        parsed = samples(render_metrics(server))
+        assert parsed[("mediaserver_participant_mos_bucket", (("le", "3.5"),))] == 1
+        assert parsed[("mediaserver_participant_mos_bucket", (("le", "4"),))] == 2
+        assert parsed[("mediaserver_participant_mos_count", ())] == 3
+        levels = {dict(labels)["level"]: value for (name, labels), value in parsed.items()
+                  if name == "mediaserver_participant_quality_seconds_total"}
+        assert levels == {"lost": 0, "poor": 3, "good": 0, "excellent": 0}
+    finally:
+        await server.close()

@@ -42,7 +42,7 @@ async def test_video_off_stops_forwarding_and_video_on_resumes(control: MediaCli
         brief = (await control.stats("ctl", summary=True))["rooms"]["ctl"]
         assert set(brief) == {"alice", "bob"}
         assert brief["alice"]["muted"] == {"audio": False, "video": True}
-        assert set(brief["bob"]) == {"uplink", "downlink", "quality", "muted"}
+        assert set(brief["bob"]) == {"uplink", "downlink", "quality", "mos", "muted"}
         assert brief["bob"]["downlink"]["bitrate_bps"] > 0  # bob is hearing alice
 
         frames = bob.frames[("alice", "video")]

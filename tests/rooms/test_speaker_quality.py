@@ -1,11 +1,10 @@
-"""Active speaker from audio levels, and the quality level from loss and RTT."""
+"""Active speaker from audio levels (the connection quality score is in test_quality_score.py)."""
 
 from __future__ import annotations
 
 import struct
 
 from mediaserver.rooms.publishing import PublisherSide
-from mediaserver.rooms.quality import classify
 from mediaserver.rooms.speaker import SpeakerDetector
 from mediaserver.rtp.extensions import URI_AUDIO_LEVEL, URI_MID
 from mediaserver.sdp.negotiation import NegotiatedMedia
@@ -45,10 +44,3 @@ def test_speaker_detector_picks_the_loudest_and_holds() -> None:
     assert detector.update({"a": 10.0, "b": 5.0}, 5.0) is None, "silence keeps the last speaker"
     assert detector.current == "b"
 
-
-def test_quality_levels() -> None:
-    assert classify(0.0, 20.0) == "good"
-    assert classify(0.05, 20.0) == "fair"
-    assert classify(0.0, 250.0) == "fair"
-    assert classify(0.2, None) == "poor"
-    assert classify(0.0, 500.0) == "poor"

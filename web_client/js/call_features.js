@@ -1,7 +1,9 @@
 // Wires the call page's features around the call itself: the host panel and live statistics (host only),
-// what the host's controls do to this page, screen sharing, the recording indicator and the active
-// speaker highlight. Each listens to its own signaling messages; room.js only calls this once.
+// what the host's controls do to this page, screen sharing, the recording indicator, the active
+// speaker highlight and each tile's connection quality. Each listens to its own signaling messages; room.js
+// only calls this once.
 
+import { ConnectionQuality } from "./connection_quality.js";
 import { HostPanel } from "./host_panel.js";
 import { Moderation } from "./moderation.js";
 import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
@@ -23,7 +25,8 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
   new Moderation({ callMedia: client.media, signaling, leave, showStatus, hideStatus, actionsBox: controlsEnd });
   new RecordingIndicator(signaling);
   new SpeakerHighlight(signaling, grid, tileOf);
-  const hostPanel = new HostPanel({ client, signaling, tileOf, toggleBox: controlsEnd });
+  new ConnectionQuality(signaling, grid, tileOf);
+  const hostPanel = new HostPanel({ client, signaling, toggleBox: controlsEnd });
   return {
     // room.js offers every remote track here first: screen shares are shown large, not in a tile.
     claimTrack: (event) => screenShare.claim(event),

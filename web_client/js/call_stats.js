@@ -1,11 +1,12 @@
 // The host's live call statistics (`call_stats`, every ~2 s, from the media server's RTCP view): the call's
-// duration, and per participant the bitrate both ways, packet loss, jitter, round-trip time, a quality level
-// and a small chart of the bitrates. The quality level is also put on each tile as `data-quality`.
+// duration, and per participant the bitrate both ways, packet loss, jitter, round-trip time, the connection
+// quality level and MOS its tiles show (connection_quality.js draws those from their own message), and a
+// small chart of the bitrates.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const HISTORY = 30; // samples per chart: a minute at the gateway's pace
 const CHART = { width: 120, height: 28 };
-const QUALITY_LABELS = { good: "Good", fair: "Fair", poor: "Poor" };
+const QUALITY_LABELS = { excellent: "Excellent", good: "Good", poor: "Poor", lost: "Lost" };
 
 export function formatDuration(seconds) {
   const total = Math.max(0, Math.floor(seconds));
@@ -22,9 +23,7 @@ function kbps(bps) {
 }
 
 export class CallStats {
-  // `tileOf(participantId)` returns that participant's tile (our own included) or null.
-  constructor(parent, tileOf) {
-    this.tileOf = tileOf;
+  constructor(parent) {
     this.rows = new Map(); // participant id -> {element, history: {up: [], down: []}}
     this.durationBase = null; // {seconds, at}: the server's duration and when we got it
     this.section = document.createElement("section");
@@ -53,8 +52,6 @@ export class CallStats {
     for (const row of message.participants || []) {
       seen.add(row.id);
       this.renderRow(row);
-      const tile = this.tileOf(row.id);
-      if (tile && row.quality) tile.dataset.quality = row.quality;
     }
     for (const [id, entry] of this.rows) {
       if (!seen.has(id)) {
@@ -82,8 +79,11 @@ export class CallStats {
     const down = row.downlink || {};
     element.querySelector(".stats-name").textContent = row.is_host ? `${row.name} (host)` : row.name;
     const quality = element.querySelector('[data-testid="stat-quality"]');
-    quality.dataset.quality = row.quality || "unknown";
-    quality.textContent = QUALITY_LABELS[row.quality] || "–";
+    quality.dataset.quality = QUALITY_LABELS[row.quality] ? row.quality : "unknown";
+    const mos = typeof row.mos === "number" && row.quality !== "lost" ? ` · MOS ${row.mos.toFixed(1)}` : "";
+    quality.textContent = QUALITY_LABELS[row.quality] ? `${QUALITY_LABELS[row.quality]}${mos}` : "–";
+    if (typeof row.mos === "number") quality.dataset.mos = String(row.mos);
+    else delete quality.dataset.mos;
     const path = element.querySelector('[data-testid="stat-path"]');
     path.dataset.path = row.relayed ? "relayed" : "direct";
     path.textContent = row.relayed ? "Relayed (TURN)" : "Direct";

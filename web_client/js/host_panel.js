@@ -9,10 +9,9 @@ import { CallStats } from "./call_stats.js";
 const STATE_LABELS = { on: "on", off: "off", blocked: "turned off by you" };
 
 export class HostPanel {
-  constructor({ client, signaling, tileOf, toggleBox }) {
+  constructor({ client, signaling, toggleBox }) {
     this.client = client;
     this.signaling = signaling;
-    this.tileOf = tileOf;
     this.toggleBox = toggleBox;
     this.people = new Map(); // participant id -> {name, audio, video, audioBlocked, videoBlocked, asked:Set}
     this.rows = new Map(); // participant id -> <li>
@@ -67,7 +66,7 @@ export class HostPanel {
     this.list.className = "hp-people";
     this.list.dataset.testid = "participant-list";
     this.panel.append(heading, this.meetingActions, this.list);
-    this.stats = new CallStats(this.panel, this.tileOf);
+    this.stats = new CallStats(this.panel);
     document.body.appendChild(this.panel);
 
     // Opened from the controls bar, closed at first: the call itself keeps the whole stage until the host
