@@ -91,7 +91,7 @@ class CallQuality:
         reported = [s for s in subscribing.subscriptions.values() if s.active and s.rtt is not None]
         if not reported:
             return
-        self.loss["downlink"].observe(subscribing.downlink.last_loss)
+        self.loss["downlink"].observe(subscribing.downlink_loss())
         self.jitter["downlink"].observe(max(s.jitter / s.publication.clock_rate for s in reported))
         rtts = sorted(s.rtt for s in reported if s.rtt is not None)
         self.rtt.observe(rtts[len(rtts) // 2])

@@ -123,6 +123,22 @@ class RetransmittedLoss:
         return report_excess_loss(subscribing)
 
 
+class FeedbackLoss:
+    """The default `DownlinkLoss`: the transport-wide feedback's count of what we sent that never arrived (the
+    bandwidth estimator's last second), which no publisher's loss can reach; `RetransmittedLoss` for a browser
+    that gives no such feedback, or before its first."""
+
+    def __init__(self) -> None:
+        self._fallback = RetransmittedLoss()
+
+    def __call__(self, subscribing: SubscriberSide) -> float | None:
+        fallback = self._fallback(subscribing)  # keeps its marks current either way
+        bandwidth = subscribing.bandwidth
+        if bandwidth.active and bandwidth.estimator.feedbacks > 0:
+            return bandwidth.estimator.loss
+        return fallback
+
+
 def uplink_sample(publishing: PublisherSide, rtt_ms: float | None) -> LinkSample | None:
     """The worst loss of its streams that carried packets in the last second, and their voice jitter."""
     if publishing.transport.state != "connected":
@@ -164,7 +180,7 @@ class ParticipantQuality:
                  downlink_loss: DownlinkLoss | None = None, smoother: QualitySmoother | None = None) -> None:
         self.publishing = publishing
         self.subscribing = subscribing
-        self.downlink_loss: DownlinkLoss = downlink_loss or RetransmittedLoss()
+        self.downlink_loss: DownlinkLoss = downlink_loss or FeedbackLoss()
         self.smoother = smoother or QualitySmoother()
         self._rtt = RttFloor()
         self.last: Score | None = None  # this second's score, before smoothing (the metrics' sample)
