@@ -162,6 +162,11 @@ class BrowserNetwork:
         """A thin link from the browser: a token bucket on the namespace's side of the veth."""
         _tbf(self.ns_if, kbit, queue_ms, netns=self.netns)
 
+    def present(self) -> bool:
+        """The namespace and our side of its veth still exist (something outside the test may delete them)."""
+        return (_ip("link", "show", self.root_if, check=False).returncode == 0
+                and self.netns in _ip("netns", "list").stdout.split())
+
     def downlink_qdisc(self) -> QdiscStats:
         """What the downlink's qdisc has done so far (`tc -s qdisc show` on our side of the veth)."""
         out = subprocess.run(["tc", "-s", "qdisc", "show", "dev", self.root_if], capture_output=True, text=True,

@@ -332,6 +332,38 @@ def layer_fps(samples: Sequence[Mapping[str, Any]], rid: str, start: float, end:
     return float(frames / (inside[-1]["t"] - inside[0]["t"]))
 
 
+def layer_fps_per_second(samples: Sequence[Mapping[str, Any]], rid: str, zero: float) -> dict[int, float]:
+    """Frames a publisher encoded on layer `rid` in each sampling interval, keyed by its end's second after
+    `zero` (rounded, as the table's rows)."""
+    rates = {}
+    for a, b in itertools.pairwise(samples):
+        if rid in a["layers"] and rid in b["layers"] and b["t"] > a["t"]:
+            frames = _delta(a["layers"][rid]["framesEncoded"], b["layers"][rid]["framesEncoded"])
+            rates[round(b["t"] - zero)] = frames / (b["t"] - a["t"])
+    return rates
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """freezeCount grew by `count` in the interval ending at `second` (after the timeline's zero)."""
+
+    second: int
+    count: int
+    key_frame: bool  # a key frame was decoded in this interval or the one before (a layer switch, a PLI)
+
+
+def freezes(samples: Sequence[InboundSample], zero: float) -> list[Freeze]:
+    """Each interval in which Chrome counted a freeze, with whether a key frame came just before or with it."""
+    found, key_before = [], False
+    for a, b in itertools.pairwise(s for s in samples if not s.missing):
+        grew = _track_delta(a, b, "freeze_count")
+        key_now = _track_delta(a, b, "key_frames_decoded") > 0
+        if grew > 0:
+            found.append(Freeze(round(b.t - zero), int(grew), key_now or key_before))
+        key_before = key_now
+    return found
+
+
 def _cell(value: float | None, spec: str, width: int) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:{width}{spec}}"
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from .inbound_sampler import InboundSample, format_table, layer_fps, per_second, summarize
+from .inbound_sampler import (
+    Freeze,
+    InboundSample,
+    format_table,
+    freezes,
+    layer_fps,
+    layer_fps_per_second,
+    per_second,
+    summarize,
+)
 
 
 def sample(t: float, received: int, lost: int, *, frames: int = 0, width: int = 1280, freezes: int = 0,
@@ -67,3 +76,17 @@ def test_layer_fps() -> None:
     publisher = [{"t": t, "layers": {"f": {"framesEncoded": 20 * t}}} for t in range(6)]
     assert layer_fps(publisher, "f", 1, 5) == pytest.approx(20)
     assert layer_fps(publisher, "h", 1, 5) == 0
+
+
+def test_layer_fps_per_second() -> None:
+    publisher = [{"t": 100 + t, "layers": {"f": {"framesEncoded": 20 * t - (8 if t == 3 else 0)}}} for t in range(5)]
+    assert layer_fps_per_second(publisher, "f", zero=100) == {1: 20, 2: 20, 3: 12, 4: 28}
+
+
+def test_freezes_note_a_key_frame_just_before() -> None:
+    def at(t: int, freezes_so_far: int, keys: int) -> InboundSample:
+        return InboundSample(t=t, packets_received=10 * t, bytes_received=1000 * t, freeze_count=freezes_so_far,
+                             key_frames_decoded=keys)
+
+    samples = [at(0, 0, 1), at(1, 1, 1), at(2, 1, 2), at(3, 2, 2), at(4, 2, 2), at(5, 4, 2)]
+    assert freezes(samples, zero=0) == [Freeze(1, 1, False), Freeze(3, 1, True), Freeze(5, 2, False)]

@@ -17,7 +17,10 @@ the host's and B's audio).
 
 Loss is Chrome's packetsLost / (packetsReceived + packetsLost) over the window, net of what retransmissions
 repaired (Chrome's counter goes back down when they fill a gap); the NACK count, the qdisc's drops and the media
-server's retransmissions are reported beside it. The rig is checked before the requirement is judged: both
+server's retransmissions are reported beside it. Freezes are Chrome's freezeCount; one that falls in a second in
+which the publisher itself encoded under 80 % of its usual frame rate (its encoder starved of CPU by other jobs
+on the machine), with no key frame just before it, is the publisher's and is not held against the media server
+(both counts are printed). The rig is checked before the requirement is judged: both
 viewers on 1280 uncapped, the publisher sending q and a 1280-wide f, the tbf in place and dropping or queueing.
 
 Run with `-s`: a per-second table (A and B: kbit/s, link kbit/s, loss %, fps, width, freezeCount; the media
@@ -29,9 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import re
+import statistics
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass, field
@@ -62,7 +68,9 @@ from .inbound_sampler import (
     OutboundSampler,
     Window,
     format_table,
+    freezes,
     layer_fps,
+    layer_fps_per_second,
     per_second,
     summarize,
 )
@@ -92,6 +100,14 @@ EXPECTED_ENCODINGS = [("q", 4), ("h", 2), ("f", 1)]  # web_client/js/simulcast.j
 # "Near the publisher's": B decodes at least this share of the frames the top layer encodes, on average, and no
 # single second falls below the second share (a stall).
 B_FPS_MEAN_SHARE, B_FPS_MIN_SHARE = 0.85, 0.5
+# A second in which the publisher's top layer encodes less than this share of its median frame rate is the
+# publisher's own stall (CPU: other jobs share this machine); a freeze then, with no key frame just before it,
+# is not counted against the media server. Both counts are printed.
+STALL_SHARE = 0.8
+
+# Seen on the shared test machine: another job deleting every network namespace in the middle of a run.
+VANISHED = (f"A's network (namespace mt{NETWORK_INDEX} and its veth) disappeared during the test: deleted from "
+            "outside it, so the figures say nothing about the product")
 
 ENCODINGS_JS = """
 () => window.meetingClient.simulcast.sender.getParameters().encodings
@@ -204,7 +220,10 @@ class Poll:
 async def poll_outside(network: BrowserNetwork, media: MediaClient, rig: Rig, into: list[Poll]) -> None:
     start = time.monotonic()
     for tick in range(1, 10_000):
-        qdisc = await asyncio.to_thread(network.downlink_qdisc)
+        try:
+            qdisc = await asyncio.to_thread(network.downlink_qdisc)
+        except subprocess.CalledProcessError:  # the veth is gone: recorded, and judged as a rig failure
+            qdisc = dataclasses.replace(QdiscStats.parse(""), kind="gone")
         try:
             server = await server_view(media, rig)
         except Exception as exc:  # a slow control answer must not end the timeline; it shows as a gap
@@ -290,6 +309,8 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
             up_a = await a_in.wait_for("A receives the host 1280 wide", lambda s: s.frame_width == TOP_WIDTH, 30)
             up_b = await b_in.wait_for("B receives the host 1280 wide", lambda s: s.frame_width == TOP_WIDTH, 30)
         except AssertionError as exc:
+            if not network.present():
+                raise AssertionError(f"rig: {VANISHED}") from exc
             view = await server_view(media, rig)
             raise AssertionError(f"rig: the top layer never reached a pinned viewer uncapped ({exc}); server "
                                  f"{view}; publisher {(await pub_out.samples())[-1:]}; A {await diagnose(rig.a)}; "
@@ -301,6 +322,8 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
         cpu.start()
         await asyncio.sleep(BASELINE_S)  # a fixed window: the uncapped reference figures
 
+        if not network.present():
+            raise AssertionError(f"rig: {VANISHED}")
         network.cap_downlink(CAP_KBIT, queue_ms=QUEUE_MS)
         marks["cap"] = cap_at = time.time()
         await asyncio.sleep(max(cap_at + CAPPED_S - time.time(), 0))
@@ -331,6 +354,11 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
     b_base = summarize(samples_b, marks["baseline"], zero)
     recovery_s = back_to_stay(samples_a, marks["uncap"], marks["end"])
     pub_fps = layer_fps(publisher, TOP_RID, zero, marks["end"])
+    stalls = publisher_stalls(publisher, zero)
+    a_freezes = Freezes.of(samples_a, zero, SETTLE_S, CAPPED_S, stalls)
+    b_freezes = Freezes.of(samples_b, zero, 0, round(marks["end"] - zero), stalls)
+    b_rows = [r for r in per_second(samples_b, zero) if r.t > 0 and not stalls & _near(round(r.t))]
+    b_min_fps = min((r.fps for r in b_rows), default=0.0)
     capped_polls = [p for p in polls if zero < p.t <= marks["uncap"]]
     backlog_max = max((p.qdisc.backlog_bytes for p in capped_polls), default=0)
 
@@ -343,6 +371,9 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
         "B uncapped": _brief(b_base),
         "B from the cap to the end": _brief(b_all),
         "publisher f-layer fps from the cap to the end": round(pub_fps, 1),
+        "publisher stalls (s after the cap: f encoded < 80 % of its median fps)": sorted(stalls),
+        f"A freezes {SETTLE_S}-{CAPPED_S} s after the cap": a_freezes.describe(),
+        "B freezes from the cap to the end": b_freezes.describe(),
         "qdisc while capped: max backlog bytes": backlog_max,
         f"qdisc and media server, {SETTLE_S}-{CAPPED_S} s after the cap": link_window(
             polls, zero + SETTLE_S, zero + CAPPED_S),
@@ -364,6 +395,9 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
     }, default=str))
 
     # --- the rig must be sound before the requirement is judged -------------------------------------------------
+    gone = [round(p.t - zero, 1) for p in polls if p.qdisc.kind == "gone"]
+    if gone:
+        rig_problems.append(f"{VANISHED} (first missed at t={gone[0]} s)")
     if qdisc_capped is None or qdisc_capped.kind != "tbf":
         rig_problems.append(f"the cap was not in place: {qdisc_capped}")
     elif qdisc_capped.dropped == 0 and backlog_max == 0:
@@ -382,18 +416,19 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
         failures.append(f"A received {settled.mean_kbit_s:.0f} kbit/s > {CAP_KBIT}")
     if settled.loss_pct >= 2:
         failures.append(f"A lost {settled.loss_pct:.1f} % >= 2 %")
-    if settled.freeze_growth >= 0.5:
-        failures.append(f"A froze {settled.freeze_growth} times in {CAPPED_S - SETTLE_S} s (>= 1 a minute)")
+    if a_freezes.own >= 0.5:
+        failures.append(f"A froze {a_freezes.own} times in {CAPPED_S - SETTLE_S} s (>= 1 a minute; "
+                        f"{a_freezes.describe()})")
     if recovery_s is None or recovery_s > RECOVER_S:
         failures.append(f"A not back at {TOP_WIDTH} to stay within {RECOVER_S} s of the cap's removal "
                         f"({'never' if recovery_s is None else f'{recovery_s:.1f} s'})")
     if b_all.widths != (TOP_WIDTH,):
         failures.append(f"B left the top layer: widths {b_all.widths}")
-    if b_all.freeze_growth > 0:
-        failures.append(f"B froze {b_all.freeze_growth} times")
-    if b_all.mean_fps < B_FPS_MEAN_SHARE * pub_fps or b_all.min_fps < B_FPS_MIN_SHARE * pub_fps:
-        failures.append(f"B's fps mean {b_all.mean_fps:.1f} / min {b_all.min_fps:.1f} vs the publisher's "
-                        f"{pub_fps:.1f}")
+    if b_freezes.own > 0:
+        failures.append(f"B froze {b_freezes.own} times ({b_freezes.describe()})")
+    if b_all.mean_fps < B_FPS_MEAN_SHARE * pub_fps or b_min_fps < B_FPS_MIN_SHARE * pub_fps:
+        failures.append(f"B's fps mean {b_all.mean_fps:.1f} / min {b_min_fps:.1f} (outside the publisher's stalls) "
+                        f"vs the publisher's {pub_fps:.1f}")
     assert not failures, "thin-link requirement not met: " + "; ".join(failures)
 
 
@@ -403,6 +438,50 @@ def _brief(window: Window) -> dict[str, Any]:
             "key frames": window.key_frames, "freezes": window.freeze_growth,
             "frozen s": round(window.freeze_seconds, 2), "fps mean": round(window.mean_fps, 1),
             "fps min": round(window.min_fps, 1), "widths": list(window.widths), "missing samples": window.missing}
+
+
+def publisher_stalls(publisher: list[dict[str, Any]], zero: float) -> set[int]:
+    """Seconds (after `zero`) in which the publisher's top layer encoded < STALL_SHARE of its median frame rate:
+    its own encoder or capture fell behind (seen when other jobs load this machine), not anything downstream."""
+    rates = layer_fps_per_second(publisher, TOP_RID, zero)
+    if not rates:
+        return set()
+    typical = statistics.median(rates.values())
+    return {second for second, fps in rates.items() if fps < STALL_SHARE * typical}
+
+
+def _near(second: int) -> set[int]:
+    # The pages sample at their own phases: a second's neighbours are the same moment give or take a sample.
+    return {second - 1, second, second + 1}
+
+
+@dataclass(frozen=True)
+class Freezes:
+    """Freezes in a window, and how many of them the publisher's own stalls account for."""
+
+    total: int
+    publisher: int  # at a publisher stall, with no key frame just before (a switch or PLI would be ours)
+    seconds: tuple[int, ...]
+
+    @property
+    def own(self) -> int:
+        return self.total - self.publisher
+
+    @classmethod
+    def of(cls, samples: list[InboundSample], zero: float, start: int, end: int, stalls: set[int]) -> Freezes:
+        total = publisher = 0
+        seconds = []
+        for freeze in freezes(samples, zero):
+            if not start < freeze.second <= end:
+                continue
+            total += freeze.count
+            seconds.append(freeze.second)
+            if not freeze.key_frame and stalls & _near(freeze.second):
+                publisher += freeze.count
+        return cls(total, publisher, tuple(seconds))
+
+    def describe(self) -> str:
+        return f"{self.total} at t={list(self.seconds)}, {self.publisher} of them during a publisher stall"
 
 
 def link_window(polls: list[Poll], start: float, end: float) -> dict[str, Any]:
