@@ -153,31 +153,72 @@ def _inbound(raw: Mapping[str, Any]) -> InboundSample:
     return InboundSample(**values)
 
 
-class InboundSampler:
-    """Samples, inside `page`, the video of participant `pid` as its tile shows it, every `interval_ms`."""
+class PageUnresponsive(AssertionError):
+    """A page did not answer an evaluate within the sampler's timeout (seen once on a saturated machine: a
+    page that stopped answering for minutes while its call went on)."""
 
-    def __init__(self, page: Page, pid: str, key: str, interval_ms: int = 1000) -> None:
-        self.page, self.pid, self.key, self.interval_ms = page, pid, key, interval_ms
 
-    async def start(self) -> None:
-        await self.page.evaluate(_START_INBOUND_JS, {"key": self.key, "pid": self.pid, "intervalMs": self.interval_ms})
+class _PageSampler:
+    """A sampler's page side: `window.<table>[key]`. Samples are copied to Python as they are read (only the new
+    ones each time), so what was read survives a page that stops answering later; every call is bounded."""
+
+    _table = ""
+
+    def __init__(self, page: Page, key: str, interval_ms: int, timeout: float) -> None:
+        self.page, self.key, self.interval_ms, self.timeout = page, key, interval_ms, timeout
+        self._raw: list[dict[str, Any]] = []
+
+    async def _evaluate(self, script: str, arg: Any) -> Any:
+        try:
+            return await asyncio.wait_for(self.page.evaluate(script, arg), self.timeout)
+        except TimeoutError:
+            raise PageUnresponsive(f"{self.page.url} did not answer within {self.timeout} s "
+                                   f"(sampler {self.key!r}, {len(self._raw)} samples read)") from None
 
     async def stop(self) -> None:
-        await self.page.evaluate("(key) => clearInterval(window.__inboundSamplers[key].timer)", self.key)
+        await self._evaluate(f"(key) => clearInterval(window.{self._table}[key].timer)", self.key)
 
-    async def samples(self) -> list[InboundSample]:
-        raw = await self.page.evaluate("(key) => window.__inboundSamplers[key].samples", self.key)
-        assert isinstance(raw, list)
-        return [_inbound(r) for r in raw]
+    async def fetch(self) -> list[dict[str, Any]]:
+        """Reads the samples taken since the last read; returns all read so far (raises PageUnresponsive)."""
+        fresh = await self._evaluate(f"([key, from]) => window.{self._table}[key].samples.slice(from)",
+                                     [self.key, len(self._raw)])
+        assert isinstance(fresh, list)
+        self._raw.extend(fresh)
+        return list(self._raw)
+
+    def read(self) -> list[dict[str, Any]]:
+        """The samples read so far, without asking the page."""
+        return list(self._raw)
 
     async def errors(self) -> tuple[int, str | None]:
         """getStats calls that threw, and the last error: a sampler that fails shows here, not as a gap."""
-        state = await self.page.evaluate(
-            "(key) => { const s = window.__inboundSamplers[key]; return [s.errors, s.lastError]; }", self.key)
+        state = await self._evaluate(
+            f"(key) => {{ const s = window.{self._table}[key]; return [s.errors, s.lastError]; }}", self.key)
         return int(state[0]), state[1]
 
+
+class InboundSampler(_PageSampler):
+    """Samples, inside `page`, the video of participant `pid` as its tile shows it, every `interval_ms`."""
+
+    _table = "__inboundSamplers"
+
+    def __init__(self, page: Page, pid: str, key: str, interval_ms: int = 1000, timeout: float = 20.0) -> None:
+        super().__init__(page, key, interval_ms, timeout)
+        self.pid = pid
+
+    async def start(self) -> None:
+        await self._evaluate(_START_INBOUND_JS, {"key": self.key, "pid": self.pid, "intervalMs": self.interval_ms})
+
+    async def samples(self) -> list[InboundSample]:
+        """Every sample so far, read from the page now (raises PageUnresponsive)."""
+        return [_inbound(r) for r in await self.fetch()]
+
+    def cached(self) -> list[InboundSample]:
+        """Every sample read so far (for when the page has stopped answering)."""
+        return [_inbound(r) for r in self.read()]
+
     async def latest(self) -> InboundSample | None:
-        raw = await self.page.evaluate("(key) => window.__inboundSamplers[key].samples.at(-1) || null", self.key)
+        raw = await self._evaluate(f"(key) => window.{self._table}[key].samples.at(-1) || null", self.key)
         return None if raw is None else _inbound(raw)
 
     async def wait_for(self, what: str, accept: Callable[[InboundSample], bool], timeout: float) -> float:
@@ -193,23 +234,19 @@ class InboundSampler:
         raise AssertionError(f"{what}: not within {timeout} s; latest sample {last}")
 
 
-class OutboundSampler:
-    """Samples, inside a publisher's `page`, its video outbound-rtp per simulcast rid every `interval_ms`."""
+class OutboundSampler(_PageSampler):
+    """Samples, inside a publisher's `page`, its video outbound-rtp per simulcast rid every `interval_ms`.
 
-    def __init__(self, page: Page, key: str, interval_ms: int = 1000) -> None:
-        self.page, self.key, self.interval_ms = page, key, interval_ms
+    Samples are `{t, layers: {rid: {bytesSent, packetsSent, framesEncoded, framesPerSecond, frameWidth,
+    limitation, active}}}`: `fetch()` reads them from the page, `read()` returns those already read."""
+
+    _table = "__outboundSamplers"
+
+    def __init__(self, page: Page, key: str, interval_ms: int = 1000, timeout: float = 20.0) -> None:
+        super().__init__(page, key, interval_ms, timeout)  # the same defaults as InboundSampler's
 
     async def start(self) -> None:
-        await self.page.evaluate(_START_OUTBOUND_JS, {"key": self.key, "intervalMs": self.interval_ms})
-
-    async def stop(self) -> None:
-        await self.page.evaluate("(key) => clearInterval(window.__outboundSamplers[key].timer)", self.key)
-
-    async def samples(self) -> list[dict[str, Any]]:
-        """`{t, layers: {rid: {bytesSent, packetsSent, framesEncoded, framesPerSecond, frameWidth, ...}}}`."""
-        raw = await self.page.evaluate("(key) => window.__outboundSamplers[key].samples", self.key)
-        assert isinstance(raw, list)
-        return raw
+        await self._evaluate(_START_OUTBOUND_JS, {"key": self.key, "intervalMs": self.interval_ms})
 
 
 def _delta(before: float, after: float) -> float:

@@ -73,6 +73,7 @@ from .inbound_sampler import (
     InboundSample,
     InboundSampler,
     OutboundSampler,
+    PageUnresponsive,
     Window,
     format_table,
     freezes,
@@ -242,6 +243,16 @@ async def poll_outside(network: BrowserNetwork, media: MediaClient, rig: Rig, in
         await asyncio.sleep(max(start + tick - time.monotonic(), 0.05))
 
 
+async def keep_reading(samplers: dict[str, InboundSampler | OutboundSampler]) -> None:
+    """Copies the pages' samples to Python every few seconds, so a page that stops answering later (seen once on
+    a saturated machine) costs only its last seconds; the final read after the run says whether it did."""
+    while True:
+        await asyncio.sleep(5)
+        for sampler in samplers.values():
+            with contextlib.suppress(PageUnresponsive):
+                await sampler.fetch()
+
+
 def outside_columns(polls: list[Poll], zero: float, publisher: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
     """Per-second columns: the media server's choice for A and B, the qdisc's rate/drops/backlog, the publisher's
     active layers and top-layer fps."""
@@ -300,14 +311,20 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
     a_in = InboundSampler(rig.a, rig.host_id, "host")
     b_in = InboundSampler(rig.b, rig.host_id, "host")
     pub_out = OutboundSampler(rig.host, "camera")
-    for sampler in (a_in, b_in, pub_out):
+    samplers: dict[str, InboundSampler | OutboundSampler] = {"A": a_in, "B": b_in, "host": pub_out}
+    for sampler in samplers.values():
         await sampler.start()
+    crashed: list[str] = []
+    labels = {id(rig.host): "host", id(rig.a): "A", id(rig.b): "B"}
+    for page in (rig.host, rig.a, rig.b):
+        page.on("crash", lambda crashed_page: crashed.append(labels[id(crashed_page)]))
 
     media = MediaClient("127.0.0.1", int(product.env["MEDIA_CONTROL_PORT"]), request_timeout=5.0)
     await media.start()
     assert await media.wait_connected(10), "could not reach the media server's control port"
     polls: list[Poll] = []
     poller = asyncio.create_task(poll_outside(network, media, rig, polls))
+    reader = asyncio.create_task(keep_reading(samplers))
     media_pids = child_pids(product.process.pid)
     cpu = CpuWindow({**{f"chromium {k}": v for k, v in rig.cpu_roots.items()}, "gateway": product.process.pid,
                      **{f"media server {i}": pid for i, pid in enumerate(media_pids)}})
@@ -324,7 +341,7 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
                 raise AssertionError(f"rig: {VANISHED}") from exc
             view = await server_view(media, rig)
             raise AssertionError(f"rig: the top layer never reached a pinned viewer uncapped ({exc}); server "
-                                 f"{view}; publisher {(await pub_out.samples())[-1:]}; A {await diagnose(rig.a)}; "
+                                 f"{view}; publisher {(await pub_out.fetch())[-1:]}; A {await diagnose(rig.a)}; "
                                  f"tiles A {tile_a} B {tile_b}") from None
         encodings = await rig.host.evaluate(ENCODINGS_JS)
         assert [(e["rid"], e["scale"]) for e in encodings] == EXPECTED_ENCODINGS, f"rig: encodings {encodings}"
@@ -348,12 +365,22 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
         load = cpu.stop()
     finally:
         network.uncap()
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, reader):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await media.close()
-    samples_a, samples_b, publisher = await a_in.samples(), await b_in.samples(), await pub_out.samples()
-    errors = {"A": await a_in.errors(), "B": await b_in.errors()}
+    unresponsive = []
+    for label, sampler in samplers.items():
+        try:
+            await sampler.fetch()
+        except PageUnresponsive as exc:  # what was read during the run is kept; the rig check below says so
+            unresponsive.append(f"{label}: {exc}")
+    samples_a, samples_b, publisher = a_in.cached(), b_in.cached(), pub_out.read()
+    errors: dict[str, Any] = {}
+    for label, inbound in (("A", a_in), ("B", b_in)):
+        with contextlib.suppress(PageUnresponsive):
+            errors[label] = await inbound.errors()
 
     # --- the table ------------------------------------------------------------------------------------------
     zero = marks["cap"]
@@ -406,6 +433,8 @@ async def measure(rig: Rig, network: BrowserNetwork, product: GatewayProcess) ->
     }, default=str))
 
     # --- the rig must be sound before the requirement is judged -------------------------------------------------
+    if crashed or unresponsive:
+        rig_problems.append(f"pages crashed {crashed} or stopped answering {unresponsive}")
     gone = [round(p.t - zero, 1) for p in polls if p.qdisc.kind == "gone"]
     if gone:
         rig_problems.append(f"{VANISHED} (first missed at t={gone[0]} s)")
