@@ -9,9 +9,11 @@ the browser to a new address, or shaping it are one `ip` call each.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 TEST_RANGE = "10.213.0.0/16"
@@ -45,6 +47,33 @@ def _tbf(dev: str, kbit: int, queue_ms: int, netns: str | None = None) -> None:
     prefix = ["ip", "netns", "exec", netns] if netns else []
     subprocess.run([*prefix, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", f"{kbit}kbit",
                     "burst", str(burst), "latency", f"{queue_ms}ms"], check=True, capture_output=True, timeout=10)
+
+
+@dataclass(frozen=True)
+class QdiscStats:
+    """The root qdisc's counters from `tc -s qdisc show dev D` (`kind` noqueue when nothing shapes the link)."""
+
+    text: str
+    kind: str
+    sent_bytes: int
+    sent_packets: int
+    dropped: int
+    overlimits: int
+    backlog_bytes: int
+    backlog_packets: int
+
+    @classmethod
+    def parse(cls, text: str) -> QdiscStats:
+        # qdisc tbf 8001: root refcnt 2 rate 600Kbit burst 7500b lat 150ms
+        #  Sent 1234 bytes 12 pkt (dropped 3, overlimits 4 requeues 0)
+        #  backlog 1514b 1p requeues 0
+        root = next((line for line in text.splitlines() if line.startswith("qdisc ") and " root " in line), "")
+        sent = re.search(r"Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)", text)
+        backlog = re.search(r"backlog (\d+)b (\d+)p", text)
+        return cls(text=text.strip(), kind=root.split()[1] if root else "",
+                   sent_bytes=int(sent[1]) if sent else 0, sent_packets=int(sent[2]) if sent else 0,
+                   dropped=int(sent[3]) if sent else 0, overlimits=int(sent[4]) if sent else 0,
+                   backlog_bytes=int(backlog[1]) if backlog else 0, backlog_packets=int(backlog[2]) if backlog else 0)
 
 
 class BrowserNetwork:
@@ -132,6 +161,17 @@ class BrowserNetwork:
     def cap_uplink(self, kbit: int, queue_ms: int = 150) -> None:
         """A thin link from the browser: a token bucket on the namespace's side of the veth."""
         _tbf(self.ns_if, kbit, queue_ms, netns=self.netns)
+
+    def present(self) -> bool:
+        """The namespace and our side of its veth still exist (something outside the test may delete them)."""
+        return (_ip("link", "show", self.root_if, check=False).returncode == 0
+                and self.netns in _ip("netns", "list").stdout.split())
+
+    def downlink_qdisc(self) -> QdiscStats:
+        """What the downlink's qdisc has done so far (`tc -s qdisc show` on our side of the veth)."""
+        out = subprocess.run(["tc", "-s", "qdisc", "show", "dev", self.root_if], capture_output=True, text=True,
+                             check=True, timeout=10).stdout
+        return QdiscStats.parse(out)
 
     def uncap(self) -> None:
         subprocess.run(["tc", "qdisc", "del", "dev", self.root_if, "root"], capture_output=True, timeout=10)

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
 
 from tests.gateway.gateway_process import GatewayProcess, free_tcp_port, free_udp_port
 from tests.netns import BrowserNetwork
 
-from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, STATS_JS, UI_TIMEOUT, run_product
+from .conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DEFAULT_VIEWPORT, STATS_JS, UI_TIMEOUT, run_product
 
 # What each page saw of the others, from the first welcome on: a leave or a join of someone already there
 # is what a resume must never show.
@@ -77,9 +77,10 @@ async def browsers(network: BrowserNetwork, origin: str) -> AsyncIterator[tuple[
             await host.close()
 
 
-async def new_page(browser: Browser, base_url: str, console: list[str], tag: str) -> Page:
+async def new_page(browser: Browser, base_url: str, console: list[str], tag: str,
+                   viewport: ViewportSize = DEFAULT_VIEWPORT) -> Page:
     context: BrowserContext = await browser.new_context(base_url=base_url, permissions=["camera", "microphone"],
-                                                        viewport={"width": 960, "height": 600})
+                                                        viewport=viewport)
     context.set_default_timeout(UI_TIMEOUT)
     context.on("console", lambda msg: console.append(f"{time.monotonic():.2f} [{tag}] {msg.type}: {msg.text}"))
     context.on("weberror", lambda err: console.append(f"[{tag}] pageerror: {err.error}"))
