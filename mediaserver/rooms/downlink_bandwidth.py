@@ -35,6 +35,9 @@ MIN_BPS = 100_000
 # step (640x360 to 1280x720 at two thirds of the frames doubles the rate) is found in two or three probes.
 PROBE_HEADROOM = 1.1
 PROBE_MAX_FACTOR = 1.5
+# This long after the last sign of congestion the estimate alone may take videos up (a tile pinned on a clean
+# link gets its layer at once); before, only what a probe proved.
+CALM_S = 10.0
 # A probe succeeded when the receiver acknowledged this share of what it asked for.
 PROBE_CARRIED = 0.95
 # Feedback saying this much loss during a probe: the probe hit a cap, stop it.
@@ -74,10 +77,12 @@ class DownlinkBandwidth:
         self._probe_need = 0
         self._probing = False  # a probe was started and has not been judged yet
         self._probe_peak = 0  # the most the receiver acknowledged during the probe, with no sign of a queue
-        # What a probe saw the link carry: a step up must fit it as well as the estimate. An estimate alone
-        # drifts above a cap while little is sent (GCC grows it up to 1.5x what is acknowledged), and a step
-        # taken on it is taken back seconds later: that is flapping.
+        # What a probe saw the link carry: within CALM_S of congestion a step up must fit it as well as the
+        # estimate. An estimate alone drifts above a cap while little is sent (GCC grows it up to 1.5x what is
+        # acknowledged), and a step taken on it is taken back seconds later: that is flapping, and every spatial
+        # switch costs a keyframe burst on the thin link itself.
         self.proven_bps = 0
+        self.congested_at = -1e9  # the delay detector's overuse, or loss above PROBE_MAX_LOSS, last seen
         self.feedback_errors = 0
         self.allocated_bps = 0
 
@@ -96,6 +101,8 @@ class DownlinkBandwidth:
             return False
         estimator = self.estimator
         estimator.on_feedback(feedback.arrivals, now)
+        if estimator.overusing or estimator.loss > PROBE_MAX_LOSS:
+            self.congested_at = now
         if self.probe.active:
             if estimator.overusing or estimator.loss > PROBE_ABORT_LOSS:
                 self.probe.abort(now)
@@ -129,7 +136,9 @@ class DownlinkBandwidth:
         chosen = allocator.allocate(budget, demands, self._levels)
         if stepwise:
             self._judge_probe(now)
-            chosen = self._stepped(demands, chosen, audio_bps)
+            chosen = {d.key: allocator.step_towards(self._levels.get(d.key, -1), chosen[d.key]) for d in demands}
+        if now - self.congested_at < CALM_S:
+            chosen = self._proven_only(demands, chosen, audio_bps)
         decisions = []
         for wish, demand in zip(wishes, demands, strict=True):
             index = self._levels[demand.key] = chosen[demand.key]
@@ -139,15 +148,14 @@ class DownlinkBandwidth:
             self._consider_probe(demands, audio_bps, now)
         return decisions
 
-    def _stepped(self, demands: Sequence[Demand], chosen: dict[str, int], audio_bps: int) -> dict[str, int]:
-        """Down at once; up one level, and only as far as a probe has shown the link to carry."""
-        stepped = {d.key: allocator.step_towards(self._levels.get(d.key, -1), chosen[d.key]) for d in demands}
+    def _proven_only(self, demands: Sequence[Demand], chosen: dict[str, int], audio_bps: int) -> dict[str, int]:
+        """After congestion, no video goes up unless a probe has shown the link to carry the result."""
         current = {d.key: self._levels.get(d.key, -1) for d in demands}
-        if any(0 <= stepped[k] < current[k] for k in stepped):
-            room = self.proven_bps * allocator.BUDGET_SHARE - audio_bps
-            if allocator.total_cost(demands, stepped) > room:
-                stepped = {k: max(v, current[k]) if current[k] >= 0 else v for k, v in stepped.items()}
-        return stepped
+        if not any(0 <= chosen[k] < current[k] for k in chosen):
+            return chosen
+        if allocator.total_cost(demands, chosen) <= self.proven_bps * allocator.BUDGET_SHARE - audio_bps:
+            return chosen
+        return {k: max(v, current[k]) if current[k] >= 0 else v for k, v in chosen.items()}
 
     def forget(self, publication_id: str) -> None:
         self._levels.pop(publication_id, None)

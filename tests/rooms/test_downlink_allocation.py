@@ -173,3 +173,17 @@ def test_probe_padding_goes_on_the_rtx_stream_as_padding_only() -> None:
         hdr = parse_rtp(packet)
         assert (hdr.ssrc, hdr.payload_type) == (sub.rtx_ssrc, 97)
         assert packet[0] & 0x20 and hdr.payload_end == hdr.payload_start  # nothing but padding
+
+
+def test_after_congestion_no_pass_goes_up_on_the_estimate_alone_but_a_calm_link_does() -> None:
+    down = Downlink(Link(capacity_bps=600_000))
+    down.run(20.0)
+    held = down.index
+    assert held > TOP
+    down.bw.estimator.estimate_bps = 5_000_000  # an estimate drifted above the cap, as GCC's does when app-limited
+    decision = down.bw.plan([down._wish()], 0, down.now, stepwise=False)[0]  # a tile-size change, say
+    assert decision.index == held, "went up on an unproven estimate right after congestion"
+
+    calm = Downlink(Link(capacity_bps=5_000_000))
+    calm.bw._levels[calm.sub.publication.id] = 4  # held low by an earlier pass
+    assert calm.bw.plan([calm._wish()], 0, 1.0, stepwise=False)[0].index == TOP  # no congestion seen: at once
