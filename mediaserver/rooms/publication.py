@@ -11,6 +11,7 @@ from .forwarder import Forwarder
 from .packet_cache import PacketCache
 from .receive_stats import ReceiveStats
 from .speaker import AudioLevel
+from .upstream_nack import NackGenerator
 
 # Keyframe requests per layer are throttled as LiveKit does: the low layer's keyframes are cheap.
 PLI_INTERVAL_LOW_S = 0.5
@@ -34,6 +35,7 @@ class Layer:
         "index",
         "last_packet_at",
         "last_pli",
+        "nack",
         "paused",
         "rid",
         "ssrc",
@@ -53,6 +55,8 @@ class Layer:
         self.paused = False  # dynacast told the publisher to stop sending it
         # The layer's latest packets as received (plain RTP), shared by its subscriptions to answer NACKs.
         self.history = PacketCache()
+        # What of this SSRC is missing and NACKed upstream (upstream_repair.py); None: no upstream repair.
+        self.nack: NackGenerator | None = None
         self.bitrate_bps = 0
         self.fps = 0.0
         self._frames = 0
@@ -81,7 +85,8 @@ class Layer:
     def describe(self, now: float) -> dict[str, object]:
         return {"rid": self.rid, "ssrc": self.ssrc, "live": self.live(now), "width": self.width,
                 "height": self.height, "bitrate_bps": self.bitrate_bps, "fps": round(self.fps, 1),
-                "received": 0 if self.stats is None else self.stats.received}
+                "received": 0 if self.stats is None else self.stats.received,
+                **({} if self.nack is None else {"repair": self.nack.stats()})}
 
 
 def _no_keyframe_source(ssrc: int) -> None:

@@ -17,6 +17,7 @@ from mediaserver.transport.peer import PeerTransport
 from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 from .publication import Layer, Publication
+from .upstream_repair import UplinkRepair, late_takers
 
 log = structlog.get_logger(__name__)
 
@@ -32,13 +33,16 @@ Route = tuple[Publication, Layer]
 
 
 class PublisherSide:
-    def __init__(self, participant_id: str, transport: PeerTransport, rtcp_ssrc: int) -> None:
+    def __init__(self, participant_id: str, transport: PeerTransport, rtcp_ssrc: int,
+                 upstream_nack: bool = True) -> None:
         self.participant_id = participant_id
         self.transport = transport
         self.rtcp_ssrc = rtcp_ssrc
         self.publications: dict[str, Publication] = {}  # by mid
         self._route: dict[int, Route] = {}  # inbound SSRC -> (publication, layer)
         self._ignored_ssrcs: set[int] = set()  # RTX and streams we cannot place
+        # NACKs upstream and RTX un-wrapping (UPSTREAM_NACK; off: RTX is ignored as before).
+        self.repair = UplinkRepair(upstream_nack, transport.send_rtcp, rtcp_ssrc)
         self._carry: dict[str, list[tuple[int, str | None]]] = {}  # by mid: SSRCs a recoded track keeps
         self._mid_ext_id = 0
         self._rid_ext_id = 0
@@ -75,6 +79,7 @@ class PublisherSide:
         self._rrid_ext_id = ids.get(extensions.URI_REPAIRED_RID, self._rrid_ext_id)
         if media.kind == "audio":
             self._audio_level_ext_id = ids.get(extensions.URI_AUDIO_LEVEL, self._audio_level_ext_id)
+        self.repair.pair(media.rtx_ssrcs)
         if not pub.simulcast:
             for ssrc in media.ssrcs[:1]:
                 self._bind(pub, ssrc, None)
@@ -94,6 +99,10 @@ class PublisherSide:
             del self._route[ssrc]
             if not same_ssrcs:
                 self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
+                self.transport.forget_ssrc(ssrc)
+        for ssrc in self.repair.forget(pub):
+            if not same_ssrcs:  # else its RTX is learned again by the next publication, as its media SSRCs
+                self._ignored_ssrcs.add(ssrc)
                 self.transport.forget_ssrc(ssrc)
         if same_ssrcs:
             # Chrome sends the mid and rid extensions only until the SSRCs are known; it keeps them across a
@@ -127,6 +136,7 @@ class PublisherSide:
             del self._route[old]
             self.transport.forget_ssrc(old)
         self._route[ssrc] = route
+        self.repair.on_bound(ssrc, route)
         log.info("ssrc_bound", participant=self.participant_id, mid=pub.mid, ssrc=ssrc, rid=rid)
         if pub.fanout[layer.index]:
             pub.request_keyframe(layer.index)  # subscribers were waiting for this layer
@@ -141,13 +151,21 @@ class PublisherSide:
             self.rtp_errors += 1
             return
         route = self._route.get(hdr.ssrc)
+        recovered = False
         if route is None:
-            route = self._learn(data, hdr)
-            if route is None:
-                return
+            if hdr.ssrc in self.repair.routes:  # --- upstream repair: RTX becomes the original, or stops here
+                repaired = self.repair.unwrap(data, hdr)
+                if repaired is None:
+                    return
+                data, hdr, route = repaired
+                recovered = True  # --- end upstream repair
+            else:
+                route = self._learn(data, hdr)
+                if route is None:
+                    return
         pub, layer = route
         if hdr.payload_type != pub.payload_type:
-            return  # RTX retransmissions and padding probes: we do not NACK upstream
+            return  # padding probes, and RTX when upstream repair is off
         now = time.monotonic()
         if now >= self._rtp_window_end and self._next_rtp_window(now):
             return  # cut off: the participant is leaving the room
@@ -155,7 +173,14 @@ class PublisherSide:
         if self._rtp_in_window > MAX_RTP_PER_S:
             self.rtp_over_rate += 1
             return
-        layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
+        if not recovered:  # our receiver reports carry the publisher's loss before repair (upstream_repair.py)
+            layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
+            nack = layer.nack  # --- upstream repair: duplicates go no further, a new gap is NACKed at once
+            if nack is not None:
+                if not nack.on_packet(hdr.sequence, now):
+                    return
+                if nack.fresh:
+                    self.repair.send_nacks(pub, layer, now)  # --- end upstream repair
         if now - layer.last_packet_at > STREAM_GAP_S and pub.fanout[layer.index]:
             # The layer comes back after a gap (the publisher's network dropped, or dynacast resumed it): its
             # watchers cannot decode what follows without a keyframe, so ask now rather than after their PLIs.
@@ -188,6 +213,8 @@ class PublisherSide:
             return
         if desc is not None:
             layer.history.put(hdr.sequence, data)  # NACKs are answered from here (video only)
+        if recovered:
+            subs = late_takers(subs)  # upstream repair: late packets only where they cannot upset the numbering
         payload = data[hdr.payload_start :]
         index = layer.index
         for sub in subs:
@@ -238,10 +265,11 @@ class PublisherSide:
             return None
         try:
             mid_raw = extensions.find_extension(data, hdr, self._mid_ext_id) if self._mid_ext_id else None
-            rrid = extensions.find_extension(data, hdr, self._rrid_ext_id) if self._rrid_ext_id else None
+            rrid_raw = extensions.find_extension(data, hdr, self._rrid_ext_id) if self._rrid_ext_id else None
             rid_raw = extensions.find_extension(data, hdr, self._rid_ext_id) if self._rid_ext_id else None
             mid = extensions.decode_sdes_item(mid_raw) if mid_raw else None
             rid = extensions.decode_sdes_item(rid_raw) if rid_raw else None
+            rrid = extensions.decode_sdes_item(rrid_raw) if rrid_raw else None
         except ParseError:
             self.rtp_errors += 1
             return None
@@ -256,7 +284,8 @@ class PublisherSide:
                 self.transport.forget_ssrc(ssrc)  # a mid we do not have: its slot goes back to the budget
             return None  # without a mid, a later packet may still carry one
         if rrid is not None or hdr.payload_type == pub.rtx_payload_type:
-            self._ignored_ssrcs.add(ssrc)
+            if not self.repair.learn(ssrc, pub, rrid):
+                self._ignored_ssrcs.add(ssrc)
             return None
         return self._bind(pub, ssrc, rid)
 
@@ -292,6 +321,10 @@ class PublisherSide:
             Remb(sender_ssrc=self.rtcp_ssrc, bitrate=remb_bps, ssrcs=[b.ssrc for b in blocks[:31]]),
         ]
         self.transport.send_rtcp(build_compound(packets))
+
+    def repair_tick(self, now: float) -> None:
+        """Every 50 ms (the room's tick): NACK retries upstream; a second's wait would be too late for them."""
+        self.repair.tick(self.publications.values(), now)
 
     def measure(self, now: float) -> None:
         for pub in self.publications.values():

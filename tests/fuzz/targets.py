@@ -180,7 +180,8 @@ def run_forwarding(data: bytes) -> str:
     """A publisher's packet sequence through the forwarding path, as the load bots negotiate it (mid 4, rid 10,
     repaired-rid 11, audio level 1): VP8 simulcast, H.264 and Opus publications with one subscription each.
 
-    RTP goes to PublisherSide.on_rtp (SSRC learning, codec describe, keyframe sizes, the fan-out, VP8 munging);
+    RTP goes to PublisherSide.on_rtp (SSRC learning, RTX un-wrapping and upstream NACKs, codec describe, keyframe
+    sizes, the fan-out, VP8 munging);
     RTCP both to the publisher side and, as a subscriber would send it, to the subscriptions (NACK answered from
     the layer history, reports, keyframe requests). A byte of each packet now and then switches layers.
     """
@@ -234,6 +235,7 @@ def run_forwarding(data: bytes) -> str:
                             sub.publication.request_keyframe(max(sub.current_layer, sub.target_layer))
                 continue
             side.on_rtp(packet)
+            side.repair_tick(clock.now)  # upstream NACKs: retries and give-ups over what the packets left missing
             if packet and packet[-1] % 13 == 0:
                 subs[0].select(packet[-1] % 3, 2)
         return f"forwarded={min(len(sent), 5)} errors={min(side.rtp_errors, 3)}"
