@@ -6,8 +6,11 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .codec import VideoCodec, video_codec
+from mediaserver.rtp.header import RtpHeader
+
+from .codec import FrameDescriptor, VideoCodec, video_codec
 from .forwarder import Forwarder
+from .hold_back import HoldBack
 from .packet_cache import PacketCache
 from .receive_stats import ReceiveStats
 from .speaker import AudioLevel
@@ -18,6 +21,9 @@ PLI_INTERVAL_LOW_S = 0.5
 PLI_INTERVAL_HIGH_S = 1.0
 # A layer with no packet for this long is considered stopped (the encoder dropped it or was paused).
 LAYER_TIMEOUT_S = 1.5
+
+# What waits behind a gap being repaired upstream: the fan-out's arguments (desc None: a padding-only packet).
+HeldPacket = tuple[bytes, RtpHeader, bytes, FrameDescriptor | None]
 
 
 class Layer:
@@ -32,6 +38,7 @@ class Layer:
         "fps",
         "height",
         "history",
+        "hold",
         "index",
         "last_packet_at",
         "last_pli",
@@ -57,6 +64,7 @@ class Layer:
         self.history = PacketCache()
         # What of this SSRC is missing and NACKed upstream (upstream_repair.py); None: no upstream repair.
         self.nack: NackGenerator | None = None
+        self.hold: HoldBack[HeldPacket] | None = None  # with `nack`: packets behind a gap, until it is repaired
         self.bitrate_bps = 0
         self.fps = 0.0
         self._frames = 0
@@ -86,7 +94,8 @@ class Layer:
         return {"rid": self.rid, "ssrc": self.ssrc, "live": self.live(now), "width": self.width,
                 "height": self.height, "bitrate_bps": self.bitrate_bps, "fps": round(self.fps, 1),
                 "received": 0 if self.stats is None else self.stats.received,
-                **({} if self.nack is None else {"repair": self.nack.stats()})}
+                **({} if self.nack is None else {"repair": {
+                    **self.nack.stats(), "released_late": 0 if self.hold is None else self.hold.released_late}})}
 
 
 def _no_keyframe_source(ssrc: int) -> None:

@@ -17,7 +17,7 @@ from mediaserver.transport.peer import PeerTransport
 from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 from .publication import Layer, Publication
-from .upstream_repair import UplinkRepair, late_takers
+from .upstream_repair import UplinkRepair
 
 log = structlog.get_logger(__name__)
 
@@ -173,14 +173,16 @@ class PublisherSide:
         if self._rtp_in_window > MAX_RTP_PER_S:
             self.rtp_over_rate += 1
             return
-        if not recovered:  # our receiver reports carry the publisher's loss before repair (upstream_repair.py)
+        nack = layer.nack  # None: no upstream repair (audio, or UPSTREAM_NACK=0)
+        in_repair = recovered  # a gap is open or just filled: the packet goes out in order (upstream_repair.py)
+        if not recovered:  # our receiver reports carry the publisher's loss before repair
             layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
-            nack = layer.nack  # --- upstream repair: duplicates go no further, a new gap is NACKed at once
-            if nack is not None:
+            if nack is not None:  # --- upstream repair: duplicates go no further, a new gap is NACKed at once
                 if not nack.on_packet(hdr.sequence, now):
                     return
                 if nack.fresh:
-                    self.repair.send_nacks(pub, layer, now)  # --- end upstream repair
+                    self.repair.send_nacks(pub, layer, now)
+                in_repair = nack.highest != hdr.sequence or bool(nack.missing or layer.hold)  # --- end
         if now - layer.last_packet_at > STREAM_GAP_S and pub.fanout[layer.index]:
             # The layer comes back after a gap (the publisher's network dropped, or dynacast resumed it): its
             # watchers cannot decode what follows without a keyframe, so ask now rather than after their PLIs.
@@ -194,6 +196,9 @@ class PublisherSide:
                 self._note_audio_level(data, hdr, pub)
         else:
             if hdr.payload_end <= hdr.payload_start:
+                if in_repair:
+                    self.repair.fan_out(pub, layer, data, hdr, b"", None, now)
+                    return
                 for sub in pub.fanout[layer.index]:
                     sub.skip(hdr, layer.index)  # padding-only probe: keep the subscriber's numbering gapless
                 return
@@ -213,9 +218,10 @@ class PublisherSide:
             return
         if desc is not None:
             layer.history.put(hdr.sequence, data)  # NACKs are answered from here (video only)
-        if recovered:
-            subs = late_takers(subs)  # upstream repair: late packets only where they cannot upset the numbering
         payload = data[hdr.payload_start :]
+        if in_repair:
+            self.repair.fan_out(pub, layer, data, hdr, payload, desc, now)
+            return
         index = layer.index
         for sub in subs:
             sub.forward(data, hdr, payload, desc, index, now)

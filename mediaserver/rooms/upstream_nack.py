@@ -29,11 +29,11 @@ class _Missing:
 class NackGenerator:
     """Tracks the sequence numbers of one RTP stream that have not arrived."""
 
-    __slots__ = ("_highest", "_missing", "_probe", "duplicates", "fresh", "gave_up", "nacked", "nacks_sent",
+    __slots__ = ("_missing", "_probe", "duplicates", "fresh", "gave_up", "highest", "nacked", "nacks_sent",
                  "recovered", "resets", "rtx_dropped", "rtx_padding")
 
     def __init__(self) -> None:
-        self._highest = -1  # the newest number seen (-1: none yet)
+        self.highest = -1  # the newest number seen (-1: none yet); read-only outside
         self._missing: dict[int, _Missing] = {}  # in the order they went missing, so the first is the oldest
         self._probe = -1  # after a big step back: the number that would confirm it as a new start
         self.fresh = False  # numbers went missing since the last `due`: NACK them now rather than at the tick
@@ -50,15 +50,18 @@ class NackGenerator:
     def missing(self) -> int:
         return len(self._missing)
 
+    def oldest_missing(self) -> int | None:
+        return next(iter(self._missing), None)
+
     def on_packet(self, seq: int, now: float) -> bool:
         """A packet of the stream arrived; False when it is a duplicate or too old to be of use."""
-        highest = self._highest
+        highest = self.highest
         step = (seq - highest) & 0xFFFF
         if step == 1:  # the common case: next in order
-            self._highest = seq
+            self.highest = seq
             return True
         if highest < 0:
-            self._highest = seq
+            self.highest = seq
             return True
         if step == 0:
             self.duplicates += 1
@@ -68,7 +71,7 @@ class NackGenerator:
                 self._restart(seq)
                 return True
             self._open_gap(highest, seq, now)
-            self._highest = seq
+            self.highest = seq
             return True
         # Behind the highest: a late original (reordered, or arriving after its NACK) fills its gap.
         if self._missing.pop(seq, None) is not None:
@@ -138,7 +141,7 @@ class NackGenerator:
     def _restart(self, seq: int) -> None:
         self.gave_up += len(self._missing)
         self.clear()
-        self._highest = seq
+        self.highest = seq
         self._probe = -1
         self.resets += 1
 

@@ -2,10 +2,12 @@
 
 A publisher's uplink loss would otherwise reach every viewer: each of them NACKs us and our history misses
 the very packets that never arrived. So each received video layer keeps a NackGenerator (upstream_nack.py):
-the first NACK for a gap goes out from the packet path the moment the gap shows, the retries from the room's
-50-ms tick (`tick`). An RTX packet (RFC 4588) is turned back into the original only while the generator lists
-its number as missing; duplicates and Chrome's probes on the RTX stream (padding without an original number,
-or old packets it resends to probe bandwidth) are dropped and counted.
+the first NACK for a gap goes out from the packet path the moment the gap shows, the retries from the packets
+that follow and from the room's 50-ms tick (`tick`). An RTX packet (RFC 4588) is turned back into the original
+only while the generator lists its number as missing; duplicates and Chrome's probes on the RTX stream
+(padding without an original number, or old packets it resends to probe bandwidth) are dropped and counted.
+While a gap is open, what follows it waits (hold_back.py: two round trips at most, 40-100 ms) and goes out in
+sequence order once the repair is in, so viewers see neither the gap nor a late packet.
 
 What the publisher is told stays its own loss: a recovered packet is not counted in the layer's ReceiveStats
 (RFC 3550 lets a receiver count it; we do not), so our receiver reports carry the loss before repair, which is
@@ -21,7 +23,9 @@ from mediaserver.rtp.header import RtpHeader, parse_rtp
 from mediaserver.rtp.rtcpfb import Nack
 from mediaserver.rtp.rtx import OSN_SIZE, original_sequence, unwrap_rtx
 
+from .codec import FrameDescriptor
 from .forwarder import Forwarder
+from .hold_back import HoldBack, hold_time
 from .publication import Layer, Publication
 from .upstream_nack import NackGenerator
 from .video_subscription import ALL_TEMPORAL
@@ -34,7 +38,7 @@ def _unknown_rtt() -> float | None:
 
 
 def late_takers(subs: list[Forwarder]) -> list[Forwarder]:
-    """The forwarders a recovered (so late) packet may go to.
+    """The forwarders a late packet (repaired after what followed it had gone) may go to.
 
     A subscription that drops temporal layers closes each drop's gap by moving its sequence offset for the
     packets after it (video_subscription.py), so a packet from before such a drop would be given a number
@@ -53,8 +57,10 @@ class UplinkRepair:
         self._rtcp_ssrc = rtcp_ssrc
         self.routes: dict[int, Route] = {}  # RTX SSRC -> the layer it repairs
         self._paired: dict[int, int] = {}  # media SSRC -> its RTX SSRC, from the offer's a=ssrc-group:FID
-        # Round trip to this browser in seconds, None while unknown (set by the participant: see participant.py).
+        # Round trip to this browser in seconds, None while unknown (set by the participant: see participant.py);
+        # read on each tick into `_rtt`, which paces NACKs and bounds the hold between ticks.
         self.rtt: Callable[[], float | None] = _unknown_rtt
+        self._rtt: float | None = None
 
     # --- binding ---------------------------------------------------------------------------
 
@@ -66,7 +72,9 @@ class UplinkRepair:
     def on_bound(self, ssrc: int, route: Route) -> None:
         """A media SSRC was bound to its layer: the layer numbers afresh, and its FID-paired RTX repairs it."""
         pub, layer = route
-        layer.nack = NackGenerator() if self.enabled and pub.is_video else None
+        repaired = self.enabled and pub.is_video
+        layer.nack = NackGenerator() if repaired else None
+        layer.hold = HoldBack() if repaired else None
         rtx = self._paired.get(ssrc)
         if rtx is not None and layer.nack is not None:
             self.routes[rtx] = route
@@ -115,21 +123,54 @@ class UplinkRepair:
             return None
 
     def send_nacks(self, pub: Publication, layer: Layer, now: float) -> None:
-        """NACK what is due for this layer (a new gap at once; retries from `tick`)."""
+        """NACK what is due for this layer (a new gap at once; retries as packets come and on the tick)."""
         nack = layer.nack
         if nack is None or layer.ssrc is None:
             return
         if not pub.fanout[layer.index] or pub.muted:
             nack.clear()  # nobody would get the repaired packets: spare the publisher's uplink
             return
-        lost = nack.due(now, self.rtt())
+        lost = nack.due(now, self._rtt)
         if lost:
             self._send_rtcp(Nack(sender_ssrc=self._rtcp_ssrc, media_ssrc=layer.ssrc, lost=lost).serialize())
 
+    def fan_out(self, pub: Publication, layer: Layer, data: bytes, hdr: RtpHeader, payload: bytes,
+                desc: FrameDescriptor | None, now: float) -> None:
+        """A packet of a layer with a gap open, or one that fills a gap: it goes out in sequence order, after the
+        repair of any number before it or once it has waited its time (`desc` None: a padding-only packet)."""
+        nack, hold = layer.nack, layer.hold
+        if nack is None or hold is None:
+            return
+        hold.add(hdr.sequence, now, (data, hdr, payload, desc))
+        if nack.missing:
+            self.send_nacks(pub, layer, now)
+        self._release(pub, layer, now)
+
+    def _release(self, pub: Publication, layer: Layer, now: float) -> None:
+        nack, hold = layer.nack, layer.hold
+        if nack is None or hold is None:
+            return
+        ready = hold.ready(now, hold_time(self._rtt), nack.oldest_missing())
+        if not ready or pub.muted:
+            return
+        subs = pub.fanout[layer.index]
+        index = layer.index
+        for (data, hdr, payload, desc), late in ready:
+            if desc is None:
+                if not late:  # a late one would move numbers already sent
+                    for sub in subs:
+                        sub.skip(hdr, index)
+                continue
+            for sub in late_takers(subs) if late else subs:
+                sub.forward(data, hdr, payload, desc, index, now)
+
     def tick(self, publications: Iterable[Publication], now: float) -> None:
-        """Every 50 ms: the retries, and the give-ups, of every layer with numbers missing."""
+        """Every 50 ms: the retries and give-ups of every layer with numbers missing, and what has waited enough."""
+        self._rtt = self.rtt()
         for pub in publications:
             for layer in pub.layers:
                 nack = layer.nack
                 if nack is not None and nack.missing:
                     self.send_nacks(pub, layer, now)
+                if layer.hold:
+                    self._release(pub, layer, now)
