@@ -18,6 +18,8 @@ class Config:
     control_port: int = 7881
     metrics_port: int = 0
     remb_bps: int = 3_000_000
+    # NACK publishers for what their uplink lost and forward their RTX; off to measure what it is worth.
+    upstream_nack: bool = True
     consent_timeout: float = 30.0
     # A transport without consent, or a participant without a gateway, is kept this long for a comeback.
     reconnect_window: float = 60.0
@@ -50,6 +52,9 @@ class Config:
                             help="HTTP /metrics and /healthz; 0 disables")
         parser.add_argument("--remb-bps", type=int, default=int(env.get("MEDIA_REMB_BPS", cls.remb_bps)),
                             help="uplink bandwidth granted to each publisher")
+        parser.add_argument("--upstream-nack", action=argparse.BooleanOptionalAction,
+                            default=env.get("UPSTREAM_NACK", "1") != "0",
+                            help="repair publishers' uplink loss: NACK them, take their RTX (UPSTREAM_NACK=0: off)")
         parser.add_argument("--consent-timeout", type=float,
                             default=float(env.get("MEDIA_CONSENT_TIMEOUT", cls.consent_timeout)))
         parser.add_argument("--reconnect-window", type=float,
@@ -83,6 +88,7 @@ class Config:
         return cls(
             bind=ns.bind, public_ip=ns.public_ip, udp_port=ns.udp_port, control_host=ns.control_host,
             control_port=ns.control_port, metrics_port=ns.metrics_port, remb_bps=ns.remb_bps,
+            upstream_nack=ns.upstream_nack,
             consent_timeout=ns.consent_timeout, reconnect_window=ns.reconnect_window,
             departure_timeout=ns.departure_timeout, drain_timeout=ns.drain_timeout, log_level=ns.log_level,
             fault_injection=ns.enable_fault_injection, recordings_dir=ns.recordings_dir, redis_url=ns.redis_url,

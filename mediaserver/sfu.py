@@ -139,7 +139,7 @@ class Sfu:
             self.rooms[room_id] = Room(
                 room_id, self.mux, self.ssl_context, self.certificate.fingerprint, self.config.public_ip,
                 self.udp_port, self.emit, self.config.remb_bps, self.config.reconnect_window, codecs,
-                call_quality=self.call_quality,
+                call_quality=self.call_quality, upstream_nack=self.config.upstream_nack,
             )
         return {}
 

@@ -35,7 +35,8 @@ class Participant:
         # Which gateway connection speaks for this participant, and since when none does (it went away).
         self.owner = 0
         self.detached_at: float | None = None
-        self.publishing = PublisherSide(participant_id, self.publisher_transport, rtcp_ssrc)
+        self.publishing = PublisherSide(participant_id, self.publisher_transport, rtcp_ssrc, room.upstream_nack)
+        self.publishing.repair.rtt = self._rtt_s
         self.subscribing = SubscriberSide(participant_id, self.subscriber_transport, secrets.token_hex(8),
                                           on_dirty=lambda: room.renegotiation_needed(self),
                                           on_undecodable=lambda pub, active: room.track_undecodable(self, pub, active))
@@ -43,6 +44,12 @@ class Participant:
         # After an outage both directions restart on keyframes: what was sent meanwhile never arrived.
         self.subscriber_transport.on_resumed = lambda _: self.subscribing.restart_video()
         self.publisher_transport.on_resumed = lambda _: self.publishing.request_keyframes()
+
+    def _rtt_s(self) -> float | None:
+        """The round trip to this browser, for pacing NACKs to it. Its publisher connection measures none (we send
+        no media there, so its reports answer no SR of ours): its subscriber connection's is the same path."""
+        rtt_ms = self.subscribing.median_rtt_ms()
+        return None if rtt_ms is None else rtt_ms / 1000
 
     @property
     def publications(self) -> dict[str, Publication]:

@@ -19,6 +19,7 @@ class RoomPort(Protocol):
     public_ips: tuple[str, ...]  # the addresses announced in candidates, the first preferred
     public_port: int
     remb_bps: int
+    upstream_nack: bool  # NACK publishers for what their uplink lost and take their RTX (UPSTREAM_NACK)
 
     # `participant` is the Participant calling (typed loosely: naming it here would import it back).
     def renegotiation_needed(self, participant: Any) -> None: ...

@@ -6,17 +6,24 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .codec import VideoCodec, video_codec
+from mediaserver.rtp.header import RtpHeader
+
+from .codec import FrameDescriptor, VideoCodec, video_codec
 from .forwarder import Forwarder
+from .hold_back import HoldBack
 from .packet_cache import PacketCache
 from .receive_stats import ReceiveStats
 from .speaker import AudioLevel
+from .upstream_nack import NackGenerator
 
 # Keyframe requests per layer are throttled as LiveKit does: the low layer's keyframes are cheap.
 PLI_INTERVAL_LOW_S = 0.5
 PLI_INTERVAL_HIGH_S = 1.0
 # A layer with no packet for this long is considered stopped (the encoder dropped it or was paused).
 LAYER_TIMEOUT_S = 1.5
+
+# What waits behind a gap being repaired upstream: the fan-out's arguments (desc None: a padding-only packet).
+HeldPacket = tuple[bytes, RtpHeader, bytes, FrameDescriptor | None]
 
 
 class Layer:
@@ -31,9 +38,11 @@ class Layer:
         "fps",
         "height",
         "history",
+        "hold",
         "index",
         "last_packet_at",
         "last_pli",
+        "nack",
         "paused",
         "rid",
         "ssrc",
@@ -53,6 +62,9 @@ class Layer:
         self.paused = False  # dynacast told the publisher to stop sending it
         # The layer's latest packets as received (plain RTP), shared by its subscriptions to answer NACKs.
         self.history = PacketCache()
+        # What of this SSRC is missing and NACKed upstream (upstream_repair.py); None: no upstream repair.
+        self.nack: NackGenerator | None = None
+        self.hold: HoldBack[HeldPacket] | None = None  # with `nack`: packets behind a gap, until it is repaired
         self.bitrate_bps = 0
         self.fps = 0.0
         self._frames = 0
@@ -81,7 +93,9 @@ class Layer:
     def describe(self, now: float) -> dict[str, object]:
         return {"rid": self.rid, "ssrc": self.ssrc, "live": self.live(now), "width": self.width,
                 "height": self.height, "bitrate_bps": self.bitrate_bps, "fps": round(self.fps, 1),
-                "received": 0 if self.stats is None else self.stats.received}
+                "received": 0 if self.stats is None else self.stats.received,
+                **({} if self.nack is None else {"repair": {
+                    **self.nack.stats(), "released_late": 0 if self.hold is None else self.hold.released_late}})}
 
 
 def _no_keyframe_source(ssrc: int) -> None:

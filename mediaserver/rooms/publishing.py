@@ -18,6 +18,7 @@ from mediaserver.transport.peer import PeerTransport
 from mediaserver.transport.token_bucket import RTCP_BURST, RTCP_PER_S, TokenBucket
 
 from .publication import Layer, Publication
+from .upstream_repair import UplinkRepair
 
 log = structlog.get_logger(__name__)
 
@@ -33,13 +34,16 @@ Route = tuple[Publication, Layer]
 
 
 class PublisherSide:
-    def __init__(self, participant_id: str, transport: PeerTransport, rtcp_ssrc: int) -> None:
+    def __init__(self, participant_id: str, transport: PeerTransport, rtcp_ssrc: int,
+                 upstream_nack: bool = True) -> None:
         self.participant_id = participant_id
         self.transport = transport
         self.rtcp_ssrc = rtcp_ssrc
         self.publications: dict[str, Publication] = {}  # by mid
         self._route: dict[int, Route] = {}  # inbound SSRC -> (publication, layer)
         self._ignored_ssrcs: set[int] = set()  # RTX and streams we cannot place
+        # NACKs upstream and RTX un-wrapping (UPSTREAM_NACK; off: RTX is ignored as before).
+        self.repair = UplinkRepair(upstream_nack, transport.send_rtcp, rtcp_ssrc)
         self._carry: dict[str, list[tuple[int, str | None]]] = {}  # by mid: SSRCs a recoded track keeps
         self._mid_ext_id = 0
         self._rid_ext_id = 0
@@ -84,6 +88,7 @@ class PublisherSide:
         self._twcc_ext_id = ids.get(extensions.URI_TRANSPORT_CC, self._twcc_ext_id)
         if media.kind == "audio":
             self._audio_level_ext_id = ids.get(extensions.URI_AUDIO_LEVEL, self._audio_level_ext_id)
+        self.repair.pair(media.rtx_ssrcs)
         if not pub.simulcast:
             for ssrc in media.ssrcs[:1]:
                 self._bind(pub, ssrc, None)
@@ -103,6 +108,10 @@ class PublisherSide:
             del self._route[ssrc]
             if not same_ssrcs:
                 self._ignored_ssrcs.add(ssrc)  # late packets of a stopped track must not be re-learned
+                self.transport.forget_ssrc(ssrc)
+        for ssrc in self.repair.forget(pub):
+            if not same_ssrcs:  # else its RTX is learned again by the next publication, as its media SSRCs
+                self._ignored_ssrcs.add(ssrc)
                 self.transport.forget_ssrc(ssrc)
         if same_ssrcs:
             # Chrome sends the mid and rid extensions only until the SSRCs are known; it keeps them across a
@@ -136,6 +145,7 @@ class PublisherSide:
             del self._route[old]
             self.transport.forget_ssrc(old)
         self._route[ssrc] = route
+        self.repair.on_bound(ssrc, route)
         log.info("ssrc_bound", participant=self.participant_id, mid=pub.mid, ssrc=ssrc, rid=rid)
         if pub.fanout[layer.index]:
             pub.request_keyframe(layer.index)  # subscribers were waiting for this layer
@@ -161,20 +171,37 @@ class PublisherSide:
                 self.twcc.record((twseq[0] << 8) | twseq[1], self.transport.arrival_time(now))
                 self._twcc_media_ssrc = hdr.ssrc
         route = self._route.get(hdr.ssrc)
+        recovered = False
         if route is None:
-            route = self._learn(data, hdr)
-            if route is None:
-                return
+            if hdr.ssrc in self.repair.routes:  # --- upstream repair: RTX becomes the original, or stops here
+                repaired = self.repair.unwrap(data, hdr)
+                if repaired is None:
+                    return
+                data, hdr, route = repaired
+                recovered = True  # --- end upstream repair
+            else:
+                route = self._learn(data, hdr)
+                if route is None:
+                    return
         pub, layer = route
         if hdr.payload_type != pub.payload_type:
-            return  # RTX retransmissions and padding probes: we do not NACK upstream
+            return  # padding probes, and RTX when upstream repair is off
         if now >= self._rtp_window_end and self._next_rtp_window(now):
             return  # cut off: the participant is leaving the room
         self._rtp_in_window += 1
         if self._rtp_in_window > MAX_RTP_PER_S:
             self.rtp_over_rate += 1
             return
-        layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
+        nack = layer.nack  # None: no upstream repair (audio, or UPSTREAM_NACK=0)
+        in_repair = recovered  # a gap is open or just filled: the packet goes out in order (upstream_repair.py)
+        if not recovered:  # our receiver reports carry the publisher's loss before repair
+            layer.stats.update(hdr.sequence, hdr.timestamp, now, len(data))  # type: ignore[union-attr]
+            if nack is not None:  # --- upstream repair: duplicates go no further, a new gap is NACKed at once
+                if not nack.on_packet(hdr.sequence, now):
+                    return
+                if nack.fresh:
+                    self.repair.send_nacks(pub, layer, now)
+                in_repair = nack.highest != hdr.sequence or bool(nack.missing or layer.hold)  # --- end
         if now - layer.last_packet_at > STREAM_GAP_S and pub.fanout[layer.index]:
             # The layer comes back after a gap (the publisher's network dropped, or dynacast resumed it): its
             # watchers cannot decode what follows without a keyframe, so ask now rather than after their PLIs.
@@ -188,6 +215,9 @@ class PublisherSide:
                 self._note_audio_level(data, hdr, pub)
         else:
             if hdr.payload_end <= hdr.payload_start:
+                if in_repair:
+                    self.repair.fan_out(pub, layer, data, hdr, b"", None, now)
+                    return
                 for sub in pub.fanout[layer.index]:
                     sub.skip(hdr, layer.index)  # padding-only probe: keep the subscriber's numbering gapless
                 return
@@ -208,6 +238,9 @@ class PublisherSide:
         if desc is not None:
             layer.history.put(hdr.sequence, data)  # NACKs are answered from here (video only)
         payload = data[hdr.payload_start :]
+        if in_repair:
+            self.repair.fan_out(pub, layer, data, hdr, payload, desc, now)
+            return
         index = layer.index
         for sub in subs:
             sub.forward(data, hdr, payload, desc, index, now)
@@ -257,10 +290,11 @@ class PublisherSide:
             return None
         try:
             mid_raw = extensions.find_extension(data, hdr, self._mid_ext_id) if self._mid_ext_id else None
-            rrid = extensions.find_extension(data, hdr, self._rrid_ext_id) if self._rrid_ext_id else None
+            rrid_raw = extensions.find_extension(data, hdr, self._rrid_ext_id) if self._rrid_ext_id else None
             rid_raw = extensions.find_extension(data, hdr, self._rid_ext_id) if self._rid_ext_id else None
             mid = extensions.decode_sdes_item(mid_raw) if mid_raw else None
             rid = extensions.decode_sdes_item(rid_raw) if rid_raw else None
+            rrid = extensions.decode_sdes_item(rrid_raw) if rrid_raw else None
         except ParseError:
             self.rtp_errors += 1
             return None
@@ -275,7 +309,8 @@ class PublisherSide:
                 self.transport.forget_ssrc(ssrc)  # a mid we do not have: its slot goes back to the budget
             return None  # without a mid, a later packet may still carry one
         if rrid is not None or hdr.payload_type == pub.rtx_payload_type:
-            self._ignored_ssrcs.add(ssrc)
+            if not self.repair.learn(ssrc, pub, rrid):
+                self._ignored_ssrcs.add(ssrc)
             return None
         return self._bind(pub, ssrc, rid)
 
@@ -327,6 +362,10 @@ class PublisherSide:
             Remb(sender_ssrc=self.rtcp_ssrc, bitrate=remb_bps, ssrcs=[b.ssrc for b in blocks[:31]]),
         ]
         self.transport.send_rtcp(build_compound(packets))
+
+    def repair_tick(self, now: float) -> None:
+        """Every 50 ms (the room's tick): NACK retries upstream; a second's wait would be too late for them."""
+        self.repair.tick(self.publications.values(), now)
 
     def measure(self, now: float) -> None:
         for pub in self.publications.values():

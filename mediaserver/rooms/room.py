@@ -59,6 +59,7 @@ class Room:
         detached_window: float = DETACHED_WINDOW_S,
         video_codecs: Sequence[str] = VIDEO_CODECS,
         call_quality: CallQuality | None = None,
+        upstream_nack: bool = True,
     ) -> None:
         self.id = room_id
         # The media server's histograms (one for all rooms); a room of its own in tests that pass none.
@@ -71,6 +72,7 @@ class Room:
         self.public_ips = tuple(announced_addresses(public_ip))  # MEDIA_PUBLIC_IP, read once
         self.public_port = public_port
         self.remb_bps = remb_bps
+        self.upstream_nack = upstream_nack
         self._emit = emit
         self.detached_window = detached_window
         self.participants: dict[str, Participant] = {}
@@ -216,6 +218,11 @@ class Room:
         now = time.monotonic()
         current = self._slice
         self._slice = (current + 1) % TICK_SLICES
+        for participant in list(self.participants.values()):
+            try:
+                participant.publishing.repair_tick(now)  # NACK retries: within 50 ms, not in the second's slice
+            except Exception:
+                log.exception("participant_repair_failed", room=self.id, participant=participant.id)
         for participant in [p for p in self.participants.values() if p.tick_slice == current]:
             if participant.closed:
                 continue  # left during an earlier participant's tick in this slice

@@ -200,7 +200,8 @@ def run_forwarding(data: bytes) -> str:
     repaired-rid 11, audio level 1) with Chrome's transport-cc 3: VP8 simulcast, H.264 and Opus publications with one
     subscription each; the transport-cc feedback the side sends every few packets must decode.
 
-    RTP goes to PublisherSide.on_rtp (SSRC learning, codec describe, keyframe sizes, the fan-out, VP8 munging);
+    RTP goes to PublisherSide.on_rtp (SSRC learning, RTX un-wrapping and upstream NACKs, codec describe, keyframe
+    sizes, the fan-out, VP8 munging);
     RTCP both to the publisher side and, as a subscriber would send it, to the subscriptions (NACK answered from
     the layer history, reports, keyframe requests). A byte of each packet now and then switches layers.
     """
@@ -258,6 +259,7 @@ def run_forwarding(data: bytes) -> str:
                             sub.publication.request_keyframe(max(sub.current_layer, sub.target_layer))
                 continue
             side.on_rtp(packet)
+            side.repair_tick(clock.now)  # upstream NACKs: retries and give-ups over what the packets left missing
             if packet and packet[-1] % 13 == 0:
                 subs[0].select(packet[-1] % 3, 2)
         side.send_feedback(clock.now + 0.1)

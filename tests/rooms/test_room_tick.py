@@ -54,3 +54,27 @@ async def test_slices_are_refilled_after_people_leave_and_more_than_twenty_share
         assert [p.tick_slice for p in room.participants.values()].count(late) == 1  # went to a free slice
     finally:
         room.close()
+
+
+async def test_upstream_nack_retries_run_for_everyone_on_every_tick_and_the_setting_reaches_them() -> None:
+    room = _room()
+    try:
+        repaired: list[str] = []
+        for i in range(3):
+            participant = room.join(f"p{i}", f"P{i}")
+            assert participant.publishing.repair.enabled  # UPSTREAM_NACK's default
+            participant.publishing.repair_tick = functools.partial(  # type: ignore[method-assign]
+                _record, repaired, participant.id)
+        for _ in range(4):
+            room._tick()
+        # NACK retries cannot wait for a participant's slice of the second: every 50-ms tick runs them.
+        assert Counter(repaired) == {f"p{i}": 4 for i in range(3)}
+    finally:
+        room.close()
+    cert = Certificate.generate()
+    off = Room("r", UdpMux(), cert.ssl_context(), cert.fingerprint, "127.0.0.1", 9, lambda *_: None, 1_000_000,
+               upstream_nack=False)
+    try:
+        assert not off.join("p", "P").publishing.repair.enabled
+    finally:
+        off.close()
