@@ -177,7 +177,8 @@ class DownlinkBandwidth:
             asked = min(self._probe_need, int(self.probe.target_bps / PROBE_HEADROOM))
             succeeded = self._probe_peak >= asked * PROBE_CARRIED
             if succeeded:
-                self.proven_bps = self._probe_peak
+                # Carried within PROBE_CARRIED of what it asked: that much is proven (the step it was for fits).
+                self.proven_bps = max(self._probe_peak, asked)
             self.probe.finish(now, succeeded)
             log.info("probe_done", participant=self.participant_id, need_bps=self._probe_need, asked_bps=asked,
                      carried_bps=self._probe_peak, estimate_bps=self.estimator.estimate_bps, succeeded=succeeded)
