@@ -44,8 +44,6 @@ PROBE_CARRIED = 0.95
 PROBE_ABORT_LOSS = 0.05
 # No probing on a link losing this much: the estimate is already being cut.
 PROBE_MAX_LOSS = 0.02
-# RTP, SRTP and IP/UDP headers of an audio stream's 50 packets a second.
-AUDIO_OVERHEAD_BPS = 50 * (20 + 10 + 28) * 8
 _PADDING = bytes(PADDING_BYTES - 1) + bytes((PADDING_BYTES,))
 
 
@@ -118,8 +116,8 @@ class DownlinkBandwidth:
         publisher sends); returns them, for the caller's keyframe retries."""
         subs = list(subscriptions)
         wishes = [wish_of(s) for s in subs if s.kind == "video" and not s.paused]
-        audio_bps = sum(s.publication.layers[0].bitrate_bps + AUDIO_OVERHEAD_BPS
-                        for s in subs if s.kind == "audio" and s.active)
+        # Audio is not numbered (sdp/subscriber.py): the estimate is already of what the link leaves for video.
+        audio_bps = 0
         applied = []
         for decision in self.plan(wishes, audio_bps, now, stepwise):
             sub, quality = decision.sub, decision.quality

@@ -48,7 +48,7 @@ class Participant:
     def _rtt_s(self) -> float | None:
         """The round trip to this browser, for pacing NACKs to it. Its publisher connection measures none (we send
         no media there, so its reports answer no SR of ours): its subscriber connection's is the same path."""
-        rtt_ms = self.subscribing.median_rtt_ms()
+        rtt_ms = self.subscribing.last_rtt_ms
         return None if rtt_ms is None else rtt_ms / 1000
 
     @property

@@ -97,6 +97,7 @@ class SubscriberSide:
         self._octets_mark = 0
         self._measured_at = 0.0
         self.bitrate_bps = 0
+        self.last_rtt_ms: float | None = None
         self.rtp_errors = 0
         transport.on_rtcp = self.on_rtcp
         transport.on_connected = self._on_connected
@@ -110,7 +111,8 @@ class SubscriberSide:
             self.slots.append(slot)
         sub = new_subscription(pub, slot.mid, SUBSCRIBER_PAYLOAD_TYPES[pub.codec_name], self.transport.send_rtp,
                                self.participant_id)
-        sub.pack = self.bandwidth.headers.pack
+        if pub.is_video:
+            sub.pack = self.bandwidth.headers.pack  # audio goes unnumbered (sdp/subscriber.py says why)
         slot.subscription = sub
         self.subscriptions[pub.id] = sub
         self._by_ssrc[sub.ssrc] = sub
@@ -335,6 +337,7 @@ class SubscriberSide:
             self.bandwidth.send_padding(self.subscriptions.values(), self.transport.send_rtp, now)
 
     def measure(self, now: float) -> None:
+        self.last_rtt_ms = self.median_rtt_ms()  # once a second: NACK pacing reads it every 50 ms
         octets = sum(s.octets_sent for s in self.subscriptions.values())
         if self._measured_at and now > self._measured_at:
             self.bitrate_bps = int(max(octets - self._octets_mark, 0) * 8 / (now - self._measured_at))

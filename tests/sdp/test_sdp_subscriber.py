@@ -55,8 +55,8 @@ def test_one_audio_slot(server: ServerIdentity) -> None:
     assert (m.kind, m.port, m.proto, m.mid, m.direction) == ("audio", 9, "UDP/TLS/RTP/SAVPF", "0", "sendonly")
     assert m.formats == [111]
     assert (m.codecs[0].name, m.codecs[0].clock_rate, m.codecs[0].channels) == ("opus", 48000, 2)
-    assert m.codecs[0].fmtp == "minptime=10;useinbandfec=1" and m.codecs[0].rtcp_fb == ["transport-cc"]
-    assert m.extmaps == {1: URI_AUDIO_LEVEL, 3: URI_TRANSPORT_CC, 4: URI_MID}
+    assert m.codecs[0].fmtp == "minptime=10;useinbandfec=1" and m.codecs[0].rtcp_fb == []
+    assert m.extmaps == {1: URI_AUDIO_LEVEL, 4: URI_MID}
     assert m.msid == "alice alice-mic"
     assert m.ssrcs == {1111: {"cname": "alicecname", "msid": "alice alice-mic"}}
     assert m.ssrc_groups == []
