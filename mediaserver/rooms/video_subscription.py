@@ -36,6 +36,7 @@ class VideoSubscription(Subscription):
         "_pending_tid",
         "_sent",
         "_switch_log",
+        "_target_tid",
         "frames_dropped_temporal",
         "last_pic",
         "last_tl0",
@@ -52,6 +53,7 @@ class VideoSubscription(Subscription):
         self._codec: VideoCodec = publication.codec
         self.max_tid = ALL_TEMPORAL
         self._pending_tid = ALL_TEMPORAL
+        self._target_tid = ALL_TEMPORAL  # the temporal depth of the target layer, applied at the switch
         self.tl0_offset = 0
         self._last_dropped_pic = -1
         self.last_pic = -1
@@ -81,8 +83,14 @@ class VideoSubscription(Subscription):
             self.publication.request_keyframe(self.target_layer)
 
     def select(self, layer: int, max_tid: int) -> None:
-        """Aim at `layer` (switched on its next keyframe) with temporal layers up to `max_tid`."""
-        self._pending_tid = max_tid
+        """Aim at `layer` (switched on its next keyframe) with temporal layers up to `max_tid`.
+
+        While a spatial switch waits for its keyframe, the layer still flowing never gets more temporal layers:
+        a step from 1280 at half the frames to 640 at all of them would otherwise send 1280 at all of them, on a
+        link that was just found too thin, until the keyframe came.
+        """
+        self._target_tid = max_tid
+        self._pending_tid = max_tid if layer == self.current_layer else min(max_tid, self.max_tid)
         if layer == self.target_layer:
             return
         old_target = self.target_layer
@@ -179,7 +187,7 @@ class VideoSubscription(Subscription):
             if desc.tl0picidx is not None and self.last_tl0 >= 0:
                 self.tl0_offset = (self.last_tl0 + 1 - desc.tl0picidx) & 0xFF
         self._last_dropped_pic = -1
-        self.max_tid = self._pending_tid
+        self.max_tid = self._pending_tid = self._target_tid
         self.current_layer = layer
         if self._started and old != layer:
             self.layer_switches += 1

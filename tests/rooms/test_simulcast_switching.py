@@ -154,3 +154,32 @@ def test_switch_waits_for_the_target_keyframe_and_asks_for_it() -> None:
     assert sub.current_layer == 2 and sub.layer_switches == 1
     assert parse_rtp(sent[-1]).sequence == (parse_rtp(sent[-2]).sequence + 1) & 0xFFFF
     assert sub not in pub.fanout[0], "the old layer no longer feeds this subscription"
+
+
+def test_a_pending_spatial_step_never_adds_temporal_layers_to_the_layer_still_flowing() -> None:
+    """(f, TL0-1) -> (h, all): until h's keyframe, f keeps dropping TL2; after it, h goes out with every layer."""
+    pub, sub, sent, _ = setup()
+    source = SimulcastSource((100, 2000, 30000))
+    sub.select(2, 1)
+    sub.activate()
+    for packet in source.frame_packets(2, True, 2):
+        deliver(pub, packet, 0.0)
+    sub.select(1, 2)
+    tids_on_f = []
+    for frame in range(8):
+        source.frame += 1
+        for layer in (1, 2):
+            for packet in source.frame_packets(layer, False, 1):
+                before = len(sent)
+                deliver(pub, packet, 0.01 * frame)
+                if layer == 2 and len(sent) > before:
+                    tids_on_f.append(sent[-1][12 + 5] >> 6)
+    assert tids_on_f and max(tids_on_f) <= 1, tids_on_f
+    source.frame += 1
+    for packet in source.frame_packets(1, True, 1):
+        deliver(pub, packet, 0.2)
+    for _ in range(4):
+        source.frame += 1
+        for packet in source.frame_packets(1, False, 1):
+            deliver(pub, packet, 0.3)
+    assert sub.current_layer == 1 and sub.max_tid == 2
