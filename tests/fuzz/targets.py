@@ -32,6 +32,7 @@ from mediaserver.sdp.model import SdpError, parse_sdp
 from mediaserver.sdp.negotiation import ServerIdentity, answer_publisher_offer, read_subscriber_answer
 from mediaserver.transport import ice_lite
 from signaling_gateway.messages import BadMessage, parse_client_message
+from tests.rooms.publisher_stubs import Clock, RecordingTransport
 
 from .engine import Target
 
@@ -166,35 +167,6 @@ def run_depacketizer(data: bytes) -> str:
     return f"frames vp8={min(frames[0], 3)} h264={min(frames[1], 3)} opus={min(frames[2], 3)}"
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-class _StubTransport:
-    state = "connected"
-    on_rtp: Any = None
-    on_rtcp: Any = None
-
-    def __init__(self) -> None:
-        self.rtcp: list[bytes] = []
-
-    def send_rtcp(self, data: bytes) -> None:
-        self.rtcp.append(data)
-
-    def arrival_time(self, now: float) -> float:
-        return now  # no socket: arrived when handled
-
-    def forget_ssrc(self, ssrc: int) -> None:
-        pass  # the SSRC gate and libsrtp sit below PublisherSide: fuzzed in the mux harness
-
-    def close(self, reason: str) -> None:
-        pass  # over a rate limit: the harness goes on feeding the same side
-
-
 def run_forwarding(data: bytes) -> str:
     """A publisher's packet sequence through the forwarding path, as the load bots negotiate it (mid 4, rid 10,
     repaired-rid 11, audio level 1) with Chrome's transport-cc 3: VP8 simulcast, H.264 and Opus publications with one
@@ -213,11 +185,11 @@ def run_forwarding(data: bytes) -> str:
     from mediaserver.rtp.rtcp import Fir, Nack, Pli, ReceiverReport, SenderReport
     from mediaserver.sdp.negotiation import NegotiatedMedia
 
-    clock = _Clock()
+    clock = Clock()
     real_time = publishing.time
     publishing.time = clock  # type: ignore[assignment]
     try:
-        transport = _StubTransport()
+        transport = RecordingTransport()
         side = PublisherSide("fuzz", transport, rtcp_ssrc=1)  # type: ignore[arg-type]
         video_ext = {URI_MID: 4, URI_RID: 10, URI_REPAIRED_RID: 11, URI_TRANSPORT_CC: 3}
         pubs = [

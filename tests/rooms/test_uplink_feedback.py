@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -19,6 +19,8 @@ from mediaserver.transport.certificate import Certificate
 from mediaserver.transport.peer import PeerTransport
 from mediaserver.transport.udp_mux import UdpMux
 
+from .publisher_stubs import Clock, RecordingTransport
+
 OFFER = Path(__file__).parents[1] / "sdp" / "data" / "chrome156_offer_audio_simulcast_video.sdp"
 # The offer's extension ids: audio level 1, transport-cc 3, mid 4, rid 10, repaired rid 11.
 AUDIO_SSRC = 4117577166  # declared in the offer's audio m-line
@@ -26,32 +28,8 @@ LAYER_SSRCS = {"q": 0x1001, "h": 0x1002, "f": 0x1003}  # Chrome's simulcast offe
 RTX_SSRC = 0x2003
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-class CapturingTransport:
-    """A connected publisher transport that keeps the RTCP it is given (the room's other sends go nowhere)."""
-
-    state = "connected"
-    on_rtp: Any = None
-    on_rtcp: Any = None
-
-    def __init__(self) -> None:
-        self.rtcp: list[bytes] = []
-
-    def send_rtcp(self, data: bytes) -> None:
-        self.rtcp.append(data)
-
-    def forget_ssrc(self, ssrc: int) -> None:
-        pass
-
-    def arrival_time(self, now: float) -> float:
-        return now  # no socket: the packet arrived when it is handled
+class CapturingTransport(RecordingTransport):
+    """Also reads back the transport-cc feedback among what it kept."""
 
     def feedback(self) -> list[TransportCC]:
         found = [p for wire in self.rtcp for p in parse_rtcp(wire) if isinstance(p, TransportCC)]
@@ -79,7 +57,7 @@ def twseq_of(wire: bytes) -> int:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
+    clock = Clock(1000.0)
     monkeypatch.setattr(publishing, "time", clock)
     monkeypatch.setattr(room_module, "time", clock)
     return clock

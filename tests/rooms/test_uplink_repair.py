@@ -22,42 +22,19 @@ from mediaserver.rtp.rtcpfb import Nack
 from mediaserver.rtp.rtx import wrap_rtx
 from mediaserver.sdp.negotiation import NegotiatedMedia
 
+from .publisher_stubs import Clock, RecordingTransport
+
 VP8, RTX = 96, 97
 MID_ID, RID_ID, RRID_ID = 4, 10, 11
 MEDIA_SSRC, RTX_SSRC = 0x1111, 0x2222
 TID_PATTERN = (0, 2, 1, 2)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
-class StubTransport:
-    """The publisher connection: what the side sends (RTCP) is kept for the stub publisher to read."""
-
-    state = "connected"
-    on_rtp: Any = None
-    on_rtcp: Any = None
-
-    def __init__(self) -> None:
-        self.rtcp: list[bytes] = []
-
-    def send_rtcp(self, data: bytes) -> None:
-        self.rtcp.append(data)
-
-    def forget_ssrc(self, ssrc: int) -> None:
-        pass
-
-
 class StubPublisher:
     """A Chrome-like sender: VP8 frames on one SSRC, a history it answers NACKs from on an RTX SSRC, padding
     probes and redundant old packets on that RTX SSRC, and a lossy uplink in between."""
 
-    def __init__(self, side: PublisherSide, transport: StubTransport, loss: float, rid: bytes | None,
+    def __init__(self, side: PublisherSide, transport: RecordingTransport, loss: float, rid: bytes | None,
                  seed: int = 7, start_seq: int = 65000) -> None:
         self.side, self.transport, self.loss, self.rid = side, transport, loss, rid
         self.rng = random.Random(seed)
@@ -135,7 +112,7 @@ def setup(monkeypatch: pytest.MonkeyPatch, simulcast: bool, upstream_nack: bool 
           ) -> tuple[Clock, PublisherSide, StubPublisher, VideoSubscription, list[bytes]]:
     clock = Clock()
     monkeypatch.setattr(publishing, "time", clock)
-    transport = StubTransport()
+    transport = RecordingTransport()
     side = PublisherSide("alice", cast(Any, transport), rtcp_ssrc=1, upstream_nack=upstream_nack)
     side.repair.rtt = lambda: 0.03
     ext_ids = {extensions.URI_MID: MID_ID, extensions.URI_RID: RID_ID, extensions.URI_REPAIRED_RID: RRID_ID}
@@ -195,7 +172,7 @@ def out_of_order(ours: list[int]) -> int:
     return late
 
 
-def nacks_in(transport: StubTransport) -> list[Nack]:
+def nacks_in(transport: RecordingTransport) -> list[Nack]:
     return [p for data in transport.rtcp for p in parse_rtcp(data) if isinstance(p, Nack)]
 
 
