@@ -221,8 +221,9 @@ class Room:
         for participant in list(self.participants.values()):
             try:
                 participant.publishing.repair_tick(now)  # NACK retries: within 50 ms, not in the second's slice
+                participant.subscribing.send_padding(now)  # a downlink probe's padding, paced in these 50-ms steps
             except Exception:
-                log.exception("participant_repair_failed", room=self.id, participant=participant.id)
+                log.exception("participant_fast_tick_failed", room=self.id, participant=participant.id)
         for participant in [p for p in self.participants.values() if p.tick_slice == current]:
             if participant.closed:
                 continue  # left during an earlier participant's tick in this slice
@@ -243,8 +244,6 @@ class Room:
                 participant.publishing.send_feedback(now)
             except Exception:
                 log.exception("participant_feedback_failed", room=self.id, participant=participant.id)
-        for participant in self.participants.values():
-            participant.subscribing.send_padding(now)  # a downlink probe's padding, paced in these 50-ms steps
         if current == 0:
             self._room_tick(now)
             self.expire_detached(now)
