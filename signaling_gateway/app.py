@@ -17,6 +17,7 @@ from .host_controls import HostControls
 from .host_sessions import HostSessions
 from .http_limits import JoinLimiter
 from .hub import Hub
+from .i18n import Catalogs
 from .login_throttle import LoginThrottle
 from .media_api import MediaApi
 from .meetings import Meetings
@@ -122,7 +123,7 @@ def create_app(
     metrics.bus_events_lost.set_function(lambda: float(bus.dropped + bus.rejected))
     relay = MeetingRelay(hub, bus)
     meetings = Meetings(store, media, settings.video_codecs)
-    templates = Templates(settings.web_root / "pages")
+    templates = Templates(settings.web_root / "pages", Catalogs(settings.web_root / "i18n"))
     controls = HostControls(store=store, media=media, hub=hub, relay=relay, meetings=meetings)
     limits, refusals = settings.limits, metrics.limit_refusals
     sessions = HostSessions(auth, store)

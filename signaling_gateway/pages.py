@@ -57,40 +57,35 @@ class Pages:
             web.post("/join/{meeting_id}", self.join),
         ]
 
-    async def _meeting_missing(self, meeting_id: str) -> web.Response:
+    async def _meeting_missing(self, request: web.Request, meeting_id: str) -> web.Response:
         """Why there is no meeting behind this link: the host ended it, or it never existed (or expired)."""
         if await self._meetings.has_ended(meeting_id):
-            return self._templates.message(
-                410, "Meeting ended", "The host has ended this meeting for everyone.", testid="meeting-ended"
-            )
-        return self._templates.message(
-            404,
-            "Meeting not found",
-            "This meeting does not exist or has ended. Check the link you were given.",
-        )
+            return self._templates.message(request, 410, "page.meeting_ended", testid="meeting-ended")
+        return self._templates.message(request, 404, "page.meeting_not_found")
 
-    def _removed(self) -> web.Response:
-        return self._templates.message(
-            403, "You were removed", "The host removed you from this meeting.", testid="kicked"
-        )
+    def _removed(self, request: web.Request) -> web.Response:
+        return self._templates.message(request, 403, "page.removed", testid="kicked")
 
     async def _guest_removed(self, request: web.Request, meeting_id: str) -> bool:
         """This browser's guest token for the meeting is one the host removed (a new name does not help)."""
         guest = self._auth.guest(request, meeting_id)
         return guest is not None and await self._controls.removed(guest, meeting_id)
 
-    def _meeting_locked(self) -> web.Response:
-        return self._templates.message(
-            403,
-            "Meeting locked",
-            "The host has locked this meeting: nobody new can join right now. Ask the host to unlock it.",
-            testid="meeting-locked",
-        )
+    def _meeting_locked(self, request: web.Request) -> web.Response:
+        return self._templates.message(request, 403, "page.meeting_locked", testid="meeting-locked")
+
+    def _page(self, request: web.Request, page: str, *, status: int = 200, **values: str) -> web.Response:
+        return self._templates.response(page, language=self._templates.catalogs.choose(request), status=status,
+                                        **values)
+
+    def _text(self, request: web.Request, key: str, **fields: object) -> str:
+        catalogs = self._templates.catalogs
+        return catalogs.text(catalogs.choose(request), key, **fields)
 
     async def login_form(self, request: web.Request) -> web.StreamResponse:
         if self._auth.host(request) is not None:
             raise web.HTTPFound("/")
-        return self._templates.response("login.html", error="", username="")
+        return self._page(request, "login.html", error="", username="")
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
@@ -99,9 +94,9 @@ class Pages:
         wait = self._throttle.retry_after(keys)
         if wait > 0:
             log.warning("host_login_throttled", remote=request.remote, retry_after=round(wait, 1))
-            response = self._templates.response(
-                "login.html", status=429, username=username,
-                error=f"Too many attempts. Please wait {max(1, round(wait))} seconds and try again.")
+            response = self._page(
+                request, "login.html", status=429, username=username,
+                error=self._text(request, "login.error.throttled", seconds=max(1, round(wait))))
             response.headers.update(retry_after_header(wait))
             return response
         self._throttle.attempt(keys)
@@ -112,8 +107,8 @@ class Pages:
             self._auth.start_host_session(response)
             raise response
         log.warning("host_login_failed", remote=request.remote)
-        return self._templates.response(
-            "login.html", status=401, error="Wrong username or password. Please try again.", username=username
+        return self._page(
+            request, "login.html", status=401, error=self._text(request, "login.error.wrong"), username=username
         )
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -126,34 +121,37 @@ class Pages:
         host = self._auth.host(request)
         if host is None:
             raise web.HTTPFound("/login")
-        return self._templates.response("home.html", username=host.name)
+        return self._page(request, "home.html", username=host.name)
 
     async def room(self, request: web.Request) -> web.StreamResponse:
         meeting_id = request.match_info["meeting_id"]
         if await self._meetings.get(meeting_id) is None:
-            return await self._meeting_missing(meeting_id)
+            return await self._meeting_missing(request, meeting_id)
         identity = self._auth.for_meeting(request, meeting_id)
         if identity is None:
             raise web.HTTPFound(f"/join/{meeting_id}")
         if await self._controls.removed(identity, meeting_id):
-            return self._removed()
-        return self._templates.response("room.html", meeting_id=meeting_id)
+            return self._removed(request)
+        return self._page(request, "room.html", meeting_id=meeting_id)
 
     async def join_form(self, request: web.Request) -> web.StreamResponse:
         meeting_id = request.match_info["meeting_id"]
         meeting = await self._meetings.get(meeting_id)
         if meeting is None:
-            return await self._meeting_missing(meeting_id)
+            return await self._meeting_missing(request, meeting_id)
         if self._auth.host(request) is not None:
             raise web.HTTPFound(f"/room/{meeting_id}")
         if await self._guest_removed(request, meeting_id):
-            return self._removed()
+            return self._removed(request)
         if is_locked(meeting):
-            return self._meeting_locked()
-        return self._join_page(meeting_id)
+            return self._meeting_locked(request)
+        return self._join_page(request, meeting_id)
 
-    def _join_page(self, meeting_id: str, *, status: int = 200, error: str = "", name: str = "") -> web.Response:
-        return self._templates.response(
+    def _join_page(
+        self, request: web.Request, meeting_id: str, *, status: int = 200, error: str = "", name: str = ""
+    ) -> web.Response:
+        return self._page(
+            request,
             "join.html",
             status=status,
             meeting_id=meeting_id,
@@ -166,22 +164,21 @@ class Pages:
         meeting_id = request.match_info["meeting_id"]
         meeting = await self._meetings.get(meeting_id)
         if meeting is None:
-            return await self._meeting_missing(meeting_id)
+            return await self._meeting_missing(request, meeting_id)
         if await self._guest_removed(request, meeting_id):
-            return self._removed()
+            return self._removed(request)
         if is_locked(meeting):
-            return self._meeting_locked()
+            return self._meeting_locked(request)
         wait = self._joins.retry_after(request)
         if wait > 0:
-            response = self._join_page(meeting_id, status=429,
-                                       error="Too many people joined from your network just now: try again shortly.")
+            response = self._join_page(request, meeting_id, status=429, error=self._text(request, "join.error.busy"))
             response.headers.update(retry_after_header(wait))
             return response
         raw = _field(await request.post(), "name")
         try:
             name = clean_guest_name(raw)
         except InvalidName as exc:
-            return self._join_page(meeting_id, status=400, error=str(exc), name=raw[:MAX_NAME_CHARS])
+            return self._join_page(request, meeting_id, status=400, error=str(exc), name=raw[:MAX_NAME_CHARS])
         response = web.HTTPFound(f"/room/{meeting_id}")
         self._auth.admit_guest(response, meeting_id, name)
         log.info("guest_admitted", meeting_id=meeting_id)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-ALLOWED_SUFFIXES = frozenset({".js", ".css", ".svg", ".png", ".ico", ".webp", ".woff2"})
+ALLOWED_SUFFIXES = frozenset({".js", ".css", ".svg", ".png", ".ico", ".webp", ".woff2", ".json"})
 
 
 class StaticFiles:

@@ -94,7 +94,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 class NewContext(Protocol):
-    async def __call__(self, viewport: ViewportSize = DEFAULT_VIEWPORT) -> BrowserContext: ...
+    async def __call__(self, viewport: ViewportSize = DEFAULT_VIEWPORT, locale: str = "en-US") -> BrowserContext: ...
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -120,9 +120,10 @@ async def _context_factory(browser: Browser, product: GatewayProcess, test_name:
     contexts: list[BrowserContext] = []
     console: list[str] = []
 
-    async def make(viewport: ViewportSize = DEFAULT_VIEWPORT) -> BrowserContext:
+    async def make(viewport: ViewportSize = DEFAULT_VIEWPORT, locale: str = "en-US") -> BrowserContext:
+        # `locale` sets the browser's language and so its Accept-Language: what picks the interface's language.
         context = await browser.new_context(
-            base_url=product.base_url, permissions=["camera", "microphone"], viewport=viewport
+            base_url=product.base_url, permissions=["camera", "microphone"], viewport=viewport, locale=locale
         )
         index = len(contexts)
         context.on("console", lambda msg: console.append(f"[ctx{index}] {msg.type}: {msg.text}"))

@@ -1,0 +1,36 @@
+"""The interface's language in Chromium: the browser's language picks it, the switch overrides it and is remembered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import NewContext
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+CATALOGS = Path(__file__).resolve().parents[2] / "web_client" / "i18n"
+
+
+def catalog(language: str) -> dict[str, str]:
+    return json.loads((CATALOGS / f"{language}.json").read_text(encoding="utf-8"))
+
+
+async def test_browser_language_picks_and_the_switch_is_remembered(new_context: NewContext) -> None:
+    uk, en = catalog("uk"), catalog("en")
+    page = await (await new_context(locale="uk-UA")).new_page()
+    await page.goto("/login")
+    assert await page.get_attribute("html", "lang") == "uk"
+    assert await page.get_by_test_id("login-submit").inner_text() == uk["login.submit"]
+
+    await page.get_by_test_id("language-en").click()
+    await page.wait_for_function('document.documentElement.lang === "en"')
+    assert await page.get_by_test_id("login-submit").inner_text() == en["login.submit"]
+    assert await page.get_by_test_id("language-en").get_attribute("aria-pressed") == "true"
+
+    # Remembered: a page opened later in the same browser keeps the choice over the browser's Ukrainian.
+    await page.goto("/join/no-such-meeting")
+    assert await page.get_attribute("html", "lang") == "en"
+    assert await page.get_by_test_id("message-title").inner_text() == en["page.meeting_not_found.title"]
