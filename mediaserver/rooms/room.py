@@ -21,7 +21,7 @@ from mediaserver.transport.ports import MuxPort
 from .call_quality import CallQuality
 from .participant import Participant, TilePrefs
 from .publication import Publication
-from .speaker import SpeakerDetector
+from .speaker import SPEAKER_INTERVAL_S, SpeakerDetector
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +34,7 @@ FEEDBACK_EVERY_SLICES = 2
 # Each participant's once-a-second work (RTCP, layer choice, dynacast) runs in its own slice of the second:
 # done for all 20 at once it held the loop for 5-10 ms, and every packet queued behind it.
 TICK_SLICES = 20
+SPEAKER_EVERY_SLICES = max(1, round(SPEAKER_INTERVAL_S * TICK_SLICES / RTCP_INTERVAL_S))
 # A participant no gateway speaks for (its gateway's control connection went away) waits this long for
 # another gateway to resume it before it leaves; the same default as the clients' reconnect window.
 DETACHED_WINDOW_S = 60.0
@@ -244,14 +245,18 @@ class Room:
                 participant.publishing.send_feedback(now)
             except Exception:
                 log.exception("participant_feedback_failed", room=self.id, participant=participant.id)
+        if current % SPEAKER_EVERY_SLICES == 0:
+            self._speaker_tick(now)
         if current == 0:
             self._room_tick(now)
             self.expire_detached(now)
 
     def _room_tick(self, now: float) -> None:
-        """Once a second, for the room as a whole: recording targets and the active speaker."""
+        """Once a second, for the room as a whole: recording targets."""
         if self.recorder is not None:
             self.recorder.retarget(now)
+
+    def _speaker_tick(self, now: float) -> None:
         loudness = {pid: p.publishing.loudness() for pid, p in self.participants.items()}
         speaker = self._speaker.update(loudness, now)
         if speaker is not None:

@@ -32,8 +32,19 @@ def test_loudness_comes_from_the_audio_level_extension() -> None:
         loud.on_rtp(audio_packet(seq, 30))
         quiet.on_rtp(audio_packet(seq, 110))
     assert loud.loudness() == 127 - 30
-    assert quiet.loudness() == 127 - 110
+    assert quiet.loudness() == 0.0, "background noise is not speech"
     assert loud.loudness() == 0.0, "each interval starts from silence"
+
+
+def test_speech_with_pauses_counts_and_a_short_blip_does_not() -> None:
+    speech, blip = audio_side("speech"), audio_side("blip")
+    # A 250-ms window of 12 packets: syllables at level 25 with gaps (half of it active) ...
+    for seq in range(12):
+        speech.on_rtp(audio_packet(seq, 25 if seq % 2 else 127))
+        # ... and a 40-ms beep in silence.
+        blip.on_rtp(audio_packet(seq, 20 if seq < 2 else 127))
+    assert speech.loudness() == (127 - 25) * 6 / 12
+    assert blip.loudness() == 0.0
 
 
 def test_speaker_detector_picks_the_loudest_and_holds() -> None:
@@ -41,6 +52,6 @@ def test_speaker_detector_picks_the_loudest_and_holds() -> None:
     assert detector.update({"a": 90.0, "b": 70.0}, 0.0) == "a"
     assert detector.update({"a": 70.0, "b": 95.0}, 0.5) is None, "held for a second"
     assert detector.update({"a": 70.0, "b": 95.0}, 1.2) == "b"
-    assert detector.update({"a": 10.0, "b": 5.0}, 5.0) is None, "silence keeps the last speaker"
+    assert detector.update({"a": 0.0, "b": 0.0}, 5.0) is None, "silence keeps the last speaker"
     assert detector.current == "b"
 
