@@ -51,7 +51,12 @@ SAMPLER_JS = """
     report.forEach((r) => { if (r.type === "media-source" && r.kind === "audio") level = r.audioLevel || 0; });
     const speaking = [...document.querySelectorAll('[data-testid="participant-tile"][data-speaking="true"]')]
       .map((tile) => tile.dataset.participantId);
-    window.speakerSamples.push({t: Date.now() / 1000, level, speaking});
+    const bars = {};
+    for (const tile of document.querySelectorAll('[data-testid="participant-tile"]')) {
+      bars[tile.dataset.participantId] = Number(tile.querySelector('[data-testid="sound-bars"]')?.dataset.level);
+    }
+    const local = document.querySelector('[data-testid="local-tile"] [data-testid="sound-bars"]');
+    window.speakerSamples.push({t: Date.now() / 1000, level, speaking, bars, localBars: Number(local?.dataset.level)});
   }, 50);
 }
 """
@@ -83,7 +88,11 @@ async def speaking_browsers(tmp_path: Path) -> AsyncIterator[tuple[Browser, Brow
     async with async_playwright() as playwright:
         browsers = [
             await playwright.chromium.launch(
-                executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={path}"]
+                executable_path=CHROMIUM,
+                # Sound plays as after a person's click on Join (a test's click is not a user gesture to Chromium):
+                # the received level the sound bars show is measured on the audio being played.
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={path}",
+                      "--autoplay-policy=no-user-gesture-required"],
             )
             for path in (host_file, guest_file)
         ]
@@ -156,6 +165,29 @@ async def test_the_speakers_tile_is_highlighted_within_a_second_of_their_voice(
     print(f"highlight latency: guest seen by host {guest_onsets}, host seen by guest {host_onsets}")
     assert len(guest_onsets) >= 2 and len(host_onsets) >= 2, "each speaker took at least two turns"
     assert max(guest_onsets + host_onsets) <= HIGHLIGHT_WITHIN_S
+    # Sound bars: lit on the speaker's tile at their listener while they talk, dark while both are quiet.
+    for own, listener, speaker in ((guest_view, host_view, ids["guest"]), (host_view, guest_view, ids["host"])):
+        loud, quiet = _bars_while(own, listener, speaker)
+        assert loud and max(loud) >= 2, f"bars while {speaker} talks: {loud}"
+        assert quiet and max(quiet) == 0, f"bars while {speaker} is quiet: {quiet}"
+        assert max(s["localBars"] for s in own) >= 2, "one's own tile shows one's own microphone"
+
+
+def _bars_while(own: list[dict], listener: list[dict], speaker: str) -> tuple[list[int], list[int]]:
+    """The listener's bars on the speaker's tile in the middle of the speaker's speech and of long silences."""
+    loud: list[int] = []
+    quiet: list[int] = []
+    for sample in listener:
+        if speaker not in sample["bars"]:
+            continue
+        # The speaker's microphone 0.3 s earlier (the audio's way there and the 150-ms poll), in their own samples.
+        around = [s["level"] for s in own if sample["t"] - 0.6 <= s["t"] <= sample["t"] - 0.2]
+        if around and min(around) > 0.1:
+            loud.append(sample["bars"][speaker])
+        earlier = [s["level"] for s in own if sample["t"] - 1.5 <= s["t"] <= sample["t"]]
+        if len(earlier) > 10 and max(earlier) < 0.005:
+            quiet.append(sample["bars"][speaker])
+    return loud, quiet
 
 
 async def _watched(page: Page, seconds: float) -> bool:

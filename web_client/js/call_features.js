@@ -8,6 +8,7 @@ import { HostPanel } from "./host_panel.js";
 import { Moderation } from "./moderation.js";
 import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
 import { ScreenShare } from "./screen_share.js";
+import { SoundBars } from "./sound_bars.js";
 
 export function startCallFeatures({ client, grid, signaling, localTile, leave, showStatus, hideStatus }) {
   // Our own tile is not in the grid's map of remote tiles.
@@ -26,6 +27,7 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
   new RecordingIndicator(signaling);
   new SpeakerHighlight(signaling, grid, tileOf);
   new ConnectionQuality(signaling, grid, tileOf);
+  const soundBars = new SoundBars({ client, grid, localTile });
   const hostPanel = new HostPanel({ client, signaling, toggleBox: controlsEnd });
   return {
     // room.js offers every remote track here first: screen shares are shown large, not in a tile.
@@ -33,6 +35,7 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
     teardown() {
       screenShare.close();
       hostPanel.close();
+      soundBars.close();
     },
   };
 }
