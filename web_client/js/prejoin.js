@@ -6,7 +6,7 @@ import { fillSelect, listDevices } from "./devices.js";
 import { hydrateIcons, setIcon } from "./icons.js";
 import { LocalMedia, describeMediaError, insecureContextNotice } from "./local_media.js";
 import { playVideo } from "./media.js";
-import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem } from "./name_check.js";
+import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem, nameProblemKey } from "./name_check.js";
 import { initialOf } from "./tiles.js";
 import { t } from "./i18n.js";
 
@@ -144,7 +144,8 @@ function renderName() {
 }
 
 function onSubmit(event) {
-  const problem = nameProblem(nameInput.value, maxName);
+  const found = nameProblemKey(nameInput.value, maxName);
+  const problem = found ? t(found.key, found.fields) : "";
   if (problem) {
     event.preventDefault();
     errorBox.textContent = problem; // textContent: nothing typed here is ever HTML
