@@ -20,7 +20,13 @@ _HOST_WORD = re.compile(r"(?<![^\W_])host(?![^\W_])")
 
 
 class InvalidName(ValueError):
-    """The name cannot be used; the message is shown to the guest as is."""
+    """The name cannot be used: the English message (str), and the catalog key and fields the join page shows
+    in the guest's language."""
+
+    def __init__(self, message: str, key: str, **fields: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.fields = fields
 
 
 def is_visible(ch: str) -> bool:
@@ -41,13 +47,14 @@ def clean_guest_name(raw: str) -> str:
     one visible character, and no claim to be the host."""
     name = _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
     if not name:
-        raise InvalidName("Please enter your name.")
+        raise InvalidName("Please enter your name.", "name.error.empty")
     if len(name) > MAX_NAME_CHARS:
-        raise InvalidName(f"Your name can be at most {MAX_NAME_CHARS} characters long.")
+        raise InvalidName(f"Your name can be at most {MAX_NAME_CHARS} characters long.", "name.error.too_long",
+                          max=MAX_NAME_CHARS)
     if any(unicodedata.category(ch) in _REFUSED_CATEGORIES and ch not in _ALLOWED_FORMAT for ch in name):
-        raise InvalidName("Your name contains characters that cannot be displayed.")
+        raise InvalidName("Your name contains characters that cannot be displayed.", "name.error.hidden_characters")
     if not any(is_visible(ch) for ch in name):
-        raise InvalidName("Please enter a name people can see.")
+        raise InvalidName("Please enter a name people can see.", "name.error.invisible")
     if claims_host(name):
-        raise InvalidName("Only the host can be called host: please choose another name.")
+        raise InvalidName("Only the host can be called host: please choose another name.", "name.error.host")
     return name

@@ -178,7 +178,8 @@ class Pages:
         try:
             name = clean_guest_name(raw)
         except InvalidName as exc:
-            return self._join_page(request, meeting_id, status=400, error=str(exc), name=raw[:MAX_NAME_CHARS])
+            return self._join_page(request, meeting_id, status=400, error=self._text(request, exc.key, **exc.fields),
+                                   name=raw[:MAX_NAME_CHARS])
         response = web.HTTPFound(f"/room/{meeting_id}")
         self._auth.admit_guest(response, meeting_id, name)
         log.info("guest_admitted", meeting_id=meeting_id)

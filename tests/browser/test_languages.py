@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NewContext
+from .conftest import NewContext, create_meeting, login_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -34,3 +34,17 @@ async def test_browser_language_picks_and_the_switch_is_remembered(new_context: 
     await page.goto("/join/no-such-meeting")
     assert await page.get_attribute("html", "lang") == "en"
     assert await page.get_by_test_id("message-title").inner_text() == en["page.meeting_not_found.title"]
+
+
+async def test_the_join_page_in_ukrainian(new_context: NewContext) -> None:
+    uk = catalog("uk")
+    host = await (await new_context()).new_page()
+    await login_host(host)
+    meeting_id = await create_meeting(host)
+    guest = await (await new_context(locale="uk-UA")).new_page()
+    await guest.goto(f"/join/{meeting_id}")
+    assert await guest.get_attribute("html", "lang") == "uk"
+    assert await guest.locator("h1").inner_text() == uk["join.heading"]
+    assert await guest.get_by_test_id("join-submit").inner_text() == uk["join.submit"]
+    assert await guest.title() == f"{uk['join.title']} · {uk['app.name']}"
+    assert await guest.get_by_test_id("language-uk").get_attribute("aria-pressed") == "true"

@@ -29,12 +29,25 @@ function claimsHost(name) {
   return HOST_WORD.test(folded);
 }
 
-// The message to show, or "" when the name is fine.
-export function nameProblem(raw, max = MAX_NAME_CHARS) {
+// What is wrong with the name as a catalog key and fields (the same keys as the server's), or null when it is fine.
+export function nameProblemKey(raw, max = MAX_NAME_CHARS) {
   const name = cleanName(raw);
-  if (!name) return "Please enter your name.";
-  if (nameLength(name) > max) return `Your name can be at most ${max} characters long.`;
-  if (!Array.from(name).some(isVisible)) return "Please enter a name people can see.";
-  if (claimsHost(name)) return "Only the host can be called host: please choose another name.";
-  return "";
+  if (!name) return { key: "name.error.empty", fields: {} };
+  if (nameLength(name) > max) return { key: "name.error.too_long", fields: { max } };
+  if (!Array.from(name).some(isVisible)) return { key: "name.error.invisible", fields: {} };
+  if (claimsHost(name)) return { key: "name.error.host", fields: {} };
+  return null;
+}
+
+const ENGLISH = {
+  "name.error.empty": "Please enter your name.",
+  "name.error.too_long": "Your name can be at most {max} characters long.",
+  "name.error.invisible": "Please enter a name people can see.",
+  "name.error.host": "Only the host can be called host: please choose another name.",
+};
+
+// The English message to show, or "" when the name is fine (pages translate nameProblemKey with t()).
+export function nameProblem(raw, max = MAX_NAME_CHARS) {
+  const problem = nameProblemKey(raw, max);
+  return problem ? ENGLISH[problem.key].replace("{max}", String(max)) : "";
 }

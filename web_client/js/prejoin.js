@@ -6,8 +6,9 @@ import { fillSelect, listDevices } from "./devices.js";
 import { hydrateIcons, setIcon } from "./icons.js";
 import { LocalMedia, describeMediaError, insecureContextNotice } from "./local_media.js";
 import { playVideo } from "./media.js";
-import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem } from "./name_check.js";
+import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem, nameProblemKey } from "./name_check.js";
 import { initialOf } from "./tiles.js";
+import { t } from "./i18n.js";
 
 const meetingId = document.body.dataset.meetingId;
 const form = document.getElementById("join-form");
@@ -36,8 +37,8 @@ let leaving = false;
 window.prejoin = { media, busy, chosen };
 
 const LABELS = {
-  audio: { on: "Turn off microphone", off: "Turn on microphone", icons: ["mic", "micOff"] },
-  video: { on: "Turn off camera", off: "Turn on camera", icons: ["camera", "cameraOff"] },
+  audio: { on: t("join.mic_off"), off: t("join.mic_on"), icons: ["mic", "micOff"] },
+  video: { on: t("join.camera_off_action"), off: t("join.camera_on"), icons: ["camera", "cameraOff"] },
 };
 
 function showNote(text) {
@@ -67,8 +68,8 @@ async function showPreview() {
 
 async function refreshDevices() {
   const devices = await listDevices();
-  fillSelect(selects.video, devices.video, media.deviceIds.video, { noun: "Camera", emptyText: "No camera found" });
-  fillSelect(selects.audio, devices.audio, media.deviceIds.audio, { noun: "Microphone", emptyText: "No microphone found" });
+  fillSelect(selects.video, devices.video, media.deviceIds.video, { noun: t("join.camera"), emptyText: t("join.no_camera") });
+  fillSelect(selects.audio, devices.audio, media.deviceIds.audio, { noun: t("join.microphone"), emptyText: t("join.no_microphone") });
 }
 
 async function start() {
@@ -143,7 +144,8 @@ function renderName() {
 }
 
 function onSubmit(event) {
-  const problem = nameProblem(nameInput.value, maxName);
+  const found = nameProblemKey(nameInput.value, maxName);
+  const problem = found ? t(found.key, found.fields) : "";
   if (problem) {
     event.preventDefault();
     errorBox.textContent = problem; // textContent: nothing typed here is ever HTML
@@ -163,7 +165,7 @@ function onSubmit(event) {
   media.stopAll(); // free the camera for the call page, which opens it again
   previewVideo.srcObject = null;
   submit.disabled = true;
-  submit.textContent = "Joining…";
+  submit.textContent = t("join.joining");
 }
 
 hydrateIcons();
@@ -197,7 +199,7 @@ window.addEventListener("pageshow", (event) => {
   if (!event.persisted) return; // back to this page from the cache: the preview was stopped, start it again
   leaving = false;
   submit.disabled = false;
-  submit.textContent = "Join now";
+  submit.textContent = t("join.submit");
   start();
 });
 start();
