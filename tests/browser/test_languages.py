@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import NewContext
+from .conftest import NewContext, create_meeting, login_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -34,3 +34,16 @@ async def test_browser_language_picks_and_the_switch_is_remembered(new_context: 
     await page.goto("/join/no-such-meeting")
     assert await page.get_attribute("html", "lang") == "en"
     assert await page.get_by_test_id("message-title").inner_text() == en["page.meeting_not_found.title"]
+
+
+async def test_call_page_controls_speak_the_browsers_ukrainian(new_context: NewContext) -> None:
+    uk = catalog("uk")
+    page = await (await new_context(locale="uk-UA")).new_page()
+    await login_host(page)
+    await create_meeting(page)
+    assert await page.get_attribute("html", "lang") == "uk"
+    assert await page.locator("#toggle-mic .control-label").inner_text() == uk["room.control.mic"]
+    assert await page.locator("#toggle-camera .control-label").inner_text() == uk["room.control.camera"]
+    assert await page.locator("#leave .control-label").inner_text() == uk["room.control.leave"]
+    assert await page.get_by_test_id("leave").get_attribute("aria-label") == uk["room.control.leave_label"]
+    assert await page.title() == f'{uk["room.title"]} · {uk["app.name"]}'
