@@ -48,3 +48,16 @@ async def test_the_join_page_in_ukrainian(new_context: NewContext) -> None:
     assert await guest.get_by_test_id("join-submit").inner_text() == uk["join.submit"]
     assert await guest.title() == f"{uk['join.title']} · {uk['app.name']}"
     assert await guest.get_by_test_id("language-uk").get_attribute("aria-pressed") == "true"
+
+
+async def test_call_page_controls_speak_the_browsers_ukrainian(new_context: NewContext) -> None:
+    uk = catalog("uk")
+    page = await (await new_context(locale="uk-UA")).new_page()
+    await login_host(page)
+    await create_meeting(page)
+    assert await page.get_attribute("html", "lang") == "uk"
+    assert await page.locator("#toggle-mic .control-label").inner_text() == uk["room.control.mic"]
+    assert await page.locator("#toggle-camera .control-label").inner_text() == uk["room.control.camera"]
+    assert await page.locator("#leave .control-label").inner_text() == uk["room.control.leave"]
+    assert await page.get_by_test_id("leave").get_attribute("aria-label") == uk["room.control.leave_label"]
+    assert await page.title() == f'{uk["room.title"]} · {uk["app.name"]}'

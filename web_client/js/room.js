@@ -13,6 +13,7 @@ import { ReconnectMachine } from "./reconnect.js";
 import { SignalingChannel } from "./signaling.js";
 import { TilePrefsReporter } from "./tile_prefs.js";
 import { initialOf, prepareLocalTile } from "./tiles.js";
+import { t } from "./i18n.js";
 
 const meetingId = document.body.dataset.meetingId;
 const localTile = document.getElementById("local-tile");
@@ -119,9 +120,9 @@ function hideStatus() {
 function offerSound() {
   if (soundBlocked) return;
   soundBlocked = true;
-  showStatus("The browser blocked sound until you interact with the page.", {
+  showStatus(t("room.status.sound_blocked"), {
     action: {
-      label: "Enable sound",
+      label: t("room.status.enable_sound"),
       run: () => {
         soundBlocked = false;
         for (const tile of grid.tiles.values()) {
@@ -239,7 +240,7 @@ function buildMedia() {
   }
   callMedia.publish(publisher).catch((err) => {
     console.error("publisher: offer failed", err);
-    showStatus(`Could not send your camera: ${err.message}`, { bad: true });
+    showStatus(t("room.status.camera_failed", { error: err.message }), { bad: true });
   });
   client.simulcast = publisher.simulcast;
 }
@@ -381,17 +382,17 @@ function showConnection(state) {
   document.body.dataset.connection = state;
   clearTimeout(reconnectedTimer);
   if (state === "reconnecting") {
-    showStatus("Reconnecting…");
+    showStatus(t("room.status.reconnecting"));
   } else if (state === "reconnected") {
     client.connection = "connected";
     document.body.dataset.connection = "connected";
-    showStatus("Reconnected");
+    showStatus(t("room.status.reconnected"));
     reconnectedTimer = setTimeout(hideStatus, 3000);
   } else if (state === "disconnected") {
     teardown();
-    showStatus("Disconnected from the meeting: the connection did not come back.", {
+    showStatus(t("room.status.disconnected"), {
       bad: true,
-      action: { label: "Rejoin", run: () => window.location.reload() },
+      action: { label: t("room.left.rejoin"), run: () => window.location.reload() },
     });
   }
 }
@@ -409,9 +410,9 @@ function onSocketLost() {
   if (fatalError) {
     feed({ type: "fatal" });
     teardown();
-    showStatus(`Disconnected from the meeting: ${fatalError}.`, {
+    showStatus(t("room.status.disconnected_because", { reason: fatalError }), {
       bad: true,
-      action: { label: "Rejoin", run: () => window.location.reload() },
+      action: { label: t("room.left.rejoin"), run: () => window.location.reload() },
     });
     return;
   }
