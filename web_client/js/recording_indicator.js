@@ -1,5 +1,6 @@
 // "Recording" for everyone in the call while the media server records it (the `recording` message), and
 // the active speaker's tile highlight (the `active_speaker` message, from the audio-level extension).
+import { t } from "./i18n.js";
 
 export class RecordingIndicator {
   constructor(signaling, parent = document.body) {
@@ -11,7 +12,7 @@ export class RecordingIndicator {
     const dot = document.createElement("span");
     dot.className = "recording-dot";
     dot.setAttribute("aria-hidden", "true");
-    this.element.append(dot, document.createTextNode("Recording"));
+    this.element.append(dot, document.createTextNode(t("room.recording")));
     parent.appendChild(this.element);
     signaling.on("recording", (message) => {
       this.element.hidden = !message.active;

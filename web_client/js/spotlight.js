@@ -1,6 +1,7 @@
 // Pin / spotlight: one remote tile fills the stage and the others shrink to a strip. The layout is pure
 // CSS (`.spotlight` on the grid, `.pinned` on the tile); the tile-size reports follow from the new sizes,
 // so the pinned participant's video is forwarded at the high simulcast layer without any extra message.
+import { t } from "./i18n.js";
 
 export class Spotlight {
   // `tileOf(participantId)` returns the remote tile element or null.
@@ -41,8 +42,8 @@ export class Spotlight {
       const pinned = tile === pinnedTile;
       tile.classList.toggle("pinned", pinned);
       button.setAttribute("aria-pressed", String(pinned));
-      button.textContent = pinned ? "Unpin" : "Pin";
-      button.title = pinned ? "Back to the grid" : "Show this person large";
+      button.textContent = pinned ? t("room.spotlight.unpin") : t("room.spotlight.pin");
+      button.title = pinned ? t("room.spotlight.unpin_hint") : t("room.spotlight.pin_hint");
     }
   }
 }

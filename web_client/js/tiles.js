@@ -2,6 +2,7 @@
 // and an empty `.tile-actions` box where other features put per-tile buttons (e.g. pin).
 
 import { icon } from "./icons.js";
+import { t } from "./i18n.js";
 
 // Builds a remote participant's tile (the local tile is in room.html with the same structure).
 export function createTileElement(participantId, name = "") {
@@ -25,8 +26,8 @@ export function createTileElement(participantId, name = "") {
   bar.className = "name-bar";
   const label = document.createElement("span");
   label.className = "name";
-  bar.append(label, indicator("mic-off-indicator", "micOff", "Microphone off"));
-  bar.append(indicator("camera-off-indicator", "cameraOff", "Camera off"));
+  bar.append(label, indicator("mic-off-indicator", "micOff", t("room.mic_off")));
+  bar.append(indicator("camera-off-indicator", "cameraOff", t("room.camera_off")));
 
   const actions = document.createElement("div");
   actions.className = "tile-actions";
