@@ -51,6 +51,8 @@ async def qr_pixels(page: Page, size: int = 400) -> bytes:
 async def open_prejoin(context: BrowserContext, meeting_id: str) -> Page:
     page = await context.new_page()
     await page.goto(f"/join/{meeting_id}")
+    # prejoin.js awaits its catalog before wiring the form: until window.prejoin is set, a click does nothing.
+    await page.wait_for_function("() => window.prejoin !== undefined", timeout=UI_TIMEOUT)
     return page
 
 
