@@ -128,11 +128,13 @@ class ParkedParticipant:
     name: str
     audio: bool
     video: bool
+    is_host: bool = False
     expiry: asyncio.TimerHandle | None = None
 
     @classmethod
     def of(cls, session: Session) -> ParkedParticipant:
-        return cls(session.participant_id, session.meeting_id, session.name, session.audio, session.video)
+        return cls(session.participant_id, session.meeting_id, session.name, session.audio, session.video,
+                   session.is_host)
 
 
 class Hub:
@@ -189,9 +191,9 @@ class Hub:
         """
         others = self.announced_others(session)
         session.announced.set()
-        views = [participant_view(s.participant_id, s.name, s.audio, s.video) for s in others]
+        views = [participant_view(s.participant_id, s.name, s.audio, s.video, is_host=s.is_host) for s in others]
         # Those whose socket dropped are still in the meeting: the newcomer sees their (frozen) tiles too.
-        views += [participant_view(p.participant_id, p.name, p.audio, p.video)
+        views += [participant_view(p.participant_id, p.name, p.audio, p.video, is_host=p.is_host)
                   for p in self.parked_in(session.meeting_id) if p.participant_id != session.participant_id]
         session.send(make_welcome(views))
         if joined is None:

@@ -304,8 +304,10 @@ def _parse_host_action(data: dict[str, Any]) -> ClientMessage:
     return ClientMessage(HOST_ACTION, action=action, participant_id=target)
 
 
-def participant_view(participant_id: str, name: str, audio: bool, video: bool) -> dict[str, Any]:
-    return {"id": participant_id, "name": name, "audio": audio, "video": video}
+def participant_view(participant_id: str, name: str, audio: bool, video: bool, *, is_host: bool = False
+                     ) -> dict[str, Any]:
+    # `host`: the others show a Host badge, and a guest alone knows whether the host is in yet.
+    return {"id": participant_id, "name": name, "audio": audio, "video": video, "host": is_host}
 
 
 def welcome(
@@ -339,8 +341,10 @@ def error(code: str, message: str) -> dict[str, Any]:
     return {"type": ERROR, "code": code, "message": message}
 
 
-def participant_joined(participant_id: str, name: str, audio: bool, video: bool) -> dict[str, Any]:
-    return {"type": PARTICIPANT_JOINED, "participant": participant_view(participant_id, name, audio, video)}
+def participant_joined(participant_id: str, name: str, audio: bool, video: bool, *, is_host: bool = False
+                       ) -> dict[str, Any]:
+    return {"type": PARTICIPANT_JOINED,
+            "participant": participant_view(participant_id, name, audio, video, is_host=is_host)}
 
 
 def participant_media(participant_id: str, audio: bool, video: bool) -> dict[str, Any]:

@@ -276,7 +276,7 @@ class Signaling:
         def make_welcome(others: list[dict[str, Any]]) -> dict[str, Any]:
             # The hub knows only this gateway's sockets; the store knows the rest of the meeting.
             listed = {view["id"] for view in others} | {session.participant_id}
-            others += [m.participant_view(p.id, p.name, p.audio, p.video) for p in others_in_store
+            others += [m.participant_view(p.id, p.name, p.audio, p.video, is_host=p.is_host) for p in others_in_store
                        if p.id not in listed]
             ice = self._ice_servers(session.participant_id)  # fresh credentials on every welcome, resumes too
             return m.welcome(session.participant_id, session.name, session.is_host, others, ice,
@@ -284,7 +284,8 @@ class Signaling:
                              reconnect_window_s=self._presence.reconnect_window)
 
         if resumed is None:
-            joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video)
+            joined = m.participant_joined(session.participant_id, session.name, session.audio, session.video,
+                                          is_host=session.is_host)
             self._hub.announce(session, make_welcome, joined)
             self._relay.to_other_gateways(session.meeting_id, joined, exclude=session.participant_id)
         else:

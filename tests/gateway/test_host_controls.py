@@ -131,7 +131,7 @@ async def test_a_muted_guest_stays_muted_until_the_host_allows_it(online: Gatewa
     ann = welcome["participant_id"]
     assert (await receive(guest_ws))["type"] == "force_mute"
     seen = await _barrier(host_ws)
-    assert {"id": ann, "name": "Ann", "audio": False, "video": True} in [
+    assert {"id": ann, "name": "Ann", "audio": False, "video": True, "host": False} in [
         msg.get("participant") for msg in seen if msg["type"] == "participant_joined"
     ], "the others see the newcomer muted from the start"
 

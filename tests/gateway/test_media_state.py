@@ -51,14 +51,14 @@ async def test_the_state_chosen_before_joining_is_in_welcome_and_participant_joi
     guest_ws, guest_id = await _join(guest, meeting_id, "&audio=1&video=0")
 
     joined = await receive_type(host_ws, "participant_joined")
-    assert joined["participant"] == {"id": guest_id, "name": "Ann", "audio": True, "video": False}
+    assert joined["participant"] == {"id": guest_id, "name": "Ann", "audio": True, "video": False, "host": False}
     # A third person's welcome lists both others with their state.
     third = await online.guest(meeting_id, "Bo")
     third_ws = await third.ws_connect(f"/ws?meeting={meeting_id}")
     welcome = await receive_type(third_ws, "welcome")
     views = {p["id"]: p for p in welcome["participants"]}
-    assert views[host_id] == {"id": host_id, "name": "host", "audio": True, "video": True}
-    assert views[guest_id] == {"id": guest_id, "name": "Ann", "audio": True, "video": False}
+    assert views[host_id] == {"id": host_id, "name": "host", "audio": True, "video": True, "host": True}
+    assert views[guest_id] == {"id": guest_id, "name": "Ann", "audio": True, "video": False, "host": False}
     stored = await online.store.get_participant(guest_id)
     assert stored is not None and (stored.audio, stored.video) == (True, False)
     for ws in (host_ws, guest_ws, third_ws):

@@ -171,7 +171,7 @@ async def test_joins_and_leaves_are_announced_to_the_others(online: Gateway) -> 
     assert welcome["is_host"] is False
     assert welcome["name"] == "<script>alert(1)</script>"  # raw in JSON; the page sets it with textContent
     # Connected without ?audio/?video: mic and camera count as off until a media_state says otherwise.
-    assert welcome["participants"] == [{"id": host_id, "name": "host", "audio": False, "video": False}]
+    assert welcome["participants"] == [{"id": host_id, "name": "host", "audio": False, "video": False, "host": True}]
 
     joined = await receive_type(host_ws, "participant_joined")
     assert joined["participant"] == {
@@ -179,6 +179,7 @@ async def test_joins_and_leaves_are_announced_to_the_others(online: Gateway) -> 
         "name": "<script>alert(1)</script>",
         "audio": False,
         "video": False,
+        "host": False,
     }
 
     # A bad message from the guest changes nothing for the host.
