@@ -30,6 +30,7 @@ from .static import StaticFiles
 from .store import MemoryStore, RedisStore, Store
 from .store_health import watch_store
 from .templates import Templates
+from .who_is_here import WhoIsHere
 from .ws_limits import WsLimits
 
 log = structlog.get_logger(__name__)
@@ -163,6 +164,8 @@ def create_app(
     app.add_routes(pages.routes())
     app.add_routes(Api(settings=settings, auth=auth, meetings=meetings, media=media, hub=hub, metrics=metrics).routes())
     app.add_routes(StaticFiles(settings.web_root).routes())
+    app.add_routes(WhoIsHere(meetings=meetings, store=store, refusals=refusals,
+                             trust_forwarded_for=limits.trust_forwarded_for).routes())
     app.add_routes([web.get("/ws", signaling.handle), web.get("/metrics", metrics.handle)])
 
     app.cleanup_ctx.append(_media_lifecycle)

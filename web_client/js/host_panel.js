@@ -5,8 +5,11 @@
 // as the server reports it back (moderation, meeting_locked, recording, participant_media).
 
 import { CallStats } from "./call_stats.js";
+import { t } from "./i18n.js";
 
-const STATE_LABELS = { on: "on", off: "off", blocked: "turned off by you" };
+// i18n-keys: host.state.on host.state.off host.state.blocked host.state.excellent host.state.good
+// i18n-keys: host.state.poor host.state.lost host.state.unknown
+const STATES = new Set(["on", "off", "blocked", "excellent", "good", "poor", "lost", "unknown"]);
 
 export class HostPanel {
   constructor({ client, signaling, toggleBox }) {
@@ -41,31 +44,45 @@ export class HostPanel {
     this.panel = document.createElement("aside");
     this.panel.className = "host-panel";
     this.panel.dataset.testid = "host-panel";
-    this.panel.setAttribute("aria-label", "Host controls");
+    this.panel.id = "host-panel";
+    this.panel.setAttribute("aria-labelledby", "host-panel-heading");
+    // A heading with its own close: on a phone the panel is a sheet over the call, closed from within it.
+    const header = document.createElement("div");
+    header.className = "hp-header";
     const heading = document.createElement("h2");
-    heading.textContent = "Host controls";
+    heading.id = "host-panel-heading";
+    heading.textContent = t("host.title");
+    this.closeButton = document.createElement("button");
+    this.closeButton.type = "button";
+    this.closeButton.className = "hp-close";
+    this.closeButton.dataset.testid = "close-host-panel";
+    this.closeButton.setAttribute("aria-label", t("host.close"));
+    this.closeButton.title = t("host.close");
+    this.closeButton.textContent = "×";
+    this.closeButton.addEventListener("click", () => this.setOpen(false, { returnFocus: true }));
+    header.append(heading, this.closeButton);
     this.meetingActions = document.createElement("div");
     this.meetingActions.className = "hp-meeting";
-    this.lockButton = this.button("lock-meeting", "Lock meeting", () => this.act(this.locked ? "unlock" : "lock"));
-    this.recordButton = this.button("record-meeting", "Start recording", () =>
+    this.lockButton = this.button("lock-meeting", t("host.lock"), () => this.act(this.locked ? "unlock" : "lock"));
+    this.recordButton = this.button("record-meeting", t("host.record_start"), () =>
       this.act(this.recording ? "record_stop" : "record_start"),
     );
-    const end = this.button("end-meeting", "End for everyone", () => (confirm.hidden = false));
+    const end = this.button("end-meeting", t("host.end"), () => (confirm.hidden = false));
     end.classList.add("danger");
     // Ending is for everyone and cannot be undone: one more click, inline (a dialog would block tests).
     const confirm = document.createElement("div");
     confirm.className = "hp-confirm";
     confirm.dataset.testid = "end-confirm";
     confirm.hidden = true;
-    const yes = this.button("confirm-end-meeting", "End now", () => this.act("end"));
+    const yes = this.button("confirm-end-meeting", t("host.end_now"), () => this.act("end"));
     yes.classList.add("danger");
-    const no = this.button("cancel-end-meeting", "Cancel", () => (confirm.hidden = true));
-    confirm.append("End the meeting for everyone?", yes, no);
+    const no = this.button("cancel-end-meeting", t("host.cancel"), () => (confirm.hidden = true));
+    confirm.append(t("host.end_question"), yes, no);
     this.meetingActions.append(this.lockButton, this.recordButton, end, confirm);
     this.list = document.createElement("ul");
     this.list.className = "hp-people";
     this.list.dataset.testid = "participant-list";
-    this.panel.append(heading, this.meetingActions, this.list);
+    this.panel.append(header, this.meetingActions, this.list);
     this.stats = new CallStats(this.panel);
     document.body.appendChild(this.panel);
 
@@ -75,20 +92,31 @@ export class HostPanel {
     this.toggle.type = "button";
     this.toggle.className = "button hp-toggle";
     this.toggle.dataset.testid = "toggle-host-panel";
-    this.toggle.textContent = "Host controls";
-    this.toggle.addEventListener("click", () => this.setOpen(this.panel.hidden));
+    this.toggle.textContent = t("host.title");
+    this.toggle.setAttribute("aria-controls", "host-panel");
+    this.toggle.addEventListener("click", () => this.setOpen(this.panel.hidden, { focus: this.panel.hidden }));
     this.toggleBox.appendChild(this.toggle);
+    // Escape closes the panel from anywhere on the page (not only from inside it), as Meet's side panels do.
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || this.panel.hidden || event.defaultPrevented) return;
+      event.preventDefault();
+      this.setOpen(false, { returnFocus: this.panel.contains(document.activeElement) });
+    });
     this.setOpen(false);
     this.setMeetingState({});
 
-    this.upsert(welcome.participant_id, { name: `${welcome.name} (you)`, self: true });
+    this.upsert(welcome.participant_id, { name: t("host.you", { name: welcome.name }), self: true });
     for (const participant of welcome.participants) this.upsert(participant.id, participant);
   }
 
-  setOpen(open) {
+  // `focus`: into the panel (opened from the keyboard or a tap, the close button is next);
+  // `returnFocus`: back to the toggle when the panel closes with the focus inside it.
+  setOpen(open, { focus = false, returnFocus = false } = {}) {
     this.panel.hidden = !open;
     document.body.classList.toggle("with-host-panel", open);
     this.toggle.setAttribute("aria-expanded", String(open));
+    if (open && focus) this.closeButton.focus();
+    if (!open && returnFocus) this.toggle.focus();
   }
 
   button(testid, label, onClick) {
@@ -159,7 +187,7 @@ export class HostPanel {
         const video = this.button("video-off-participant", "", () =>
           this.act(this.people.get(id).videoBlocked ? "video_on" : "video_off", id),
         );
-        const kick = this.button("kick-participant", "Remove", () => this.act("kick", id));
+        const kick = this.button("kick-participant", t("host.remove"), () => this.act("kick", id));
         kick.classList.add("danger");
         const request = document.createElement("span");
         request.className = "hp-request";
@@ -171,28 +199,30 @@ export class HostPanel {
       this.list.appendChild(row);
     }
     row.querySelector(".hp-name").textContent = person.name; // textContent: names are never HTML
-    setBadge(row, "participant-mic", "Mic", deviceState(person.audio, person.audioBlocked));
-    setBadge(row, "participant-camera", "Camera", deviceState(person.video, person.videoBlocked));
+    setBadge(row, "participant-mic", t("host.badge.mic"), deviceState(person.audio, person.audioBlocked));
+    setBadge(row, "participant-camera", t("host.badge.camera"), deviceState(person.video, person.videoBlocked));
     if (person.self) return;
     const mute = row.querySelector('[data-testid="mute-participant"]');
-    mute.textContent = person.audioBlocked ? "Allow mic" : "Mute";
+    mute.textContent = person.audioBlocked ? t("host.allow_mic") : t("host.mute");
     mute.dataset.action = person.audioBlocked ? "unmute" : "mute";
     const video = row.querySelector('[data-testid="video-off-participant"]');
-    video.textContent = person.videoBlocked ? "Allow camera" : "Stop video";
+    video.textContent = person.videoBlocked ? t("host.allow_camera") : t("host.stop_video");
     video.dataset.action = person.videoBlocked ? "video_on" : "video_off";
     const request = row.querySelector(".hp-request");
-    const wants = [...person.asked].map((kind) => (kind === "audio" ? "to unmute" : "to turn on the camera"));
-    request.textContent = wants.length ? `Asks ${wants.join(" and ")}` : "";
-    request.hidden = wants.length === 0;
+    const asks = person.asked;
+    const both = asks.has("audio") && asks.has("video");
+    request.textContent = both ? t("host.asks.both") : asks.has("audio") ? t("host.asks.audio")
+      : asks.has("video") ? t("host.asks.video") : "";
+    request.hidden = asks.size === 0;
   }
 
   setMeetingState({ locked, recording }) {
     if (typeof locked === "boolean") this.locked = locked;
     if (typeof recording === "boolean") this.recording = recording;
     if (!this.panel) return;
-    this.lockButton.textContent = this.locked ? "Unlock meeting" : "Lock meeting";
+    this.lockButton.textContent = this.locked ? t("host.unlock") : t("host.lock");
     this.lockButton.setAttribute("aria-pressed", String(this.locked));
-    this.recordButton.textContent = this.recording ? "Stop recording" : "Start recording";
+    this.recordButton.textContent = this.recording ? t("host.record_stop") : t("host.record_start");
     this.recordButton.setAttribute("aria-pressed", String(this.recording));
   }
 
@@ -206,7 +236,7 @@ export class HostPanel {
       if (!this.people.has(row.id)) fields.name = row.name;
       this.upsert(row.id, fields);
       const element = this.rows.get(row.id);
-      if (element) setBadge(element, "participant-quality", "Connection", row.quality || "unknown");
+      if (element) setBadge(element, "participant-quality", t("host.badge.connection"), row.quality || "unknown");
     }
     this.stats.update(message);
   }
@@ -225,5 +255,5 @@ function setBadge(row, testid, label, state) {
   const badge = row.querySelector(`[data-testid="${testid}"]`);
   badge.dataset.state = state;
   if (testid === "participant-quality") badge.dataset.quality = state;
-  badge.textContent = `${label}: ${STATE_LABELS[state] || state}`;
+  badge.textContent = `${label}: ${STATES.has(state) ? t(`host.state.${state}`) : state}`;
 }

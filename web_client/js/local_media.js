@@ -1,6 +1,8 @@
 // This page's own camera and microphone: each one is on exactly when a live track is held for it.
 // Turning one off stops its track (the camera light goes off); turning it on opens the device again.
 
+import { t } from "./i18n.js";
+
 const KINDS = ["audio", "video"];
 // 1280x720 is what the top simulcast layer is for; without a size Chrome opens cameras at 640x480,
 // which its encoder splits into two layers only.
@@ -140,22 +142,22 @@ export function insecureContextNotice() {
   // Judged by what the browser offers, not by isSecureContext alone: a browser configured to allow media on
   // this address (Firefox's media.getusermedia.insecure.enabled) gives getUserMedia on an insecure page.
   if (window.isSecureContext || (navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) return null;
-  return (
-    `This address (${window.location.origin}) is not secure, so your browser will not let the page use your ` +
-    "camera or microphone. Open the meeting's https:// link instead (ask the host for it); you can still join " +
-    "to see and hear the others."
-  );
+  return t("media.error.insecure", { origin: window.location.origin });
 }
 
 // A sentence for a getUserMedia failure, for the people who have to act on it.
 export function describeMediaError(kind, err) {
+  // One key per device: Ukrainian declines "camera" and "microphone" differently in each sentence.
+  // i18n-keys: media.error.blocked.camera media.error.blocked.microphone media.error.not_found.camera
+  // i18n-keys: media.error.not_found.microphone media.error.busy.camera media.error.busy.microphone
+  // i18n-keys: media.error.needs_https.camera media.error.needs_https.microphone media.error.other.camera
+  // i18n-keys: media.error.other.microphone
   const device = kind === "video" ? "camera" : "microphone";
   const name = err && err.name;
-  if (name === "NotAllowedError" || name === "SecurityError") {
-    return `Access to your ${device} is blocked. Allow it in the browser's address bar to use it.`;
-  }
-  if (name === "NotFoundError" || name === "OverconstrainedError") return `No ${device} was found.`;
-  if (name === "NotReadableError") return `Your ${device} is in use by another application.`;
-  if (name === "NotSupportedError") return `This page cannot use your ${device}: it needs https.`;
-  return `Could not start your ${device}${name ? ` (${name})` : ""}.`;
+  let reason = "other";
+  if (name === "NotAllowedError" || name === "SecurityError") reason = "blocked";
+  else if (name === "NotFoundError" || name === "OverconstrainedError") reason = "not_found";
+  else if (name === "NotReadableError") reason = "busy";
+  else if (name === "NotSupportedError") reason = "needs_https";
+  return t(`media.error.${reason}.${device}`, { error: name || "?" });
 }

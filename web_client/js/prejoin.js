@@ -8,7 +8,9 @@ import { LocalMedia, describeMediaError, insecureContextNotice } from "./local_m
 import { playVideo } from "./media.js";
 import { MAX_NAME_CHARS, cleanName, nameLength, nameProblem, nameProblemKey } from "./name_check.js";
 import { initialOf } from "./tiles.js";
-import { t } from "./i18n.js";
+import { MicMeter } from "./mic_meter.js";
+import { WhoIsHere } from "./who_is_here.js";
+import { t, plural } from "./i18n.js";
 
 const meetingId = document.body.dataset.meetingId;
 const form = document.getElementById("join-form");
@@ -23,6 +25,8 @@ const note = document.getElementById("media-note");
 const buttons = { audio: document.getElementById("toggle-mic"), video: document.getElementById("toggle-camera") };
 const selects = { audio: document.getElementById("mic-select"), video: document.getElementById("camera-select") };
 const maxName = Number(nameInput.dataset.max) || MAX_NAME_CHARS;
+const meter = new MicMeter(document.getElementById("mic-level"));
+const here = new WhoIsHere({ element: document.getElementById("who-is-here"), meetingId, say: sayWhoIsHere });
 
 const prefs = loadCallPrefs(meetingId);
 const media = new LocalMedia({ micId: prefs.micId, cameraId: prefs.cameraId });
@@ -34,7 +38,7 @@ const chosen = { audio: prefs.audio, video: prefs.video };
 let leaving = false;
 
 // Tests and the console can look at the preview's state.
-window.prejoin = { media, busy, chosen };
+window.prejoin = { media, busy, chosen, meter };
 
 const LABELS = {
   audio: { on: t("join.mic_off"), off: t("join.mic_on"), icons: ["mic", "micOff"] },
@@ -58,6 +62,15 @@ function render() {
     setIcon(button.querySelector(".control-icon"), on ? LABELS[kind].icons[0] : LABELS[kind].icons[1]);
   }
   preview.dataset.video = state.video ? "on" : "off";
+  meter.follow(media.track("audio"));
+}
+
+// "Oleh is in the call", "Oleh and Ann are in the call", "Oleh and 4 others are in the call".
+function sayWhoIsHere({ names, count }) {
+  if (count === 0 || names.length === 0) return t("join.here.nobody");
+  if (count === 1) return t("join.here.one", { name: names[0] });
+  if (count === 2 && names.length >= 2) return t("join.here.two", { first: names[0], second: names[1] });
+  return plural("join.here.others", count - 1, { name: names[0] });
 }
 
 async function showPreview() {
@@ -84,7 +97,7 @@ async function start() {
   const errors = await media.start({ audio: prefs.audio, video: prefs.video });
   for (const kind of ["audio", "video"]) if (errors[kind]) chosen[kind] = false;
   const problems = ["video", "audio"].filter((kind) => errors[kind]).map((kind) => describeMediaError(kind, errors[kind]));
-  if (problems.length > 0) showNote(`${problems.join(" ")} You can still join.`);
+  if (problems.length > 0) showNote(`${problems.join(" ")} ${t("join.still_can_join")}`);
   if (leaving) {
     media.stopAll();
     return;
@@ -111,7 +124,7 @@ async function toggle(kind) {
   } catch (err) {
     if (err.name !== "AbortError") {
       chosen[kind] = false;
-      showNote(`${describeMediaError(kind, err)} You can still join.`);
+      showNote(`${describeMediaError(kind, err)} ${t("join.still_can_join")}`);
     }
   } finally {
     busy[kind] = false;
@@ -163,6 +176,8 @@ function onSubmit(event) {
     cameraId: media.deviceIds.video,
   });
   media.stopAll(); // free the camera for the call page, which opens it again
+  meter.close();
+  here.stop();
   previewVideo.srcObject = null;
   submit.disabled = true;
   submit.textContent = t("join.joining");
@@ -189,17 +204,23 @@ if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
 }
 media.onended = (kind) => {
   chosen[kind] = false;
-  showNote(`Your ${kind === "video" ? "camera" : "microphone"} stopped.`);
+  showNote(kind === "video" ? t("join.camera_stopped") : t("join.mic_stopped"));
   if (kind === "video") showPreview();
   render();
 };
 // Back/forward cache or closing the tab: never leave the camera light on.
-window.addEventListener("pagehide", () => media.stopAll());
+window.addEventListener("pagehide", () => {
+  media.stopAll();
+  meter.follow(null);
+  here.stop();
+});
 window.addEventListener("pageshow", (event) => {
   if (!event.persisted) return; // back to this page from the cache: the preview was stopped, start it again
   leaving = false;
   submit.disabled = false;
   submit.textContent = t("join.submit");
+  here.start();
   start();
 });
+here.start();
 start();

@@ -5,6 +5,7 @@
 // `a=msid`) starts with `screen-` is shown large above the tiles (`screen-share-tile`) instead of in its
 // owner's tile; the grid comes back when the gateway says the share ended (`screen_share {active: false}`).
 
+import { t } from "./i18n.js";
 import { icon } from "./icons.js";
 import { playVideo } from "./media.js";
 import { msidTracksByMid } from "./tile_prefs.js";
@@ -33,8 +34,11 @@ export class ScreenShare {
     holder.appendChild(icon("screen"));
     const label = document.createElement("span");
     label.className = "control-label";
-    label.textContent = "Share screen";
+    label.textContent = t("share_screen.start");
     this.button.append(holder, label);
+    // Phones (and some tablets) cannot share a screen at all: no button that could only fail.
+    this.button.hidden = !canShareScreen();
+    this.render();
     this.button.addEventListener("click", () => (this.track ? this.stop() : this.start()));
     buttonsBox.insertBefore(this.button, beforeButton);
     signaling
@@ -63,7 +67,9 @@ export class ScreenShare {
     try {
       stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
     } catch (err) {
-      if (err.name !== "NotAllowedError" && err.name !== "AbortError") this.report(`Could not share: ${err.message}`);
+      if (err.name !== "NotAllowedError" && err.name !== "AbortError") {
+        this.report(t("share_screen.error.start", { error: err.message }));
+      }
       return;
     }
     const [track] = stream.getVideoTracks();
@@ -104,7 +110,7 @@ export class ScreenShare {
       await stable(pc);
     }).catch((err) => {
       console.error("screen share: renegotiation failed", err);
-      this.report(`Screen sharing failed: ${err.message}`);
+      this.report(t("share_screen.error.failed", { error: err.message }));
     });
     return this.chain;
   }
@@ -152,8 +158,10 @@ export class ScreenShare {
     if (!this.tile) this.tile = createScreenTile();
     this.tile.dataset.participantId = participantId;
     const owner = this.grid.tile(participantId);
-    const name = owner ? owner.querySelector(".name").textContent : "Someone";
-    this.tile.querySelector(".name").textContent = `${name} is presenting`; // textContent: never HTML
+    const name = owner ? owner.querySelector(".name").textContent : "";
+    // textContent: never HTML
+    this.tile.querySelector(".name").textContent = name ? t("share_screen.presenting", { name })
+      : t("share_screen.presenting_someone");
     const video = this.tile.querySelector("video");
     if (!video.srcObject || video.srcObject.getVideoTracks()[0] !== track) {
       video.srcObject = new MediaStream([track]);
@@ -168,8 +176,8 @@ export class ScreenShare {
     if (on) this.button.dataset.state = "on";
     else delete this.button.dataset.state; // not "off": that styles a device that is off (red)
     this.button.setAttribute("aria-pressed", String(on));
-    this.button.querySelector(".control-label").textContent = on ? "Stop sharing" : "Share screen";
-    this.button.title = on ? "Stop sharing your screen" : "Share your screen with everyone";
+    this.button.querySelector(".control-label").textContent = on ? t("share_screen.stop") : t("share_screen.start");
+    this.button.title = on ? t("share_screen.stop_hint") : t("share_screen.start_hint");
   }
 
   close() {
@@ -181,6 +189,10 @@ export class ScreenShare {
     this.shares.clear();
     this.show();
   }
+}
+
+function canShareScreen() {
+  return Boolean(navigator.mediaDevices && typeof navigator.mediaDevices.getDisplayMedia === "function");
 }
 
 function createScreenTile() {
