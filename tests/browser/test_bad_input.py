@@ -100,7 +100,7 @@ async def test_bad_input_gets_clear_errors_and_the_call_goes_on(new_context: New
     await wait_for_tile(host, bo_id)
     assert await tile_name(host, bo_id) == hostile
     assert await host.locator(f"{tile_selector(bo_id)} img").count() == 0
-    assert await bo.locator("#local-name").text_content() == f"{hostile} (you)"
+    assert await bo.locator("#local-name").text_content() == f"{hostile} (you)"  # room.name_you
     script_name = "<script>alert(2)</script>"
     cy = await join_guest(await new_context(), meeting_id, script_name)
     cy_id = await participant_id(cy)

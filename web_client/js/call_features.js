@@ -6,6 +6,7 @@
 import { ConnectionQuality } from "./connection_quality.js";
 import { HostPanel } from "./host_panel.js";
 import { Moderation } from "./moderation.js";
+import { Presence } from "./presence.js";
 import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
 import { ScreenShare } from "./screen_share.js";
 import { SoundBars } from "./sound_bars.js";
@@ -24,6 +25,7 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
     report: (text) => showStatus(text, { bad: true }),
   });
   new Moderation({ callMedia: client.media, signaling, leave, showStatus, hideStatus, actionsBox: controlsEnd });
+  new Presence({ client, signaling, footer: document.querySelector("footer.controls"), tileOf });
   new RecordingIndicator(signaling);
   new SpeakerHighlight(signaling, grid, tileOf);
   new ConnectionQuality(signaling, grid, tileOf);

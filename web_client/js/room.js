@@ -191,7 +191,7 @@ function onWelcome(message) {
   client.participantId = message.participant_id;
   client.name = message.name;
   client.isHost = message.is_host;
-  document.getElementById("local-name").textContent = `${message.name} (you)`; // textContent: never HTML
+  document.getElementById("local-name").textContent = t("room.name_you", { name: message.name }); // textContent: never HTML
   localTile.querySelector(".avatar-initial").textContent = initialOf(message.name);
   const listed = new Set(message.participants.map((p) => p.id));
   if (!first) {

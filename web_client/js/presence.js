@@ -1,0 +1,123 @@
+// Who is in the call, told in the info line above the controls (never over the video): the people count,
+// brief join / leave notices, "waiting for the host" for a guest alone, and, for the host, a guest's
+// request to unmute with its Allow button, so it is seen with the host panel closed.
+
+import { plural, t } from "./i18n.js";
+
+const NOTICE_MS = 4000;
+const REQUEST_MS = 20000;
+
+export class Presence {
+  constructor({ client, signaling, footer, tileOf }) {
+    this.client = client;
+    this.tileOf = tileOf;
+    this.signaling = signaling;
+    this.people = new Map(); // participant id -> {name, host}
+    this.box = document.createElement("div");
+    this.box.className = "call-info";
+    this.box.dataset.testid = "call-info";
+    this.count = document.createElement("span");
+    this.count.className = "people-count";
+    this.count.dataset.testid = "people-count";
+    this.line = document.createElement("span");
+    this.line.className = "call-info-line";
+    this.line.dataset.testid = "presence-line";
+    this.line.setAttribute("role", "status");
+    this.line.setAttribute("aria-live", "polite");
+    this.box.append(this.count, this.line);
+    footer.prepend(this.box);
+    this.noticeTimer = null;
+    this.welcomed = false;
+    signaling
+      .on("welcome", (message) => this.onWelcome(message))
+      .on("participant_joined", (message) => this.onJoined(message.participant))
+      .on("participant_left", (message) => this.onLeft(message.participant_id))
+      .on("unmute_requested", (message) => this.onRequest(message));
+  }
+
+  onWelcome(message) {
+    const first = !this.welcomed;
+    this.welcomed = true;
+    this.people = new Map(message.participants.map((p) => [p.id, { name: p.name, host: Boolean(p.host) }]));
+    for (const [id, person] of this.people) if (person.host) this.badge(id);
+    if (message.is_host) this.badge(message.participant_id);
+    if (first) this.idle();
+    this.render();
+  }
+
+  onJoined(participant) {
+    const known = this.people.has(participant.id);
+    this.people.set(participant.id, { name: participant.name, host: Boolean(participant.host) });
+    if (participant.host) this.badge(participant.id);
+    this.render();
+    if (!known) this.notice(t("presence.joined", { name: participant.name }), "joined");
+  }
+
+  onLeft(participantId) {
+    const person = this.people.get(participantId);
+    this.people.delete(participantId);
+    this.render();
+    if (person) this.notice(t("presence.left", { name: person.name }), "left");
+  }
+
+  onRequest(message) {
+    const person = this.people.get(message.participant_id);
+    if (!person) return;
+    const kind = message.kind === "video" ? "video" : "audio";
+    // i18n-keys: presence.asks.audio presence.asks.video
+    const allow = document.createElement("button");
+    allow.type = "button";
+    allow.className = "button small";
+    allow.dataset.testid = "presence-allow";
+    allow.textContent = t("presence.allow");
+    allow.addEventListener("click", () => {
+      this.signaling.send("host_action", { action: kind === "audio" ? "unmute" : "video_on",
+        participant_id: message.participant_id });
+      this.idle();
+    });
+    this.notice(t(`presence.asks.${kind}`, { name: person.name }), "request", allow, REQUEST_MS);
+  }
+
+  // A "Host" label in the name bar of the host's tile (room.js made the tile before this handler ran).
+  badge(participantId) {
+    const tile = this.tileOf(participantId);
+    if (!tile || tile.querySelector(".host-badge")) return;
+    const label = document.createElement("span");
+    label.className = "host-badge";
+    label.dataset.testid = "host-badge";
+    label.textContent = t("presence.host_badge");
+    tile.querySelector(".name-bar").insertBefore(label, tile.querySelector(".name").nextSibling);
+  }
+
+  // The count includes us; a guest alone with no host in the call is told it waits for the host.
+  render() {
+    const total = this.people.size + 1;
+    // i18n-keys: presence.people.one presence.people.few presence.people.many presence.people.other
+    const label = plural("presence.people", total, { count: total });
+    this.count.textContent = String(total);
+    this.count.setAttribute("aria-label", label);
+    this.count.title = label;
+    if (!this.noticeTimer) this.idle();
+  }
+
+  waiting() {
+    if (this.client.isHost) return false;
+    return ![...this.people.values()].some((person) => person.host);
+  }
+
+  idle() {
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = null;
+    const waiting = this.welcomed && this.waiting();
+    this.line.dataset.kind = waiting ? "waiting" : "";
+    this.line.replaceChildren(waiting ? t("presence.waiting_for_host") : "");
+  }
+
+  notice(text, kind, action = null, ms = NOTICE_MS) {
+    clearTimeout(this.noticeTimer);
+    this.line.dataset.kind = kind;
+    this.line.replaceChildren(document.createTextNode(text));
+    if (action) this.line.appendChild(action);
+    this.noticeTimer = setTimeout(() => this.idle(), ms);
+  }
+}
