@@ -3,6 +3,7 @@ and a guest's request to unmute reaching the host with the host panel closed."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -79,8 +80,9 @@ async def test_presence_waiting_notices_badge_count_and_unmute_request(new_conte
     await guest.get_by_test_id("request-unmute").wait_for(state="hidden", timeout=UI_TIMEOUT)
     assert not await guest.get_by_test_id("toggle-mic").is_disabled()
 
+    left = asyncio.ensure_future(wait_line(host, re.escape("Ann left")))
     await guest.get_by_test_id("leave").click()
-    await wait_line(host, re.escape("Ann left"))
+    await left
     await wait_count(host, 1)
 
 
@@ -89,9 +91,11 @@ async def test_presence_in_ukrainian(new_context: NewContext) -> None:
     await login_host(host)
     meeting_id = await create_meeting(host)
     await participant_id(host)
+    # The notice lasts 4 s: watch for it from before the guest joins, so a slow join cannot miss it.
+    notice = asyncio.ensure_future(wait_line(host, "Оля приєднується"))
     guest = await join_guest(await new_context(locale="uk-UA"), meeting_id, "Оля")
     await participant_id(guest)
-    await wait_line(host, "Оля приєднується")
+    await notice
     await wait_count(host, 2)
     count = host.get_by_test_id("people-count")
     assert await count.get_attribute("aria-label") == "2 учасники у дзвінку"
