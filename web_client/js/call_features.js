@@ -5,6 +5,7 @@
 
 import { ConnectionQuality } from "./connection_quality.js";
 import { HostPanel } from "./host_panel.js";
+import { t } from "./i18n.js";
 import { Moderation } from "./moderation.js";
 import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
 import { ScreenShare } from "./screen_share.js";
@@ -26,7 +27,7 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
   new Moderation({ callMedia: client.media, signaling, leave, showStatus, hideStatus, actionsBox: controlsEnd });
   new RecordingIndicator(signaling);
   new SpeakerHighlight(signaling, grid, tileOf);
-  new ConnectionQuality(signaling, grid, tileOf);
+  new ConnectionQuality(signaling, grid, tileOf, t); // it cannot import i18n.js itself (node tests import it)
   const soundBars = new SoundBars({ client, grid, localTile });
   const hostPanel = new HostPanel({ client, signaling, toggleBox: controlsEnd });
   return {
