@@ -35,6 +35,9 @@ export class ScreenShare {
     label.className = "control-label";
     label.textContent = "Share screen";
     this.button.append(holder, label);
+    // The phone layout hides the label (display: none); aria-labelledby still names the button by it.
+    label.id = "share-screen-label";
+    this.button.setAttribute("aria-labelledby", label.id);
     this.button.addEventListener("click", () => (this.track ? this.stop() : this.start()));
     buttonsBox.insertBefore(this.button, beforeButton);
     signaling
