@@ -52,7 +52,8 @@ async def visit_every_page(new_context: NewContext, locale: str, check: Check,
     meeting_id = await host.get_by_test_id("share-meeting-id").inner_text()
     link = await host.get_by_test_id("meeting-link").input_value()
     # The list holds the host's other live meetings too (earlier tests'): their ids are user data as well.
-    listed = await host.eval_on_selector_all('[data-testid="meeting-item"]', "items => items.map(i => i.dataset.meetingId)")
+    rows = '[data-testid="meeting-item"]'
+    listed = await host.eval_on_selector_all(rows, "rows => rows.map((row) => row.dataset.meetingId)")
     await settle(host)
     await check("home", host, {HOST_NAME, meeting_id, link, *listed})
 

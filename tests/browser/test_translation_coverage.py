@@ -19,7 +19,6 @@ from playwright.async_api import Page
 from .conftest import NewContext
 from .page_tour import visit_every_page
 
-
 CATALOGS = Path(__file__).resolve().parents[2] / "web_client" / "i18n"
 FIELD = re.compile(r"\{(\w+)\}")
 SEPARATOR = " · "
