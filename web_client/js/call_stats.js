@@ -11,6 +11,11 @@ const CHART = { width: 120, height: 28 };
 // i18n-keys: stats.quality.excellent stats.quality.good stats.quality.poor stats.quality.lost
 const QUALITIES = new Set(["excellent", "good", "poor", "lost"]);
 
+// A figure with its unit, as the language writes it ("120 кбіт/с"); a percentage is the same in both.
+const KBPS = (value) => t("stats.figure.kbps", { value });
+const MS = (value) => t("stats.figure.ms", { value });
+const PERCENT = (value) => `${value} %`;
+
 export function formatDuration(seconds) {
   const total = Math.max(0, Math.floor(seconds));
   const h = Math.floor(total / 3600);
@@ -92,12 +97,12 @@ export class CallStats {
     const path = element.querySelector('[data-testid="stat-path"]');
     path.dataset.path = row.relayed ? "relayed" : "direct";
     path.textContent = row.relayed ? t("stats.path.relayed") : t("stats.path.direct");
-    setFigure(element, "stat-uplink-bitrate", kbps(up.bitrate_bps), t("stats.unit.kbps"));
-    setFigure(element, "stat-downlink-bitrate", kbps(down.bitrate_bps), t("stats.unit.kbps"));
+    setFigure(element, "stat-uplink-bitrate", kbps(up.bitrate_bps), KBPS);
+    setFigure(element, "stat-downlink-bitrate", kbps(down.bitrate_bps), KBPS);
     const loss = Math.max(Number(up.loss) || 0, Number(down.loss) || 0);
-    setFigure(element, "stat-loss", row.uplink || row.downlink ? Math.round(loss * 1000) / 10 : null, "%");
-    setFigure(element, "stat-jitter", typeof down.jitter_ms === "number" ? down.jitter_ms : null, t("stats.unit.ms"));
-    setFigure(element, "stat-rtt", typeof down.rtt_ms === "number" ? Math.round(down.rtt_ms) : null, t("stats.unit.ms"));
+    setFigure(element, "stat-loss", row.uplink || row.downlink ? Math.round(loss * 1000) / 10 : null, PERCENT);
+    setFigure(element, "stat-jitter", typeof down.jitter_ms === "number" ? down.jitter_ms : null, MS);
+    setFigure(element, "stat-rtt", typeof down.rtt_ms === "number" ? Math.round(down.rtt_ms) : null, MS);
     push(history.up, kbps(up.bitrate_bps) || 0);
     push(history.down, kbps(down.bitrate_bps) || 0);
     drawChart(element.querySelector(".sparkline"), history);
@@ -160,8 +165,8 @@ function createRow(participantId) {
   return element;
 }
 
-// The raw number goes in data-value (tests and tooltips), the text with its unit.
-function setFigure(row, testid, value, unit) {
+// The raw number goes in data-value (tests and tooltips), the text with its unit (`format(value)`).
+function setFigure(row, testid, value, format) {
   const cell = row.querySelector(`[data-testid="${testid}"]`);
   if (value === null || Number.isNaN(value)) {
     cell.textContent = "–";
@@ -169,7 +174,7 @@ function setFigure(row, testid, value, unit) {
     return;
   }
   cell.dataset.value = String(value);
-  cell.textContent = `${value} ${unit}`;
+  cell.textContent = format(value);
 }
 
 // Both bitrates on one scale (the larger of the two histories), newest on the right.
