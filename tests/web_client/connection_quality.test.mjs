@@ -1,8 +1,14 @@
 // The tile's connection quality indicator (web_client/js/connection_quality.js): what each level shows.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { qualityView } from "../../web_client/js/connection_quality.js";
+import { qualityView as view } from "../../web_client/js/connection_quality.js";
+
+// The page passes i18n.js's t in; here the same lookup over the English catalog.
+const en = JSON.parse(readFileSync(new URL("../../web_client/i18n/en.json", import.meta.url), "utf8"));
+const t = (key, fields = {}) => (en[key] ?? key).replace(/\{(\w+)\}/g, (whole, name) => fields[name] ?? whole);
+const qualityView = (level, mos) => view(level, mos, t);
 
 test("only poor and lost connections are shown on the tile", () => {
   assert.equal(qualityView("excellent", 4.4).hidden, true);

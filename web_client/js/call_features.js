@@ -5,6 +5,7 @@
 
 import { ConnectionQuality } from "./connection_quality.js";
 import { HostPanel } from "./host_panel.js";
+import { t } from "./i18n.js";
 import { Moderation } from "./moderation.js";
 import { Presence } from "./presence.js";
 import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
@@ -28,7 +29,7 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
   new Presence({ client, signaling, footer: document.querySelector("footer.controls"), tileOf });
   new RecordingIndicator(signaling);
   new SpeakerHighlight(signaling, grid, tileOf);
-  new ConnectionQuality(signaling, grid, tileOf);
+  new ConnectionQuality(signaling, grid, tileOf, t); // it cannot import i18n.js itself (node tests import it)
   const soundBars = new SoundBars({ client, grid, localTile });
   const hostPanel = new HostPanel({ client, signaling, toggleBox: controlsEnd });
   return {

@@ -1,14 +1,18 @@
 // The call page's own camera and microphone: the mic / camera buttons, the local tile, the publisher's
 // tracks (replaceTrack, no renegotiation) and telling the others with `media_state`.
 
+import { t } from "./i18n.js";
 import { setIcon } from "./icons.js";
 import { LocalMedia, describeMediaError, insecureContextNotice } from "./local_media.js";
 import { playVideo } from "./media.js";
 import { setTileMedia } from "./tiles.js";
 
+// Catalog keys of each button's name while the device is on (what a press does: turn it off) and off.
+// i18n-keys: room.media.mic_off room.media.mic_on room.media.camera_off room.media.camera_on
+// i18n-keys: room.media.camera_stopped room.media.mic_stopped
 const LABELS = {
-  audio: { on: "Turn off microphone", off: "Turn on microphone", icons: ["mic", "micOff"] },
-  video: { on: "Turn off camera", off: "Turn on camera", icons: ["camera", "cameraOff"] },
+  audio: { on: "room.media.mic_off", off: "room.media.mic_on", icons: ["mic", "micOff"] },
+  video: { on: "room.media.camera_off", off: "room.media.camera_on", icons: ["camera", "cameraOff"] },
 };
 
 export class CallMedia {
@@ -27,7 +31,7 @@ export class CallMedia {
     this.blocked = { audio: false, video: false };
     this.onchange = null; // () => void, after every change of state
     this.local.onended = (kind) => {
-      this.report(`Your ${kind === "video" ? "camera" : "microphone"} stopped (unplugged or blocked).`);
+      this.report(t(kind === "video" ? "room.media.camera_stopped" : "room.media.mic_stopped"));
       this.apply(kind, null);
     };
     for (const kind of ["audio", "video"]) {
@@ -123,8 +127,8 @@ export class CallMedia {
       const on = state[kind];
       const labels = LABELS[kind];
       button.dataset.state = on ? "on" : "off";
-      button.setAttribute("aria-label", on ? labels.on : labels.off);
-      button.title = on ? labels.on : labels.off;
+      button.setAttribute("aria-label", t(on ? labels.on : labels.off));
+      button.title = t(on ? labels.on : labels.off);
       button.disabled = this.busy[kind] || this.blocked[kind];
       button.dataset.blocked = String(this.blocked[kind]);
       const holder = button.querySelector(".control-icon");

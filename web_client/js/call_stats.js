@@ -3,10 +3,18 @@
 // quality level and MOS its tiles show (connection_quality.js draws those from their own message), and a
 // small chart of the bitrates.
 
+import { t } from "./i18n.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 const HISTORY = 30; // samples per chart: a minute at the gateway's pace
 const CHART = { width: 120, height: 28 };
-const QUALITY_LABELS = { excellent: "Excellent", good: "Good", poor: "Poor", lost: "Lost" };
+// i18n-keys: stats.quality.excellent stats.quality.good stats.quality.poor stats.quality.lost
+const QUALITIES = new Set(["excellent", "good", "poor", "lost"]);
+
+// A figure with its unit, as the language writes it ("120 кбіт/с"); a percentage is the same in both.
+const KBPS = (value) => t("stats.figure.kbps", { value });
+const MS = (value) => t("stats.figure.ms", { value });
+const PERCENT = (value) => `${value} %`;
 
 export function formatDuration(seconds) {
   const total = Math.max(0, Math.floor(seconds));
@@ -30,13 +38,13 @@ export class CallStats {
     this.section.className = "call-stats";
     this.section.dataset.testid = "call-stats";
     const heading = document.createElement("h3");
-    heading.textContent = "Call statistics";
+    heading.textContent = t("stats.heading");
     const duration = document.createElement("p");
     duration.className = "call-duration";
     this.duration = document.createElement("span");
     this.duration.dataset.testid = "call-duration";
     this.duration.textContent = "00:00";
-    duration.append("Duration ", this.duration);
+    duration.append(`${t("stats.duration")} `, this.duration);
     this.list = document.createElement("div");
     this.list.className = "stats-rows";
     this.section.append(heading, duration, this.list);
@@ -77,22 +85,24 @@ export class CallStats {
     const { element, history } = entry;
     const up = row.uplink || {};
     const down = row.downlink || {};
-    element.querySelector(".stats-name").textContent = row.is_host ? `${row.name} (host)` : row.name;
+    element.querySelector(".stats-name").textContent = row.is_host ? t("stats.host_name", { name: row.name }) : row.name;
     const quality = element.querySelector('[data-testid="stat-quality"]');
-    quality.dataset.quality = QUALITY_LABELS[row.quality] ? row.quality : "unknown";
-    const mos = typeof row.mos === "number" && row.quality !== "lost" ? ` · MOS ${row.mos.toFixed(1)}` : "";
-    quality.textContent = QUALITY_LABELS[row.quality] ? `${QUALITY_LABELS[row.quality]}${mos}` : "–";
+    const known = QUALITIES.has(row.quality);
+    quality.dataset.quality = known ? row.quality : "unknown";
+    const level = known ? t(`stats.quality.${row.quality}`) : "–";
+    const withMos = typeof row.mos === "number" && row.quality !== "lost";
+    quality.textContent = known && withMos ? t("stats.quality_mos", { level, mos: row.mos.toFixed(1) }) : level;
     if (typeof row.mos === "number") quality.dataset.mos = String(row.mos);
     else delete quality.dataset.mos;
     const path = element.querySelector('[data-testid="stat-path"]');
     path.dataset.path = row.relayed ? "relayed" : "direct";
-    path.textContent = row.relayed ? "Relayed (TURN)" : "Direct";
-    setFigure(element, "stat-uplink-bitrate", kbps(up.bitrate_bps), "kbps");
-    setFigure(element, "stat-downlink-bitrate", kbps(down.bitrate_bps), "kbps");
+    path.textContent = row.relayed ? t("stats.path.relayed") : t("stats.path.direct");
+    setFigure(element, "stat-uplink-bitrate", kbps(up.bitrate_bps), KBPS);
+    setFigure(element, "stat-downlink-bitrate", kbps(down.bitrate_bps), KBPS);
     const loss = Math.max(Number(up.loss) || 0, Number(down.loss) || 0);
-    setFigure(element, "stat-loss", row.uplink || row.downlink ? Math.round(loss * 1000) / 10 : null, "%");
-    setFigure(element, "stat-jitter", typeof down.jitter_ms === "number" ? down.jitter_ms : null, "ms");
-    setFigure(element, "stat-rtt", typeof down.rtt_ms === "number" ? Math.round(down.rtt_ms) : null, "ms");
+    setFigure(element, "stat-loss", row.uplink || row.downlink ? Math.round(loss * 1000) / 10 : null, PERCENT);
+    setFigure(element, "stat-jitter", typeof down.jitter_ms === "number" ? down.jitter_ms : null, MS);
+    setFigure(element, "stat-rtt", typeof down.rtt_ms === "number" ? Math.round(down.rtt_ms) : null, MS);
     push(history.up, kbps(up.bitrate_bps) || 0);
     push(history.down, kbps(down.bitrate_bps) || 0);
     drawChart(element.querySelector(".sparkline"), history);
@@ -127,11 +137,11 @@ function createRow(participantId) {
   const figures = document.createElement("dl");
   figures.className = "stats-figures";
   for (const [testid, label] of [
-    ["stat-uplink-bitrate", "Up"],
-    ["stat-downlink-bitrate", "Down"],
-    ["stat-loss", "Loss"],
-    ["stat-jitter", "Jitter"],
-    ["stat-rtt", "RTT"],
+    ["stat-uplink-bitrate", t("stats.up")],
+    ["stat-downlink-bitrate", t("stats.down")],
+    ["stat-loss", t("stats.loss")],
+    ["stat-jitter", t("stats.jitter")],
+    ["stat-rtt", t("stats.rtt")],
   ]) {
     const term = document.createElement("dt");
     term.textContent = label;
@@ -145,7 +155,7 @@ function createRow(participantId) {
   chart.setAttribute("viewBox", `0 0 ${CHART.width} ${CHART.height}`);
   chart.setAttribute("preserveAspectRatio", "none");
   chart.setAttribute("role", "img");
-  chart.setAttribute("aria-label", "Bitrate up and down over the last minute");
+  chart.setAttribute("aria-label", t("stats.chart_label"));
   for (const cls of ["spark-up", "spark-down"]) {
     const line = document.createElementNS(SVG_NS, "polyline");
     line.setAttribute("class", cls);
@@ -155,8 +165,8 @@ function createRow(participantId) {
   return element;
 }
 
-// The raw number goes in data-value (tests and tooltips), the text with its unit.
-function setFigure(row, testid, value, unit) {
+// The raw number goes in data-value (tests and tooltips), the text with its unit (`format(value)`).
+function setFigure(row, testid, value, format) {
   const cell = row.querySelector(`[data-testid="${testid}"]`);
   if (value === null || Number.isNaN(value)) {
     cell.textContent = "–";
@@ -164,7 +174,7 @@ function setFigure(row, testid, value, unit) {
     return;
   }
   cell.dataset.value = String(value);
-  cell.textContent = `${value} ${unit}`;
+  cell.textContent = format(value);
 }
 
 // Both bitrates on one scale (the larger of the two histories), newest on the right.

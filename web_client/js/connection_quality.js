@@ -6,32 +6,38 @@
 // bars say nothing, while the bars appearing on one tile explain why that video froze or blurred. The level
 // is on every tile all the same (`data-quality`, and the indicator's `data-level` and accessible name); the
 // host's panel lists every level and MOS.
+//
+// No i18n.js import here (node tests import this module and i18n.js fetches its catalog): the call page
+// passes its `t` in, and the words are the catalog's `quality.*` keys.
 
-const LABELS = { excellent: "excellent", good: "good", poor: "poor", lost: "lost" };
+// i18n-keys: quality.level.excellent quality.level.good quality.level.poor quality.level.lost quality.level.unknown
+// i18n-keys: quality.name quality.title
+const LEVELS = new Set(["excellent", "good", "poor", "lost"]);
 const BARS = { excellent: 3, good: 2, poor: 1, lost: 0 };
 const SHOWN = new Set(["poor", "lost"]);
 
-// What the indicator shows for a level (pure: tested under node).
-export function qualityView(level, mos) {
-  const label = LABELS[level] || "unknown";
-  const name = `Connection: ${label}`;
+// What the indicator shows for a level (pure: tested under node); `t(key, fields)` gives the words.
+export function qualityView(level, mos, t) {
+  const known = LEVELS.has(level) ? level : "unknown";
+  const name = t("quality.name", { level: t(`quality.level.${known}`) });
   return {
-    level: LABELS[level] ? level : "unknown",
+    level: known,
     bars: BARS[level] ?? 0,
     hidden: !SHOWN.has(level),
     name,
-    title: typeof mos === "number" && level !== "lost" ? `${name} (MOS ${mos.toFixed(1)})` : name,
+    title: typeof mos === "number" && level !== "lost" ? t("quality.title", { name, mos: mos.toFixed(1) }) : name,
   };
 }
 
 export class ConnectionQuality {
   // `tileOf(participantId)` finds a tile (remote or our own); new remote tiles come through grid.tileHooks.
-  constructor(signaling, grid, tileOf) {
+  constructor(signaling, grid, tileOf, t) {
     this.tileOf = tileOf;
+    this.t = t;
     this.levels = new Map(); // participant id -> {level, mos}, for tiles created after the message
     grid.tileHooks.push((tile, participantId) => {
       const known = this.levels.get(participantId);
-      if (known) render(tile, known.level, known.mos);
+      if (known) render(tile, qualityView(known.level, known.mos, this.t));
     });
     signaling
       .on("connection_quality", (message) => this.set(message.participant_id, message.level, message.mos))
@@ -39,15 +45,14 @@ export class ConnectionQuality {
   }
 
   set(participantId, level, mos) {
-    if (typeof participantId !== "string" || !LABELS[level]) return;
+    if (typeof participantId !== "string" || !LEVELS.has(level)) return;
     this.levels.set(participantId, { level, mos });
     const tile = this.tileOf(participantId);
-    if (tile) render(tile, level, mos);
+    if (tile) render(tile, qualityView(level, mos, this.t));
   }
 }
 
-function render(tile, level, mos) {
-  const view = qualityView(level, mos);
+function render(tile, view) {
   tile.dataset.quality = view.level;
   const indicator = tile.querySelector('[data-testid="connection-quality"]') || createIndicator(tile);
   indicator.dataset.level = view.level;

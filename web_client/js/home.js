@@ -1,5 +1,6 @@
 // Host home: create a meeting, show its share panel, and list the live meetings to share or enter again.
 
+import { t } from "./i18n.js";
 import { hydrateIcons } from "./icons.js";
 import { MeetingList } from "./meeting_list.js";
 import { SharePanel } from "./share_panel.js";
@@ -31,12 +32,19 @@ async function createMeeting() {
       window.location.assign("/login");
       return;
     }
-    if (!response.ok) throw new Error(body.message || `the server answered ${response.status}`);
+    if (!response.ok) {
+      // The server's own message is for developers (English); the host reads the catalog's words.
+      console.warn("create meeting:", response.status, body.message);
+      // i18n-keys: home.error.media_unavailable home.error.create
+      errorBox.textContent = t(body.error === "media_unavailable" ? "home.error.media_unavailable" : "home.error.create");
+      return;
+    }
     panel.show(body);
     panel.link.focus({ preventScroll: true });
     await refreshList();
   } catch (err) {
-    errorBox.textContent = `Could not create a meeting: ${err.message}`;
+    console.warn("create meeting:", err);
+    errorBox.textContent = t("home.error.create");
   } finally {
     button.disabled = false;
   }
@@ -46,7 +54,8 @@ async function refreshList() {
   try {
     await meetings.refresh();
   } catch (err) {
-    errorBox.textContent = `Could not load your meetings: ${err.message}`;
+    console.warn("meeting list:", err);
+    errorBox.textContent = t("home.error.list");
   }
 }
 

@@ -1,6 +1,7 @@
 // The host's live meetings, from GET /api/meetings: each with its people count, a share and an enter button.
 
 import { formatClock } from "./expiry.js";
+import { plural, t } from "./i18n.js";
 import { icon } from "./icons.js";
 
 export class MeetingList {
@@ -19,7 +20,7 @@ export class MeetingList {
       window.location.assign("/login");
       return this.meetings;
     }
-    if (!response.ok) throw new Error(`the server answered ${response.status}`);
+    if (!response.ok) throw new Error(`GET /api/meetings answered ${response.status}`);
     const body = await response.json();
     this.render(Array.isArray(body.meetings) ? body.meetings : []);
     return this.meetings;
@@ -46,10 +47,10 @@ export class MeetingList {
     code.textContent = meeting.id;
     const meta = document.createElement("span");
     meta.className = "meeting-meta muted";
-    const people = meeting.participants === 1 ? "1 person in the call" : `${meeting.participants} people in the call`;
+    const people = plural("home.meeting.people", meeting.participants);
     const started = formatClock(new Date(meeting.created_at), now);
     const ends = formatClock(new Date(meeting.expires_at), now);
-    meta.textContent = `Started ${started} · ${people} · link works until ${ends}`;
+    meta.textContent = t("home.meeting.info", { started, people, ends });
     info.append(code, meta);
 
     const buttons = document.createElement("div");
@@ -58,13 +59,16 @@ export class MeetingList {
     share.type = "button";
     share.className = "button";
     share.dataset.testid = "share-meeting";
-    share.textContent = "Share";
+    share.textContent = t("home.meeting.share");
+    // Every row has a "Share" and an "Enter": the accessible name says which meeting.
+    share.setAttribute("aria-label", t("home.meeting.share_label", { id: meeting.id }));
     share.addEventListener("click", () => this.onShare(meeting));
     const enter = document.createElement("a");
     enter.className = "button primary";
     enter.dataset.testid = "enter-meeting";
     enter.href = meeting.url;
-    enter.append(icon("enter"), document.createTextNode(" Enter"));
+    enter.setAttribute("aria-label", t("home.meeting.enter_label", { id: meeting.id }));
+    enter.append(icon("enter"), document.createTextNode(` ${t("home.meeting.enter")}`));
     buttons.append(share, enter);
 
     li.append(info, buttons);

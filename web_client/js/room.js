@@ -68,6 +68,7 @@ const departed = new Set();
 let soundBlocked = false;
 let fatalError = null;
 // Refusals no retry can change: the call ends with the gateway's explanation.
+// i18n-keys: room.error.unauthorized room.error.forbidden room.error.meeting_not_found room.error.meeting_full room.error.too_many_connections room.error.media_limit
 const FATAL_ERRORS = new Set([
   "unauthorized", "forbidden", "meeting_not_found", "meeting_full", "too_many_connections", "media_limit",
 ]);
@@ -401,7 +402,7 @@ function onError(message) {
   console.warn("gateway error", message.code, message.message);
   if (FATAL_ERRORS.has(message.code)) {
     // The gateway closes the socket right after; no retry would change its answer.
-    fatalError = message.message || message.code;
+    fatalError = t(`room.error.${message.code}`); // the server's text is for developers
   }
 }
 

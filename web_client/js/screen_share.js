@@ -36,6 +36,9 @@ export class ScreenShare {
     label.className = "control-label";
     label.textContent = t("share_screen.start");
     this.button.append(holder, label);
+    // The phone layout hides the label (display: none); aria-labelledby still names the button by it.
+    label.id = "share-screen-label";
+    this.button.setAttribute("aria-labelledby", label.id);
     // Phones (and some tablets) cannot share a screen at all: no button that could only fail.
     this.button.hidden = !canShareScreen();
     this.render();

@@ -1,20 +1,16 @@
-// Invitation links for the share panel: e-mail and SMS drafts that carry the meeting link.
+// Invitation links for the share panel: e-mail and SMS drafts that carry the meeting link, in the page's language.
+
+import { t } from "./i18n.js";
 
 export function mailtoHref(link, { until = "" } = {}) {
-  const subject = "Join my video meeting";
-  const lines = [
-    "You're invited to a video meeting.",
-    "",
-    `Join here: ${link}`,
-    "",
-    "Open the link in your browser, type your name and join: no account or app needed.",
-  ];
-  if (until) lines.push(`The link works until ${until}.`);
+  const subject = t("share.mail.subject");
+  const lines = [t("share.mail.invited"), "", t("share.mail.join_here", { link }), "", t("share.mail.how")];
+  if (until) lines.push(t("share.mail.until", { until }));
   // encodeURIComponent, not URLSearchParams: mail clients want %20 for spaces, not "+".
   return `mailto:?subject=${encodeURIComponent(subject)}&body=${encodeURIComponent(lines.join("\r\n"))}`;
 }
 
 // "sms:?&body=" is the form both iOS ("sms:&body=") and Android ("sms:?body=") understand.
 export function smsHref(link) {
-  return `sms:?&body=${encodeURIComponent(`Join my video meeting: ${link}`)}`;
+  return `sms:?&body=${encodeURIComponent(t("share.sms.body", { link }))}`;
 }

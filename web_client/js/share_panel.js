@@ -1,6 +1,7 @@
 // The host's share panel for one meeting: link, copy with feedback, e-mail, SMS, QR code and expiry.
 
 import { formatClock, watchExpiry } from "./expiry.js";
+import { t } from "./i18n.js";
 import { setIcon } from "./icons.js";
 import { mailtoHref, smsHref } from "./share_links.js";
 
@@ -58,7 +59,7 @@ export class SharePanel {
       this.link.select();
       copied = document.execCommand && document.execCommand("copy");
     }
-    this.feedback(copied ? "Link copied to the clipboard." : "Press Ctrl+C (⌘C on a Mac) to copy the link.", copied);
+    this.feedback(copied ? t("share.copied_status") : t("share.copy_by_hand"), copied);
   }
 
   feedback(message, copied) {
@@ -66,7 +67,7 @@ export class SharePanel {
     this.copyStatus.textContent = message;
     this.copyStatus.classList.toggle("bad", !copied);
     this.copyButton.classList.toggle("copied", copied);
-    this.copyButton.querySelector(".copy-label").textContent = copied ? "Copied" : "Copy";
+    this.copyButton.querySelector(".copy-label").textContent = copied ? t("share.copied") : t("share.copy");
     setIcon(this.copyButton.querySelector(".button-icon"), copied ? "check" : "copy");
     this.feedbackTimer = setTimeout(() => this.resetFeedback(), FEEDBACK_MS);
   }
@@ -75,7 +76,7 @@ export class SharePanel {
     clearTimeout(this.feedbackTimer);
     this.copyStatus.textContent = "";
     this.copyButton.classList.remove("copied");
-    this.copyButton.querySelector(".copy-label").textContent = "Copy";
+    this.copyButton.querySelector(".copy-label").textContent = t("share.copy");
     setIcon(this.copyButton.querySelector(".button-icon"), "copy");
   }
 }

@@ -1,0 +1,122 @@
+"""Every visible word of every page is the chosen language's catalog text: an English leftover in the Ukrainian
+interface (or a hard-coded English text missing from en.json) fails.
+
+Collected from each page of page_tour.py: the visible text nodes, the document title, and the aria-label,
+title, placeholder and alt of visible elements (and the value of button inputs). A text passes when it is a
+catalog value (its {fields} matched by a regex and each field's text passing in turn), user data the tour put
+there (names, meeting ids, device labels), or only digits, punctuation and clock times (counts, bitrates' numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page
+
+from .conftest import NewContext
+from .page_tour import visit_every_page
+
+CATALOGS = Path(__file__).resolve().parents[2] / "web_client" / "i18n"
+FIELD = re.compile(r"\{(\w+)\}")
+SEPARATOR = " · "
+MAX_DEPTH = 3
+# A clock time as Intl writes it ("20:17", "08:17 PM"): the locale's, not the catalog's.
+CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?:\s?[AP]M)?")
+
+COLLECT_JS = """
+() => {
+  const texts = [];
+  const shown = (el) => el && el.checkVisibility({ visibilityProperty: true, opacityProperty: false });
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!node.data.trim() || !parent || parent.closest("script, style, template")) continue;
+    // <option>s have no box of their own: they count when their <select> is shown.
+    const owner = parent.closest("select") || parent;
+    if (shown(owner)) texts.push(["text", node.data]);
+  }
+  for (const el of document.body.querySelectorAll("[aria-label], [title], [placeholder], img[alt], input")) {
+    if (!shown(el)) continue;
+    for (const name of ["aria-label", "title", "placeholder", "alt"]) {
+      if (el.hasAttribute(name)) texts.push([name, el.getAttribute(name)]);
+    }
+    if (el.matches('input[type="button"], input[type="submit"], input[type="reset"]')) texts.push(["value", el.value]);
+  }
+  texts.push(["document.title", document.title]);
+  return texts;
+}
+"""
+
+
+def normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+class Vocabulary:
+    """A catalog's texts, as exact strings and as regexes whose groups are the {fields}."""
+
+    def __init__(self, language: str) -> None:
+        values = json.loads((CATALOGS / f"{language}.json").read_text(encoding="utf-8")).values()
+        self.exact = {normalize(value) for value in values}
+        self.patterns: list[re.Pattern[str]] = []
+        for value in sorted(self.exact):
+            parts = FIELD.split(value)  # literal, field name, literal, ...
+            literals = parts[::2]
+            if len(parts) == 1 or not any(re.search(r"[^\W\d_]", literal) for literal in literals):
+                continue  # no fields, or nothing but fields: it would match anything
+            regex = "".join(re.escape(part) if i % 2 == 0 else "(.+?)" for i, part in enumerate(parts))
+            self.patterns.append(re.compile(regex))
+
+    def accepts(self, text: str, user_data: list[str], depth: int = 0) -> bool:
+        text = normalize(text)
+        if not text or text in self.exact:
+            return True
+        residue = CLOCK.sub(" ", text)
+        for item in user_data:
+            residue = residue.replace(item, " ")
+        if not re.search(r"[^\W\d_]", residue):
+            return True  # user data, digits and punctuation only
+        if depth >= MAX_DEPTH:
+            return False
+        if SEPARATOR in text and all(self.accepts(part, user_data, depth + 1) for part in text.split(SEPARATOR)):
+            return True
+        for pattern in self.patterns:
+            match = pattern.fullmatch(text)
+            if match and all(self.accepts(group, user_data, depth + 1) for group in match.groups()):
+                return True
+        return False
+
+
+def test_the_vocabulary_accepts_filled_fields_and_refuses_english_in_ukrainian() -> None:
+    uk = Vocabulary("uk")
+    assert uk.accepts("Зустрічі", [])
+    assert uk.accepts("Від’єднано від зустрічі: у зустрічі вже немає вільних місць.", [])
+    assert uk.accepts("З’єднання: погане (оцінка MOS 2.2)", [])
+    assert uk.accepts("Поділитися зустріччю abc-defg", ["abc-defg"])
+    assert not uk.accepts("Від’єднано від зустрічі: the meeting is full.", [])
+    assert not uk.accepts("Share", [])
+    assert Vocabulary("en").accepts("Share", [])
+
+
+@pytest.mark.browser
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize(("locale", "language"), [("uk-UA", "uk"), ("en-US", "en")])
+async def test_every_visible_text_is_in_the_catalog(new_context: NewContext, locale: str, language: str) -> None:
+    vocabulary = Vocabulary(language)
+    leftovers: list[str] = []
+    visited: list[str] = []
+
+    async def check(name: str, page: Page, user_data: set[str]) -> None:
+        visited.append(name)
+        assert await page.get_attribute("html", "lang") == language, name
+        ordered = sorted(user_data, key=len, reverse=True)  # "Olena" before its initial "O"
+        for where, text in await page.evaluate(COLLECT_JS):
+            if not vocabulary.accepts(text, ordered):
+                leftovers.append(f"{name}: {where} {normalize(text)!r}")
+
+    await visit_every_page(new_context, locale, check)
+    assert visited == ["login", "home", "join", "call", "message"]
+    assert leftovers == [], f"not in {language}.json:\n" + "\n".join(sorted(set(leftovers)))
