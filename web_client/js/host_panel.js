@@ -199,8 +199,8 @@ export class HostPanel {
       this.list.appendChild(row);
     }
     row.querySelector(".hp-name").textContent = person.name; // textContent: names are never HTML
-    setBadge(row, "participant-mic", t("host.badge.mic"), deviceState(person.audio, person.audioBlocked));
-    setBadge(row, "participant-camera", t("host.badge.camera"), deviceState(person.video, person.videoBlocked));
+    setBadge(row, "participant-mic", "host.badge.mic", deviceState(person.audio, person.audioBlocked));
+    setBadge(row, "participant-camera", "host.badge.camera", deviceState(person.video, person.videoBlocked));
     if (person.self) return;
     const mute = row.querySelector('[data-testid="mute-participant"]');
     mute.textContent = person.audioBlocked ? t("host.allow_mic") : t("host.mute");
@@ -236,7 +236,7 @@ export class HostPanel {
       if (!this.people.has(row.id)) fields.name = row.name;
       this.upsert(row.id, fields);
       const element = this.rows.get(row.id);
-      if (element) setBadge(element, "participant-quality", t("host.badge.connection"), row.quality || "unknown");
+      if (element) setBadge(element, "participant-quality", "host.badge.connection", row.quality || "unknown");
     }
     this.stats.update(message);
   }
@@ -251,9 +251,11 @@ function deviceState(on, blocked) {
   return on ? "on" : "off";
 }
 
-function setBadge(row, testid, label, state) {
+// `key`: the badge's catalog text, "Mic: {state}" (one text per badge, so each language orders it its own way).
+function setBadge(row, testid, key, state) {
   const badge = row.querySelector(`[data-testid="${testid}"]`);
   badge.dataset.state = state;
   if (testid === "participant-quality") badge.dataset.quality = state;
-  badge.textContent = `${label}: ${STATES.has(state) ? t(`host.state.${state}`) : state}`;
+  // i18n-keys: host.badge.mic host.badge.camera host.badge.connection
+  badge.textContent = t(key, { state: STATES.has(state) ? t(`host.state.${state}`) : state });
 }
