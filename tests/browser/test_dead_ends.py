@@ -2,6 +2,7 @@
 
 The host gets "Your meetings" (their meeting list), a guest a box for a meeting code or link, a left call Rejoin;
 the host who ended the meeting reads that they did, the guests that the host did; unknown paths get a styled 404.
+The host controls' effects on a guest's page (banner, ask buttons, lock badge) speak the guest's language too.
 """
 
 from __future__ import annotations
@@ -228,3 +229,42 @@ async def test_an_unknown_address_is_a_styled_404_with_a_code_box(new_context: N
     response = await host.goto("/nowhere")
     assert response is not None and response.status == 404
     await goes_to_meeting_list(host)
+
+
+async def test_the_host_controls_effects_speak_the_guests_language(new_context: NewContext) -> None:
+    uk = catalog("uk")
+    host = await (await new_context()).new_page()
+    await login_host(host)
+    meeting_id = await create_meeting(host)
+    guest = await join_guest(await new_context(locale="uk-UA"), meeting_id, "Оксана")
+    guest_id = await participant_id(guest)
+    await wait_for_tile(host, guest_id)
+    await host.get_by_test_id("toggle-host-panel").click()
+    status = guest.get_by_test_id("status")
+
+    await row(host, guest_id, "mute-participant").click()
+    ask = guest.get_by_test_id("request-unmute")
+    await ask.wait_for(state="visible")
+    assert await ask.inner_text() == uk["moderation.ask_unmute"]
+    assert await status.inner_text() == uk["moderation.muted.audio"]
+    await ask.click()
+    await guest.wait_for_function(
+        "(text) => document.querySelector('[data-testid=request-unmute]').textContent === text",
+        arg=uk["moderation.asked"])
+
+    await row(host, guest_id, "video-off-participant").click()
+    ask_video = guest.get_by_test_id("request-video")
+    await ask_video.wait_for(state="visible")
+    assert await ask_video.inner_text() == uk["moderation.ask_camera"]
+    assert await status.inner_text() == uk["moderation.muted.video"]
+
+    await row(host, guest_id, "mute-participant").click()  # now "Allow mic"
+    await guest.wait_for_function(
+        "(text) => document.querySelector('[data-testid=status]').textContent === text",
+        arg=uk["moderation.allowed.audio"])
+
+    await host.get_by_test_id("lock-meeting").click()
+    badge = guest.get_by_test_id("meeting-locked-badge")
+    await badge.wait_for(state="visible")
+    assert await badge.inner_text() == uk["moderation.locked_badge"]
+    assert await badge.get_attribute("title") == uk["moderation.locked_badge_title"]
