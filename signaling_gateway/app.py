@@ -22,6 +22,7 @@ from .login_throttle import LoginThrottle
 from .media_api import MediaApi
 from .meetings import Meetings
 from .metrics import Metrics
+from .not_found import not_found_middleware
 from .pages import Pages
 from .relay import MeetingRelay
 from .signaling import Signaling
@@ -162,6 +163,8 @@ def create_app(
                   joins=JoinLimiter(limits.join_rate, refusals, trust_forwarded_for=limits.trust_forwarded_for),
                   sessions=sessions, trust_forwarded_for=limits.trust_forwarded_for)
     app.add_routes(pages.routes())
+    # Innermost, after the session check: the 404 page knows whether a host is asking.
+    app.middlewares.append(not_found_middleware(pages.not_found))
     app.add_routes(Api(settings=settings, auth=auth, meetings=meetings, media=media, hub=hub, metrics=metrics).routes())
     app.add_routes(StaticFiles(settings.web_root).routes())
     app.add_routes(WhoIsHere(meetings=meetings, store=store, refusals=refusals,

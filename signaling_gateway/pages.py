@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import web
@@ -17,6 +19,10 @@ from .names import MAX_NAME_CHARS, InvalidName, clean_guest_name
 from .templates import Templates
 
 log = structlog.get_logger(__name__)
+
+# A meeting id, as meetings.py checks them: three groups of four.
+_CODE = re.compile(r"(?<![a-z0-9-])[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}(?![a-z0-9-])")
+_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz23456789")
 
 # The form fields are short; anything bigger is not a login or a name.
 MAX_FORM_FIELD = 4096
@@ -53,18 +59,25 @@ class Pages:
             web.post("/logout", self.logout),
             web.get("/", self.home),
             web.get("/room/{meeting_id}", self.room),
+            web.get("/join", self.join_code),
             web.get("/join/{meeting_id}", self.join_form),
             web.post("/join/{meeting_id}", self.join),
         ]
 
+    def _message(self, request: web.Request, status: int, key: str, **options: str) -> web.Response:
+        """A dead end's page with its next step, picked by who is asking (the host, or a guest)."""
+        return self._templates.message(request, status, key, host=self._auth.host(request) is not None, **options)
+
     async def _meeting_missing(self, request: web.Request, meeting_id: str) -> web.Response:
         """Why there is no meeting behind this link: the host ended it, or it never existed (or expired)."""
         if await self._meetings.has_ended(meeting_id):
-            return self._templates.message(request, 410, "page.meeting_ended", testid="meeting-ended")
-        return self._templates.message(request, 404, "page.meeting_not_found")
+            # Only the host ends a meeting: the host reads that they did it, a guest that the host did.
+            text_key = "page.meeting_ended.text_host" if self._auth.host(request) else "page.meeting_ended.text"
+            return self._message(request, 410, "page.meeting_ended", text_key=text_key, testid="meeting-ended")
+        return self._message(request, 404, "page.meeting_not_found", testid="meeting-not-found")
 
     def _removed(self, request: web.Request) -> web.Response:
-        return self._templates.message(request, 403, "page.removed", testid="kicked")
+        return self._message(request, 403, "page.removed", testid="kicked")
 
     async def _guest_removed(self, request: web.Request, meeting_id: str) -> bool:
         """This browser's guest token for the meeting is one the host removed (a new name does not help)."""
@@ -72,7 +85,19 @@ class Pages:
         return guest is not None and await self._controls.removed(guest, meeting_id)
 
     def _meeting_locked(self, request: web.Request) -> web.Response:
-        return self._templates.message(request, 403, "page.meeting_locked", testid="meeting-locked")
+        return self._message(request, 403, "page.meeting_locked", testid="meeting-locked")
+
+    def not_found(self, request: web.Request) -> web.Response:
+        """Any address nobody serves: the styled page, in the person's language, with their next step."""
+        return self._message(request, 404, "page.not_found", testid="not-found")
+
+    async def join_code(self, request: web.Request) -> web.StreamResponse:
+        """The meeting-code box's target: a code or a whole link pasted in, on to that meeting's join page."""
+        typed = request.query.get("code", "")[:MAX_FORM_FIELD]
+        meeting_id = meeting_code(typed)
+        if meeting_id is None:
+            return self._message(request, 400, "page.code_invalid", testid="code-invalid", code=typed.strip())
+        raise web.HTTPSeeOther(f"/join/{meeting_id}")
 
     def _page(self, request: web.Request, page: str, *, status: int = 200, **values: str) -> web.Response:
         return self._templates.response(page, language=self._templates.catalogs.choose(request), status=status,
@@ -184,6 +209,20 @@ class Pages:
         self._auth.admit_guest(response, meeting_id, name)
         log.info("guest_admitted", meeting_id=meeting_id)
         raise response
+
+
+def meeting_code(typed: str) -> str | None:
+    """The meeting id in what someone pasted: the code itself (any case, with or without dashes) or a link."""
+    text = typed.strip().lower()
+    parsed = urlsplit(text if "//" in text else "")
+    # A link: only its path names the meeting (a host name could look like a code).
+    found = _CODE.search(parsed.path if parsed.netloc else text)
+    if found:
+        return found.group(0)
+    compact = re.sub(r"[\s-]", "", text)
+    if len(compact) == 12 and all(c in _CODE_CHARS for c in compact):
+        return f"{compact[:4]}-{compact[4:8]}-{compact[8:]}"
+    return None
 
 
 def _field(form: Mapping[str, object], name: str) -> str:

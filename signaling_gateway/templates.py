@@ -55,12 +55,14 @@ class Templates:
         status: int,
         key: str,
         *,
-        action_href: str = "/",
-        action_key: str = "action.home",
+        host: bool,
+        text_key: str = "",
         testid: str = "message",
+        code: str = "",
         **fields: object,
     ) -> web.Response:
-        """A one-card page from catalog keys `{key}.title` and `{key}.text`; `testid` names the card for tests."""
+        """A one-card page from catalog keys `{key}.title` and `{key}.text` (or `text_key`), with the next step:
+        the host's meetings for the host, a meeting-code box for a guest. `testid` names the card for tests."""
         language = self.catalogs.choose(request)
         text = self.catalogs.text
         return self.response(
@@ -68,8 +70,10 @@ class Templates:
             language=language,
             status=status,
             title=text(language, f"{key}.title", **fields),
-            message=text(language, f"{key}.text", **fields),
-            action_href=action_href,
-            action_text=text(language, action_key),
+            message=text(language, text_key or f"{key}.text", **fields),
             testid=testid,
+            # Attributes, not markup: the page holds both next steps and shows the one for this person.
+            home_hidden="" if host else "hidden",
+            code_hidden="hidden" if host else "",
+            code=code,
         )

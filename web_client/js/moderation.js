@@ -2,7 +2,10 @@
 // stays disabled until the host allows it; "Ask to unmute" sends a request), being removed, the meeting
 // ending or being locked. The media server already enforces all of it; this is what the person sees.
 
-const KIND_NAMES = { audio: "microphone", video: "camera" };
+import { t } from "./i18n.js";
+
+// i18n-keys: moderation.muted.audio moderation.muted.video moderation.allowed.audio moderation.allowed.video
+const KINDS = new Set(["audio", "video"]);
 // Admission refusals and the messages before a close: each ends the call on its own full-page view.
 const END_VIEWS = {
   kicked: "kicked-view",
@@ -23,8 +26,8 @@ export class Moderation {
     this.lockBadge = document.createElement("span");
     this.lockBadge.className = "lock-badge";
     this.lockBadge.dataset.testid = "meeting-locked-badge";
-    this.lockBadge.textContent = "Locked";
-    this.lockBadge.title = "The host locked the meeting: nobody new can join";
+    this.lockBadge.textContent = t("moderation.locked_badge");
+    this.lockBadge.title = t("moderation.locked_badge_title");
     this.lockBadge.hidden = true;
     actionsBox.appendChild(this.lockBadge);
     signaling
@@ -41,24 +44,24 @@ export class Moderation {
   }
 
   async onForceMute(kind) {
-    if (!KIND_NAMES[kind]) return;
+    if (!KINDS.has(kind)) return;
     await this.callMedia.block(kind);
     const button = this.requestButton(kind);
-    button.textContent = kind === "audio" ? "Ask to unmute" : "Ask to turn on camera";
+    button.textContent = kind === "audio" ? t("moderation.ask_unmute") : t("moderation.ask_camera");
     button.disabled = false;
     button.hidden = false;
-    this.showStatus(`The host turned off your ${KIND_NAMES[kind]}.`, { bad: true });
+    this.showStatus(t(`moderation.muted.${kind}`), { bad: true });
   }
 
   onAllowed(kind) {
-    if (!KIND_NAMES[kind]) return;
+    if (!KINDS.has(kind)) return;
     this.callMedia.unblock(kind);
     const button = this.requestButtons[kind];
     if (button) {
       button.hidden = true;
       button.disabled = false;
     }
-    this.showStatus(`The host allows you to turn your ${KIND_NAMES[kind]} back on.`);
+    this.showStatus(t(`moderation.allowed.${kind}`));
     setTimeout(() => this.hideStatus(), 4000);
   }
 
@@ -74,7 +77,7 @@ export class Moderation {
       button.addEventListener("click", () => {
         if (this.signaling.send("request_unmute", { kind })) {
           button.disabled = true; // until the host answers (the gateway also limits how often)
-          button.textContent = "Asked the host…";
+          button.textContent = t("moderation.asked");
         }
       });
       this.requestButtons[kind] = button;

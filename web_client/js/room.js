@@ -438,7 +438,16 @@ function leave(view = "left-view") {
   teardown();
   callMedia.stop();
   document.getElementById("rejoin").href = window.location.pathname;
-  document.getElementById(view).hidden = false;
+  showAfterCall(document.getElementById(view));
+}
+
+// The view after the call, its words and next step for this person's role (the welcome said which).
+function showAfterCall(section) {
+  section.querySelector(".card").appendChild(document.getElementById("next-step"));
+  const role = client.isHost ? "host" : "guest";
+  for (const part of section.querySelectorAll("[data-for]")) part.hidden = part.dataset.for !== role;
+  section.querySelector(".next-step").hidden = false;
+  section.hidden = false;
 }
 
 function websocketUrl() {
