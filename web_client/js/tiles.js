@@ -10,6 +10,8 @@ export function createTileElement(participantId, name = "") {
   tile.className = "tile";
   tile.dataset.testid = "participant-tile";
   tile.dataset.participantId = participantId;
+  // room.css shows it over a tile whose connection dropped (CSS cannot read the catalog).
+  tile.dataset.reconnectingLabel = t("room.status.reconnecting");
 
   const video = document.createElement("video");
   video.autoplay = true;
