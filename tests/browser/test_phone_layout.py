@@ -4,14 +4,13 @@ join and call pages at five screen sizes; no screen-share button where the brows
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize
+from playwright.async_api import ViewportSize
 
+from .boxes import box, catalog, intersects
 from .conftest import (
     NewContext,
     create_meeting,
@@ -40,21 +39,6 @@ MIN_TARGET = 44  # px: the smallest comfortable touch target
 # Two animation frames: the layout for the new viewport has been computed and painted.
 SETTLED_JS = "() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))"
 OVERFLOW_JS = "() => ({scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth})"
-
-
-def catalog(language: str) -> dict[str, str]:
-    return json.loads((ROOT / "web_client" / "i18n" / f"{language}.json").read_text(encoding="utf-8"))
-
-
-def intersects(a: dict[str, float], b: dict[str, float]) -> bool:
-    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
-            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
-
-
-async def box(page: Page, selector: str) -> dict[str, Any]:
-    found = await page.locator(selector).bounding_box()
-    assert found is not None, f"{selector} is not rendered"
-    return dict(found)
 
 
 def shot(name: str, language: str, size: ViewportSize) -> str:

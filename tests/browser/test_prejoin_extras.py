@@ -3,13 +3,12 @@ already in the call (and its updates), and "Camera is off" readable beside the t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Page, ViewportSize
 
+from .boxes import box, catalog, intersects
 from .conftest import NewContext, create_meeting, join_guest, login_host, participant_id
 from .ui import open_prejoin, wait_for_preview
 
@@ -20,21 +19,6 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 LEVEL = "Number(document.querySelector('[data-testid=\"mic-level\"]').dataset.level)"
 HEARD = 0.05  # the fake microphone's beep is far above this; silence is 0
-
-
-def catalog(language: str) -> dict[str, str]:
-    return json.loads((ROOT / "web_client" / "i18n" / f"{language}.json").read_text(encoding="utf-8"))
-
-
-def intersects(a: dict[str, float], b: dict[str, float]) -> bool:
-    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
-            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
-
-
-async def box(page: Page, selector: str) -> dict[str, Any]:
-    found = await page.locator(selector).bounding_box()
-    assert found is not None, f"{selector} is not rendered"
-    return dict(found)
 
 
 async def who_is_here(page: Page, text: str) -> None:
