@@ -37,7 +37,8 @@ GEOMETRY_JS = """
     grid: rect(grid),
     controls: rect(document.querySelector(".controls")),
     count: grid.dataset.count,
-    tiles: [...grid.querySelectorAll(".tile")].map(rect),
+    tiles: [...grid.querySelectorAll(".tile")].map((el) => ({...rect(el), local: el.classList.contains("local")})),
+    selfView: grid.dataset.selfView,
   };
 }
 """
@@ -58,6 +59,22 @@ def check_layout(geometry: dict[str, Any], count: int, where: str) -> None:
     viewport, controls, grid = geometry["viewport"], geometry["controls"], geometry["grid"]
     assert geometry["count"] == str(count) and len(tiles) == count, where
     eps = 0.5
+    if geometry["selfView"] == "corner":
+        # A phone: our tile is a small picture in the stage's corner; the others are the grid.
+        assert geometry["viewport"]["width"] <= 600 and count >= 2, where
+        (mine,) = [tile for tile in tiles if tile["local"]]
+        stage = geometry["stage"]
+        assert mine["width"] * mine["height"] < 0.1 * stage["width"] * stage["height"], (where, mine)
+        assert stage["left"] - eps <= mine["left"] and mine["right"] <= stage["right"] + eps, (where, mine)
+        assert stage["top"] - eps <= mine["top"] and mine["bottom"] <= stage["bottom"] + eps, (where, mine)
+        tiles, count = [tile for tile in tiles if not tile["local"]], count - 1
+        if count == 1:  # the one other person fills the stage
+            (theirs,) = tiles
+            area = geometry["area"]  # the stage inside its padding
+            assert abs(theirs["width"] - area["width"]) <= 1 and abs(theirs["height"] - area["height"]) <= 1, where
+            return
+    else:
+        assert geometry["viewport"]["width"] > 600 or count == 1, where
     for tile in tiles:
         # Inside the viewport and above the controls bar: nothing overflows or hides behind it.
         assert tile["left"] >= -eps and tile["top"] >= -eps, (where, tile)

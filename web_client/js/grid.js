@@ -6,6 +6,7 @@ import { Spotlight } from "./spotlight.js";
 import { createTileElement, setTileMedia, setTileName } from "./tiles.js";
 
 const PLACEHOLDER_PREFIX = "placeholder-";
+const PHONE_QUERY = "(max-width: 600px)"; // as room.css's phone rules
 const MAX_TILES = 20; // a meeting's size limit: debugFill never goes past it
 
 export class Grid {
@@ -141,7 +142,10 @@ export class Grid {
     const height = this.stage.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
     if (width <= 0 || height <= 0) return; // not rendered yet; the ResizeObserver calls again
     const gap = parseFloat(getComputedStyle(this.container).columnGap) || 0;
-    const layout = bestLayout(this.count, width, height, { gap });
+    // On a phone our own tile is a small picture in a corner (room.css): the grid is the others' tiles.
+    const corner = this.count >= 2 && window.matchMedia(PHONE_QUERY).matches;
+    this.container.dataset.selfView = corner ? "corner" : "tile";
+    const layout = bestLayout(corner ? this.count - 1 : this.count, width, height, { gap });
     const vars = {
       "--tile-width": `${layout.tileWidth}px`,
       "--tile-height": `${layout.tileHeight}px`,
