@@ -60,6 +60,7 @@ async function refreshList() {
 }
 
 button.addEventListener("click", createMeeting);
+button.disabled = false; // disabled in the page until this module (it awaits its catalog first) listens
 // Coming back to the tab (e.g. after a call) shows fresh people counts and drops ended meetings.
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") refreshList();

@@ -3,6 +3,7 @@
 // request to unmute with its Allow button, so it is seen with the host panel closed.
 
 import { plural, t } from "./i18n.js";
+import { icon } from "./icons.js";
 
 const NOTICE_MS = 4000;
 const REQUEST_MS = 20000;
@@ -24,6 +25,8 @@ export class Presence {
     this.line.dataset.testid = "presence-line";
     this.line.setAttribute("role", "status");
     this.line.setAttribute("aria-live", "polite");
+    this.countNumber = document.createElement("span");
+    this.count.append(icon("users"), this.countNumber);
     this.box.append(this.count, this.line);
     footer.prepend(this.box);
     this.noticeTimer = null;
@@ -94,7 +97,7 @@ export class Presence {
     const total = this.people.size + 1;
     // i18n-keys: presence.people.one presence.people.few presence.people.many presence.people.other
     const label = plural("presence.people", total, { count: total });
-    this.count.textContent = String(total);
+    this.countNumber.textContent = String(total);
     this.count.setAttribute("aria-label", label);
     this.count.title = label;
     if (!this.noticeTimer) this.idle();
