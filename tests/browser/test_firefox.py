@@ -73,7 +73,9 @@ async def chromium_host(chromium: Browser, product: GatewayProcess, query: str =
 def join_at_once(page: FirefoxPage, base_url: str, meeting_id: str) -> str:
     """Join as the guest "Fox", clicking Join as soon as the page runs; returns the participant id."""
     page.go(f"{base_url}/join/{meeting_id}")
-    page.wait("return window.prejoin")  # prejoin.js is running (its devices still opening)
+    # prejoin.js is running (its devices still opening); not the object itself: its mic meter's AudioContext
+    # cannot be sent back over marionette.
+    page.wait("return window.prejoin !== undefined") (its devices still opening)
     page.fill("guest-name", "Fox")
     page.click("join-submit")  # at once: Firefox opens its devices slowly
     return str(page.wait("return window.meetingClient && window.meetingClient.participantId"))
