@@ -75,7 +75,7 @@ def join_at_once(page: FirefoxPage, base_url: str, meeting_id: str) -> str:
     page.go(f"{base_url}/join/{meeting_id}")
     # prejoin.js is running (its devices still opening); not the object itself: its mic meter's AudioContext
     # cannot be sent back over marionette.
-    page.wait("return window.prejoin !== undefined") (its devices still opening)
+    page.wait("return window.prejoin !== undefined")
     page.fill("guest-name", "Fox")
     page.click("join-submit")  # at once: Firefox opens its devices slowly
     return str(page.wait("return window.meetingClient && window.meetingClient.participantId"))
