@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, WebSocketRoute
 
+from .boxes import catalog
 from .conftest import UI_TIMEOUT, NewContext, create_meeting, join_guest, login_host, participant_id, wait_for_tile
 from .host_ui import row
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-CATALOGS = Path(__file__).resolve().parents[2] / "web_client" / "i18n"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 SIZES = ((390, 844), (1280, 720))
 # The next step and whatever else is visible fits the viewport: no sideways scrolling, nothing cut off.
@@ -28,10 +28,6 @@ FITS_JS = """(testid) => {
   return document.scrollingElement.scrollWidth <= window.innerWidth && box.left >= 0
     && box.right <= window.innerWidth && box.width > 0;
 }"""
-
-
-def catalog(language: str) -> dict[str, str]:
-    return json.loads((CATALOGS / f"{language}.json").read_text(encoding="utf-8"))
 
 
 async def new_meeting_from(host: Page) -> str:

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
+from .boxes import catalog
 from .conftest import NewContext, create_meeting, login_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
-CATALOGS = Path(__file__).resolve().parents[2] / "web_client" / "i18n"
-
-
-def catalog(language: str) -> dict[str, str]:
-    return json.loads((CATALOGS / f"{language}.json").read_text(encoding="utf-8"))
 
 
 async def test_browser_language_picks_and_the_switch_is_remembered(new_context: NewContext) -> None:
