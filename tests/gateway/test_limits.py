@@ -193,7 +193,9 @@ async def test_login_is_throttled_and_the_right_password_works_after_the_window(
         client = await gateway.client()
         assert [(await _login(client, "wrong")).status for _ in range(2)] == [401, 401]
         throttled = await _login(client, "wrong")
-        assert throttled.status == 429 and throttled.headers["Retry-After"] == "2"
+        # Whole seconds up to the 1.5-s window, rounded up; how much of it is left depends on this machine's
+        # speed (the exact figure is test_login_throttle's, on a test clock).
+        assert throttled.status == 429 and throttled.headers["Retry-After"] in ("1", "2")
         assert "Too many attempts" in await throttled.text()
         # Throttled: even the right password is not tried until the window is over.
         assert (await _login(client, HOST_PASSWORD)).status == 429
