@@ -18,6 +18,8 @@ DEFAULT_LANGUAGE = "en"
 _FALLBACKS = {"ru": "uk", "be": "uk"}
 # The Accept-Language header is short; a longer one is not a browser's and is not parsed.
 _MAX_ACCEPT_LANGUAGE = 512
+# Where a request keeps the language chosen for it.
+_CHOSEN_KEY = web.RequestKey("i18n.language", str)
 
 
 class Catalogs:
@@ -40,11 +42,16 @@ class Catalogs:
         return string.Formatter().vformat(template, (), fields) if fields else template
 
     def choose(self, request: web.Request) -> str:
-        """The language for this request: the remembered switch, else the browser's preference, else English."""
+        """The language for this request: the remembered switch, else the browser's preference, else English.
+
+        Negotiated once per request: a page and its texts ask separately and must agree."""
+        if _CHOSEN_KEY in request:
+            return request[_CHOSEN_KEY]
         chosen = request.cookies.get(LANGUAGE_COOKIE, "")
-        if chosen in self._texts:
-            return chosen
-        return self.from_accept_language(request.headers.get("Accept-Language", ""))
+        if chosen not in self._texts:
+            chosen = self.from_accept_language(request.headers.get("Accept-Language", ""))
+        request[_CHOSEN_KEY] = chosen
+        return chosen
 
     def from_accept_language(self, header: str) -> str:
         preferred = _preferred_languages(header[:_MAX_ACCEPT_LANGUAGE])

@@ -1,4 +1,5 @@
-"""axe-core on every page in Ukrainian, at a phone's and a laptop's size: no "serious" or "critical" violation.
+"""axe-core on every page in Ukrainian and English, at a phone's and a laptop's size: no "serious" or "critical"
+violation (the languages differ in text length, so in wrapping, overlap and contrast of what wraps).
 
 The pages are page_tour.py's (login, home with a meeting and its share panel, join, the call with the host
 panel open, a message page). Each page's screenshot is kept under test-artifacts/screenshots/.
@@ -31,21 +32,24 @@ def describe(page_name: str, violation: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.parametrize("locale", ["uk-UA", "en-US"], ids=["uk", "en"])
 @pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 720}],
                          ids=["phone", "laptop"])
-async def test_no_serious_accessibility_violation_on_any_page(new_context: NewContext, viewport: ViewportSize) -> None:
+async def test_no_serious_accessibility_violation_on_any_page(new_context: NewContext, viewport: ViewportSize,
+                                                              locale: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     checked: list[str] = []
 
     async def check(name: str, page: Page, user_data: set[str]) -> None:
         checked.append(name)
-        await page.screenshot(path=SCREENSHOTS / f"{name}-uk-{viewport['width']}x{viewport['height']}.png")
+        language = locale.split("-")[0]
+        await page.screenshot(path=SCREENSHOTS / f"{name}-{language}-{viewport['width']}x{viewport['height']}.png")
         results = await AXE.run(page)
         for violation in results.response["violations"]:
             if violation["impact"] in BLOCKING:
                 problems.append(describe(name, violation))
 
-    await visit_every_page(new_context, "uk-UA", check, viewport)
+    await visit_every_page(new_context, locale, check, viewport)
     assert checked == ["login", "home", "join", "call", "message"]
     assert problems == [], "axe found:\n" + "\n".join(problems)
