@@ -223,7 +223,7 @@ def run_forwarding(data: bytes) -> str:
                 for item in feedback:
                     for sub in subs:
                         if isinstance(item, Nack):
-                            sub.retransmit(item.lost)
+                            sub.retransmit(item.lost, clock.now)
                         elif isinstance(item, ReceiverReport | SenderReport):
                             for block in item.reports:
                                 sub.on_report_block(block, ntp_now())

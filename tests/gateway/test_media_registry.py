@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 
 import pytest
 from redis.asyncio import Redis
@@ -42,13 +43,26 @@ def nodes(redis: RedisServer) -> Iterator[list[MediaServerProcess]]:
         server.stop()
 
 
+# Polled by `until` for each pool in turn (a partial binds the pool, as a lambda's default argument would).
+def knows_both_nodes(pool: RegistryPool) -> bool:
+    return len(pool.nodes) == 2 and pool.connected
+
+
+def knows_one_node(pool: RegistryPool) -> bool:
+    return len(pool.nodes) == 1
+
+
+def sees_draining(pool: RegistryPool, node_id: str) -> bool:
+    return pool.node_by_id(node_id) in pool.draining
+
+
 @pytest.fixture
 async def gateways(redis: RedisServer, nodes: list[MediaServerProcess]) -> AsyncIterator[list[RegistryPool]]:
     pools = [RegistryPool(redis.url, poll=0.2, move_after=0.5) for _ in range(2)]
     for pool in pools:
         await pool.start()
     for pool in pools:
-        await until("both nodes known and connected", lambda p=pool: len(p.nodes) == 2 and p.connected)
+        await until("both nodes known and connected", partial(knows_both_nodes, pool))
     yield pools
     for pool in pools:
         await pool.close()
@@ -102,7 +116,7 @@ async def test_a_killed_node_expires_and_two_gateways_place_its_room_again_once(
     dead = dict(zip(("node-a", "node-b"), nodes, strict=True))[str(holder(a, "room-1"))]
     dead.process.kill()
     for pool in gateways:  # its key expires (no heartbeat): both gateways drop it and forget its room
-        await until("the dead node was never removed", lambda p=pool: len(p.nodes) == 1, cp.NODE_TTL_S + 5)
+        await until("the dead node was never removed", partial(knows_one_node, pool), cp.NODE_TTL_S + 5)
         assert pool.node_of("room-1") is None
     with pytest.raises(ControlError) as gone:
         await a.resume("room-1", "ann")
@@ -124,7 +138,7 @@ async def test_a_draining_node_says_so_at_once_keeps_its_call_and_gets_no_new_ro
     await until("the heartbeat never said draining",
                 lambda: (r := record(redis, busy)) is not None and r["draining"] is True, 3)
     for pool in gateways:
-        await until("a gateway never saw the drain", lambda p=pool: p.node_by_id(busy) in p.draining, 3)
+        await until("a gateway never saw the drain", partial(sees_draining, pool, busy), 3)
     # By load the draining node would be picked next (the other has fewer rooms only once these land there).
     for index, room in enumerate(("room-1", "room-2", "room-3")):
         await gateways[index % 2].create_room(room)

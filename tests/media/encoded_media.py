@@ -74,7 +74,7 @@ class ReplayTrack(MediaStreamTrack):
         self._index = 0
         self._start: float | None = None
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         if self._start is None:
             self._start = time.monotonic()
         due = self._start + self._index * self._interval

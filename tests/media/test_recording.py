@@ -61,6 +61,7 @@ async def test_recording_holds_video_and_audio_of_plausible_duration(
     with av.open(str(directory / entry["file"])) as container:
         kinds = sorted(s.type for s in container.streams)
         assert kinds == ["audio", "video"]
+        assert container.duration is not None, "a finished WebM states its duration"
         duration = container.duration / 1e6
         assert 2.0 <= duration <= 8.0, duration
         video = container.streams.video[0]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from mediaserver.rooms.acked_bitrate import AckedBitrate
-from mediaserver.rooms.delay_based import MAX_THRESHOLD, MIN_THRESHOLD, DelayBasedDetector
+from mediaserver.rooms.delay_based import MAX_THRESHOLD, MIN_THRESHOLD, DelayBasedDetector, Usage
 from mediaserver.rooms.loss_based import LossBasedControl, LossWindow
 from mediaserver.rooms.rate_control import AimdRateControl
 
 
 def _feed(detector: DelayBasedDetector, count: int, send_gap_s: float, arrival_gap_s: float,
-          start: tuple[float, int] = (0.0, 5_000_000)) -> tuple[float, int, list[str]]:
+          start: tuple[float, int] = (0.0, 5_000_000)) -> tuple[float, int, list[Usage]]:
     """`count` packets sent `send_gap_s` apart arriving `arrival_gap_s` apart; the states seen on the way."""
     send, arrival = start
-    states = []
+    states: list[Usage] = []
     for _ in range(count):
         detector.add(send, arrival)
         states.append(detector.state)

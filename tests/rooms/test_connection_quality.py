@@ -117,7 +117,8 @@ async def test_a_publishers_uplink_loss_is_its_own_not_its_subscribers() -> None
         alice_event = next(p for n, p in call.events
                            if n == proto.CONNECTION_QUALITY and p["participant_id"] == "alice")
         assert alice_event["room_id"] == "r" and 1.0 <= alice_event["mos"] < 3.5
-        assert call.alice.summary()["quality"] == "poor" and call.bob.summary()["mos"] >= 4.0
+        bob_mos = call.bob.summary()["mos"]
+        assert call.alice.summary()["quality"] == "poor" and isinstance(bob_mos, float) and bob_mos >= 4.0
     finally:
         call.room.close()
 
@@ -190,7 +191,8 @@ def test_the_jitter_that_counts_is_the_audios_and_the_rtt_the_lowest_of_five_sec
     readings = {1.0: 20.0, 2.0: 540.0, 3.0: 330.0, 4.0: 22.0}  # a loaded machine's hiccup: two reports
     assert [floor.update(t, rtt) for t, rtt in readings.items()] == [20.0, 20.0, 20.0, 20.0]
     sustained = [floor.update(5.0 + t, 400.0) for t in range(6)]
-    assert sustained[-1] == 400.0 and sustained[0] < 400.0, "a delay that lasts 5 s counts in full"
+    first = sustained[0]
+    assert sustained[-1] == 400.0 and first is not None and first < 400.0, "a delay that lasts 5 s counts in full"
     assert floor.update(20.0, None) is None, "nothing reported for the window: no RTT"
 
 

@@ -46,8 +46,11 @@ class Events(list[tuple[str, dict[str, Any]]]):
         return [p for n, p in self if n == name]
 
 
+RoomEvents = tuple[Room, Events]
+
+
 @pytest.fixture
-async def room() -> AsyncIterator[tuple[Room, Events]]:
+async def room_events() -> AsyncIterator[RoomEvents]:
     events = Events()
     room = Room("r", MuxCore(), CERT.ssl_context(), CERT.fingerprint, "127.0.0.1", 9, events, 1_000_000,
                 detached_window=60.0)
@@ -63,8 +66,8 @@ def publishing_pair(room: Room) -> tuple[Participant, Participant]:
     return alice, bob
 
 
-async def test_a_malformed_answer_ends_that_negotiation_and_a_fresh_offer_follows(room) -> None:
-    room, events = room
+async def test_a_malformed_answer_ends_that_negotiation_and_a_fresh_offer_follows(room_events: RoomEvents) -> None:
+    room, events = room_events
     _, bob = publishing_pair(room)
     offer, offer_id = bob.create_subscriber_offer()
     before = len(events.named("renegotiation_needed"))
@@ -78,8 +81,8 @@ async def test_a_malformed_answer_ends_that_negotiation_and_a_fresh_offer_follow
     assert len(bob.subscribing.subscriptions) == 2
 
 
-async def test_an_unanswered_offer_times_out_and_is_made_again(room) -> None:
-    room, events = room
+async def test_an_unanswered_offer_times_out_and_is_made_again(room_events: RoomEvents) -> None:
+    room, events = room_events
     _, bob = publishing_pair(room)
     bob.create_subscriber_offer()
     before = len(events.named("renegotiation_needed"))
@@ -91,8 +94,8 @@ async def test_an_unanswered_offer_times_out_and_is_made_again(room) -> None:
     assert len(events.named("renegotiation_needed")) == before + 1
 
 
-async def test_a_restart_offer_replaces_an_outstanding_one_and_the_old_answer_is_stale(room) -> None:
-    room, _ = room
+async def test_a_restart_offer_replaces_an_outstanding_one_and_the_old_answer_is_stale(room_events: RoomEvents) -> None:
+    room, _ = room_events
     _, bob = publishing_pair(room)
     first, first_id = bob.create_subscriber_offer()
     second, second_id = bob.create_subscriber_offer(ice_restart=True)
@@ -103,21 +106,22 @@ async def test_a_restart_offer_replaces_an_outstanding_one_and_the_old_answer_is
     assert not bob.subscribing.negotiating
 
 
-async def test_an_ice_restart_offer_carries_new_credentials(room) -> None:
-    room, _ = room
+async def test_an_ice_restart_offer_carries_new_credentials(room_events: RoomEvents) -> None:
+    room, _ = room_events
     _, bob = publishing_pair(room)
     offer, offer_id = bob.create_subscriber_offer()
     bob.apply_subscriber_answer(answer_for(offer), offer_id)
     bob.subscriber_transport.state = "disconnected"  # as after consent was lost
     old = parse_sdp(offer).media[0].ice_ufrag
+    assert old is not None  # our offers always carry one
     restart, _ = bob.create_subscriber_offer(ice_restart=True)
     new = parse_sdp(restart).media[0].ice_ufrag
     assert new != old and new == bob.subscriber_transport.local_ufrag
     assert bob.subscriber_transport.pwd_for(old) is not None  # valid until the browser uses the new ones
 
 
-async def test_a_publisher_offer_with_a_new_ice_ufrag_is_an_ice_restart(room) -> None:
-    room, _ = room
+async def test_a_publisher_offer_with_a_new_ice_ufrag_is_an_ice_restart(room_events: RoomEvents) -> None:
+    room, _ = room_events
     alice, _ = publishing_pair(room)
     first_ufrag = alice.publisher_transport.local_ufrag
     room.publish(alice, CHROME_OFFER)  # the same offer again: no restart
@@ -129,8 +133,10 @@ async def test_a_publisher_offer_with_a_new_ice_ufrag_is_an_ice_restart(room) ->
     assert len(alice.publications) == 2  # same publications, nothing re-announced
 
 
-async def test_participants_of_a_gateway_that_went_away_leave_after_the_window_unless_resumed(room) -> None:
-    room, events = room
+async def test_participants_of_a_gateway_that_went_away_leave_after_the_window_unless_resumed(
+    room_events: RoomEvents,
+) -> None:
+    room, events = room_events
     alice, bob = publishing_pair(room)
     carol = room.join("carol", "Carol", owner=2)
     now = time.monotonic()

@@ -8,12 +8,15 @@ from mediaserver.rooms.retransmit_budget import (
     MAX_LOST_PER_NACK,
     RetransmitBudget,
 )
+from mediaserver.rooms.subscription import Subscription
 from mediaserver.rtp.header import parse_rtp
 
-from .test_subscription import DELTA_VP8, KEYFRAME_VP8, forward, make, rtp
+from .test_subscription import DELTA_VP8, KEYFRAME_VP8, Sink, forward, make, rtp
 
 
-def _sent_stream(count: int, payload: bytes = DELTA_VP8 + bytes(1000)) -> tuple[object, list[int], list[bytes]]:
+def _sent_stream(
+    count: int, payload: bytes = DELTA_VP8 + bytes(1000)
+) -> tuple[tuple[Subscription, Sink], list[int], list[bytes]]:
     sub, sink = make("video")
     sub.activate()
     for i in range(count):

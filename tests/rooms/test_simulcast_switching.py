@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from mediaserver.rooms.publication import Publication
 from mediaserver.rooms.retransmit_budget import MAX_LOST_PER_NACK
-from mediaserver.rooms.subscription import Subscription
 from mediaserver.rooms.subscriptions import new_subscription
+from mediaserver.rooms.video_subscription import VideoSubscription
 from mediaserver.rtp.header import parse_rtp
 from mediaserver.rtp.vp8 import parse_vp8
 
@@ -48,7 +48,7 @@ class SimulcastSource:
         return out
 
 
-def setup() -> tuple[Publication, Subscription, list[bytes], list[int]]:
+def setup() -> tuple[Publication, VideoSubscription, list[bytes], list[int]]:
     pub = Publication("alice", "1", "video", 96, 97, 90000, ["q", "h", "f"])
     for ssrc, rid in zip(SSRCS, "qhf", strict=True):
         pub.layer_for(ssrc, rid)
@@ -56,9 +56,19 @@ def setup() -> tuple[Publication, Subscription, list[bytes], list[int]]:
     pub.send_pli = plis.append
     sent: list[bytes] = []
     sub = new_subscription(pub, "0", 96, sent.append)
+    assert isinstance(sub, VideoSubscription)
     pub.subscribe(sub)
     sub.negotiated = True
     return pub, sub, sent, plis
+
+
+def present(values: list[int | None], what: str) -> list[int]:
+    """The values, each of which the source always sends (a None would be a descriptor the test never made)."""
+    out = []
+    for value in values:
+        assert value is not None, what
+        out.append(value)
+    return out
 
 
 def deliver(pub: Publication, packet: bytes, now: float) -> None:
@@ -112,11 +122,12 @@ def test_switches_and_temporal_drops_keep_the_stream_continuous(
         assert step < 0x80000000, "timestamps never go back"
         if cur_desc.start_of_partition:
             assert step > 0, "each new frame moves time forward"
-    pics = [d.picture_id for d in descs if d.start_of_partition]
+    pics = present([d.picture_id for d in descs if d.start_of_partition], "every frame carries a PictureID")
     for prev_pic, cur_pic in itertools.pairwise(pics):
         assert cur_pic == (prev_pic + 1) & 0x7FFF, "PictureID advances by one per forwarded frame"
     # Every forwarded frame is decodable: a non-base frame never follows a gap in the base chain.
-    tl0s = [d.tl0picidx for d in descs if d.start_of_partition and d.tid == 0]
+    tl0s = present([d.tl0picidx for d in descs if d.start_of_partition and d.tid == 0],
+                   "every base-layer frame carries a TL0PICIDX")
     for prev_tl0, cur_tl0 in itertools.pairwise(tl0s):
         assert cur_tl0 == (prev_tl0 + 1) & 0xFF, "TL0PICIDX advances by one per base-layer frame"
     # A NACK is answered with the very bytes sent, across switches and drops, rebuilt from the layers'

@@ -62,7 +62,7 @@ def publishing_video(monkeypatch: pytest.MonkeyPatch) -> tuple[Clock, PublisherS
 def test_a_layer_back_after_a_gap_asks_its_publisher_for_a_keyframe(monkeypatch: pytest.MonkeyPatch) -> None:
     clock, side, pub, plis = publishing_video(monkeypatch)
     watcher = Watcher()
-    pub.fanout[0].append(watcher)  # type: ignore[arg-type]
+    pub.fanout[0].append(watcher)
 
     side.on_rtp(vp8_packet(1))
     pub.layers[0].last_pli = -1e9  # the publication's own throttle is not what this test is about

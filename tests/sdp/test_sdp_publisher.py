@@ -152,8 +152,9 @@ def test_chrome_answer_is_parseable_by_both_parsers(chrome_offer: str, server: S
 
     theirs = AiortcSdp.parse(answer)
     assert [m.kind for m in theirs.media] == ["audio", "video"]
-    assert theirs.media[0].ice.iceLite is True
-    assert theirs.media[0].ice.usernameFragment == "srvUfrag"
+    ice = theirs.media[0].ice
+    assert ice is not None and ice.iceLite is True
+    assert ice.usernameFragment == "srvUfrag"
     assert theirs.media[1].rtp.codecs[0].mimeType == "video/VP8"
     assert theirs.media[1].rtp.codecs[0].parameters == {"x-google-start-bitrate": "2500"}
     assert theirs.media[0].dtls is not None and theirs.media[0].dtls.role == "server"

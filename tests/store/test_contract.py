@@ -23,8 +23,10 @@ def _meeting(meeting_id: str = MEETING_ID) -> Meeting:
     return Meeting(id=meeting_id, host="host", created_at=now, expires_at=now + timedelta(hours=8))
 
 
-def _participant(pid: str, meeting_id: str = MEETING_ID, name: str = "Ann", **kw: bool) -> Participant:
-    return Participant(id=pid, meeting_id=meeting_id, name=name, is_host=False, joined_at=utcnow(), **kw)
+def _participant(pid: str, meeting_id: str = MEETING_ID, name: str = "Ann", *, audio: bool = False,
+                 video: bool = False) -> Participant:
+    return Participant(id=pid, meeting_id=meeting_id, name=name, is_host=False, joined_at=utcnow(), audio=audio,
+                       video=video)
 
 
 def _grant(token: str = "t1", pid: str = "p1") -> ReconnectGrant:
@@ -84,7 +86,8 @@ async def test_participants_are_json_keys_listed_in_their_meeting(harness: Harne
     assert [p.id for p in await store.list_participants(MEETING_ID)] == ["p1", "p2"]
     assert [p.id for p in await store.list_participants(OTHER_MEETING_ID)] == ["p3"]
     assert await store.get_participant("p1") == ann
-    assert (await store.get_participant("p2")).name == "<b>Bo</b>"  # type: ignore[union-attr]
+    bo = await store.get_participant("p2")
+    assert bo is not None and bo.name == "<b>Bo</b>"
     assert json.loads(await harness.raw(f"meeting:{MEETING_ID}") or "")["participants"] == ["p1", "p2"]
 
     await _assert_ttl(harness, "participant:p1", PARTICIPANT_TTL)

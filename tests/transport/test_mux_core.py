@@ -63,8 +63,11 @@ def is_success(datagram: bytes) -> bool:
     return stun.parse_message(datagram).message_class == stun.Class.RESPONSE
 
 
+Rig = tuple[MuxCore, Clock, Wire]
+
+
 @pytest.fixture
-def rig() -> tuple[MuxCore, Clock, Wire]:
+def rig() -> Rig:
     clock = Clock()
     core = MuxCore(consent_timeout=30.0, reconnect_window=60.0, clock=clock)
     wire = Wire()
@@ -101,7 +104,7 @@ def advance(core: MuxCore, clock: Clock, seconds: float) -> None:
         core.poll(clock.now)
 
 
-def test_consent_loss_keeps_the_session_and_an_ice_restart_resumes_it_on_a_new_address(rig) -> None:
+def test_consent_loss_keeps_the_session_and_an_ice_restart_resumes_it_on_a_new_address(rig: Rig) -> None:
     core, clock, wire = rig
     peer, _ = connect(core, wire, HOME)
     events: list[str] = []
@@ -130,7 +133,7 @@ def test_consent_loss_keeps_the_session_and_an_ice_restart_resumes_it_on_a_new_a
     assert wire.take(MOBILE) == [] and core.counters.stun_unknown_ufrag == 1
 
 
-def test_old_credentials_stay_valid_until_the_new_ones_are_used(rig) -> None:
+def test_old_credentials_stay_valid_until_the_new_ones_are_used(rig: Rig) -> None:
     core, _, wire = rig
     peer, _ = connect(core, wire, HOME)
     old_ufrag, old_pwd = peer.local_ufrag, peer.local_pwd
@@ -144,7 +147,7 @@ def test_old_credentials_stay_valid_until_the_new_ones_are_used(rig) -> None:
     assert wire.take(HOME) == []
 
 
-def test_a_nominated_check_from_a_new_address_migrates_a_live_session(rig) -> None:
+def test_a_nominated_check_from_a_new_address_migrates_a_live_session(rig: Rig) -> None:
     core, _, wire = rig
     peer, _ = connect(core, wire, HOME)
     resumed: list[Addr | None] = []
@@ -154,7 +157,7 @@ def test_a_nominated_check_from_a_new_address_migrates_a_live_session(rig) -> No
     assert peer.addr == MOBILE and peer.state == "connected" and resumed == [MOBILE]
 
 
-def test_the_old_path_coming_back_resumes_without_a_restart(rig) -> None:
+def test_the_old_path_coming_back_resumes_without_a_restart(rig: Rig) -> None:
     core, clock, wire = rig
     peer, _ = connect(core, wire, HOME)
     advance(core, clock, 40)
@@ -163,7 +166,7 @@ def test_the_old_path_coming_back_resumes_without_a_restart(rig) -> None:
     assert peer.state == "connected" and peer.addr == HOME
 
 
-def test_no_restart_within_the_reconnect_window_closes_the_session(rig) -> None:
+def test_no_restart_within_the_reconnect_window_closes_the_session(rig: Rig) -> None:
     core, clock, wire = rig
     peer, _ = connect(core, wire, HOME)
     closed: list[str] = []
@@ -175,7 +178,7 @@ def test_no_restart_within_the_reconnect_window_closes_the_session(rig) -> None:
     assert core.peer_count == 0
 
 
-def test_a_session_that_never_finished_its_handshake_is_closed_at_consent_loss(rig) -> None:
+def test_a_session_that_never_finished_its_handshake_is_closed_at_consent_loss(rig: Rig) -> None:
     core, clock, _ = rig
     peer = PeerTransport(core, SERVER_CERT.ssl_context(), "half")
     core.datagram_received(check(peer.local_ufrag, peer.local_pwd), HOME)
@@ -184,7 +187,7 @@ def test_a_session_that_never_finished_its_handshake_is_closed_at_consent_loss(r
     assert peer.state == "closed"  # no keys to keep: nothing to resume
 
 
-def test_a_negotiated_session_that_never_starts_ice_is_reaped_and_an_unnegotiated_one_waits(rig) -> None:
+def test_a_negotiated_session_that_never_starts_ice_is_reaped_and_an_unnegotiated_one_waits(rig: Rig) -> None:
     core, clock, _ = rig
     advance(core, clock, 100)  # the transports below are made long after the mux started
     negotiated = PeerTransport(core, SERVER_CERT.ssl_context(), "joined-and-gone")
@@ -199,7 +202,7 @@ def test_a_negotiated_session_that_never_starts_ice_is_reaped_and_an_unnegotiate
     assert waiting.state == "new"  # a subscriber connection with no m-line yet has no SDP to start from
 
 
-def test_dtls_retransmission_is_a_timer_returned_by_poll(rig) -> None:
+def test_dtls_retransmission_is_a_timer_returned_by_poll(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     core, clock, wire = rig
     peer = PeerTransport(core, SERVER_CERT.ssl_context(), "p")
     peer.set_remote_fingerprint(CLIENT_CERT.fingerprint)
@@ -213,7 +216,7 @@ def test_dtls_retransmission_is_a_timer_returned_by_poll(rig) -> None:
     deadline = core.poll(clock.now)
     assert clock.now < deadline <= clock.now + 1.5  # the retransmission timer, not the 1-s housekeeping only
     fired: list[float] = []
-    peer.on_timer = fired.append  # type: ignore[method-assign]  # OpenSSL keeps its own (real) clock
+    monkeypatch.setattr(peer, "on_timer", fired.append)  # OpenSSL keeps its own (real) clock
     core.poll(deadline - 0.001)
     assert fired == []
     core.poll(deadline)

@@ -17,6 +17,8 @@ from turn.autoscaler.scaler import Autoscaler
 
 from .fake_digitalocean import TOKEN, FakeDroplet
 
+Cloud = tuple[FakeDroplet, str, aiohttp.ClientSession]
+
 
 class Clock:
     def __init__(self) -> None:
@@ -27,7 +29,7 @@ class Clock:
 
 
 @pytest.fixture
-async def cloud() -> AsyncIterator[tuple[FakeDroplet, str, aiohttp.ClientSession]]:
+async def cloud() -> AsyncIterator[Cloud]:
     droplet = FakeDroplet()
     server = TestServer(droplet.app())
     await server.start_server()
@@ -36,7 +38,7 @@ async def cloud() -> AsyncIterator[tuple[FakeDroplet, str, aiohttp.ClientSession
     await server.close()
 
 
-def scaler_for(cloud: tuple[FakeDroplet, str, aiohttp.ClientSession], counts: list[int], clock: Clock,
+def scaler_for(cloud: Cloud, counts: list[int], clock: Clock,
                *, dry_run: bool = False, timeout_s: float = 2.0) -> Autoscaler:
     droplet, url, session = cloud
     api = DropletApi(session, TOKEN, droplet.droplet_id, url, timeout_s=timeout_s, backoff_s=0.01)
@@ -47,7 +49,7 @@ def scaler_for(cloud: tuple[FakeDroplet, str, aiohttp.ClientSession], counts: li
     return Autoscaler(api, relayed, dry_run=dry_run, clock=clock)
 
 
-async def test_on_above_five_relayed_and_off_after_ten_idle_minutes(cloud) -> None:
+async def test_on_above_five_relayed_and_off_after_ten_idle_minutes(cloud: Cloud) -> None:
     droplet = cloud[0]
     clock, counts = Clock(), [5]
     scaler = scaler_for(cloud, counts, clock)
@@ -64,7 +66,7 @@ async def test_on_above_five_relayed_and_off_after_ten_idle_minutes(cloud) -> No
     assert len(posts) == 2
 
 
-async def test_a_failing_or_silent_api_is_retried_with_backoff_and_changes_nothing_meanwhile(cloud) -> None:
+async def test_a_failing_or_silent_api_is_retried_with_backoff_and_changes_nothing_meanwhile(cloud: Cloud) -> None:
     droplet = cloud[0]
     clock, counts = Clock(), [9]
     droplet.faults = ["error", "error"]  # two 500s, then it answers
@@ -78,7 +80,7 @@ async def test_a_failing_or_silent_api_is_retried_with_backoff_and_changes_nothi
     assert await scaler.step() == "power_on"  # the next round, the API back
 
 
-async def test_a_refused_request_is_not_retried(cloud) -> None:
+async def test_a_refused_request_is_not_retried(cloud: Cloud) -> None:
     droplet, url, session = cloud
     api = DropletApi(session, "wrong-token", droplet.droplet_id, url, backoff_s=0.01)
     with pytest.raises(ApiError, match="401"):
@@ -86,7 +88,7 @@ async def test_a_refused_request_is_not_retried(cloud) -> None:
     assert len(droplet.requests) == 1
 
 
-async def test_a_dry_run_decides_but_never_powers(cloud) -> None:
+async def test_a_dry_run_decides_but_never_powers(cloud: Cloud) -> None:
     droplet = cloud[0]
     scaler = scaler_for(cloud, [20], Clock(), dry_run=True)
     assert await scaler.step() == "power_on"
