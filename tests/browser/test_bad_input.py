@@ -111,8 +111,8 @@ async def test_bad_input_gets_clear_errors_and_the_call_goes_on(new_context: New
     # Unknown and malformed meeting ids: a page that says so, with a 404.
     stranger = await (await new_context()).new_page()
     for path in ("/join/zzzz-zzzz-zzzz", "/join/not-a-meeting", "/room/zzzz-zzzz-zzzz"):
-        response = await stranger.goto(path)
-        assert response is not None and response.status == 404, path
+        answer = await stranger.goto(path)
+        assert answer is not None and answer.status == 404, path
         assert await stranger.get_by_test_id("message-title").text_content() == "Meeting not found"
 
     # A WebSocket without credentials: an error that says why, then close code 4401.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -40,13 +40,13 @@ RECOVERY_S = 10.0  # the issue's bound on time to media after the network return
 
 
 @pytest.fixture(scope="module")
-def network() -> AsyncIterator[BrowserNetwork]:
+def network() -> Iterator[BrowserNetwork]:
     with BrowserNetwork(31) as net:
         yield net
 
 
 @pytest.fixture(scope="module")
-def product(network: BrowserNetwork) -> AsyncIterator[GatewayProcess]:
+def product(network: BrowserNetwork) -> Iterator[GatewayProcess]:
     with product_on(network, "reconnect-product.log") as gateway:
         yield gateway
 
