@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ def catalog(language: str) -> dict[str, str]:
     return json.loads((ROOT / "web_client" / "i18n" / f"{language}.json").read_text(encoding="utf-8"))
 
 
-def intersects(a: dict[str, float], b: dict[str, float]) -> bool:
+def intersects(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
             and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])
 

@@ -165,7 +165,7 @@ async def test_a_call_that_cannot_join_offers_rejoin(new_context: NewContext) ->
     en = catalog("en")
     host, meeting_id = await host_in_new_meeting(new_context)
     context = await new_context()
-    refusals = []
+    refusals: list[str] = []
 
     # The first socket is refused the way a full meeting is; the one after Rejoin reaches the gateway.
     async def route(ws: WebSocketRoute) -> None:
@@ -173,7 +173,7 @@ async def test_a_call_that_cannot_join_offers_rejoin(new_context: NewContext) ->
             ws.connect_to_server()
             return
         refusals.append(ws.url)
-        await ws.send(json.dumps({"type": "error", "code": "meeting_full", "message": "the meeting is full"}))
+        ws.send(json.dumps({"type": "error", "code": "meeting_full", "message": "the meeting is full"}))
         await ws.close(code=4403, reason="meeting_full")
 
     guest = await context.new_page()
