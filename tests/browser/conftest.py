@@ -159,6 +159,15 @@ async def create_meeting(page: Page) -> str:
     return page.url.rsplit("/", 1)[1]
 
 
+async def host_in_new_meeting(
+    new_context: NewContext, viewport: ViewportSize = DEFAULT_VIEWPORT, locale: str = "en-US"
+) -> tuple[Page, str]:
+    """The host in a browser profile of their own, signed in and in a meeting just made: (their page, its id)."""
+    host = await (await new_context(viewport=viewport, locale=locale)).new_page()
+    await login_host(host)
+    return host, await create_meeting(host)
+
+
 async def join_guest(context: BrowserContext, meeting_id: str, name: str) -> Page:
     page = await context.new_page()
     await page.goto(f"/join/{meeting_id}")

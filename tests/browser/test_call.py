@@ -14,10 +14,9 @@ from tests.gateway.gateway_process import GatewayProcess
 from .conftest import (
     ARTIFACTS,
     NewContext,
-    create_meeting,
     grid_count,
+    host_in_new_meeting,
     join_guest,
-    login_host,
     participant_id,
     tile_name,
     wait_for_audio,
@@ -49,9 +48,7 @@ async def join_metrics(product: GatewayProcess) -> dict[str, float]:
 
 async def test_host_and_guest_see_and_hear_each_other(new_context: NewContext, product: GatewayProcess) -> None:
     before = await join_metrics(product)
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     host_id = await participant_id(host)
 
     guest_name = "Guest <b>One</b>"
@@ -89,9 +86,7 @@ async def test_host_and_guest_see_and_hear_each_other(new_context: NewContext, p
 
 
 async def test_three_party_call_survives_one_leaving(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     ann = await join_guest(await new_context(), meeting_id, "Ann")
     bo = await join_guest(await new_context(), meeting_id, "Bo")
     pages = {await participant_id(p): p for p in (host, ann, bo)}

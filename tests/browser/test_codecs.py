@@ -7,7 +7,7 @@ import pytest
 
 from tests.gateway.gateway_process import GatewayProcess
 
-from .conftest import NewContext, create_meeting, join_guest, login_host, participant_id, wait_for_frames
+from .conftest import NewContext, host_in_new_meeting, join_guest, participant_id, wait_for_frames
 from .test_simulcast import (
     START_SAMPLER_JS,
     WIDE,
@@ -45,9 +45,7 @@ async (pid) => {
 async def test_an_h264_only_camera_is_decoded_as_h264_beside_vp8_and_switches_layers_by_tile(
     new_context: NewContext, product: GatewayProcess
 ) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     await host.goto(f"/room/{meeting_id}?codec=h264")
     host_id = await participant_id(host)
     ann = await join_guest(await new_context(WIDE), meeting_id, "Ann")

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import Page, WebSocketRoute
 
 from .boxes import catalog
-from .conftest import UI_TIMEOUT, NewContext, create_meeting, join_guest, login_host, participant_id, wait_for_tile
+from .conftest import UI_TIMEOUT, NewContext, host_in_new_meeting, join_guest, login_host, participant_id, wait_for_tile
 from .host_ui import row
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -62,9 +62,7 @@ async def goes_to_meeting_list(page: Page) -> None:
 
 async def test_the_host_who_ended_reads_so_and_each_gets_a_next_step(new_context: NewContext) -> None:
     en, uk = catalog("en"), catalog("uk")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     other_meeting = await new_meeting_from(host)
     guest_uk = await join_guest(await new_context(locale="uk-UA"), meeting_id, "Оксана")
     guest_en = await join_guest(await new_context(), meeting_id, "Ann")
@@ -108,9 +106,7 @@ async def test_the_host_who_ended_reads_so_and_each_gets_a_next_step(new_context
 
 async def test_a_removed_guest_gets_the_code_box_and_no_rejoin(new_context: NewContext) -> None:
     uk = catalog("uk")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     other_meeting = await new_meeting_from(host)
     guest = await join_guest(await new_context(locale="uk-UA"), meeting_id, "Богдан")
     guest_id = await participant_id(guest)
@@ -132,9 +128,7 @@ async def test_a_removed_guest_gets_the_code_box_and_no_rejoin(new_context: NewC
 
 
 async def test_a_guest_who_left_can_rejoin_or_go_elsewhere(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     other_meeting = await new_meeting_from(host)
     guest = await join_guest(await new_context(), meeting_id, "Ann")
     first_id = await participant_id(guest)
@@ -153,9 +147,7 @@ async def test_a_guest_who_left_can_rejoin_or_go_elsewhere(new_context: NewConte
 
 
 async def test_the_host_who_left_gets_rejoin_and_their_meetings(new_context: NewContext) -> None:
-    host = await (await new_context(locale="uk-UA")).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context, locale="uk-UA")
     await participant_id(host)
     await host.get_by_test_id("leave").click()
     left = host.get_by_test_id("left-view")
@@ -171,11 +163,9 @@ async def test_the_host_who_left_gets_rejoin_and_their_meetings(new_context: New
 
 async def test_a_call_that_cannot_join_offers_rejoin(new_context: NewContext) -> None:
     en = catalog("en")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     context = await new_context()
-    refusals = []
+    refusals: list[str] = []
 
     # The first socket is refused the way a full meeting is; the one after Rejoin reaches the gateway.
     async def route(ws: WebSocketRoute) -> None:
@@ -183,7 +173,7 @@ async def test_a_call_that_cannot_join_offers_rejoin(new_context: NewContext) ->
             ws.connect_to_server()
             return
         refusals.append(ws.url)
-        await ws.send(json.dumps({"type": "error", "code": "meeting_full", "message": "the meeting is full"}))
+        ws.send(json.dumps({"type": "error", "code": "meeting_full", "message": "the meeting is full"}))
         await ws.close(code=4403, reason="meeting_full")
 
     guest = await context.new_page()
@@ -229,9 +219,7 @@ async def test_an_unknown_address_is_a_styled_404_with_a_code_box(new_context: N
 
 async def test_the_host_controls_effects_speak_the_guests_language(new_context: NewContext) -> None:
     uk = catalog("uk")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     guest = await join_guest(await new_context(locale="uk-UA"), meeting_id, "Оксана")
     guest_id = await participant_id(guest)
     await wait_for_tile(host, guest_id)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, ViewportSize
 
-from .conftest import ARTIFACTS, NewContext, create_meeting, login_host, participant_id
+from .conftest import ARTIFACTS, NewContext, create_meeting, host_in_new_meeting, login_host, participant_id
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -140,9 +140,7 @@ async def test_the_grid_lays_out_every_head_count(new_context: NewContext) -> No
 
 
 async def test_the_layout_follows_the_window(new_context: NewContext) -> None:
-    page = await (await new_context(VIEWPORTS["desktop"])).new_page()
-    await login_host(page)
-    await create_meeting(page)
+    page, _ = await host_in_new_meeting(new_context, viewport=VIEWPORTS["desktop"])
     await participant_id(page)
     await fill(page, 6)
     wide = await page.get_by_test_id("participants-grid").get_attribute("data-cols")

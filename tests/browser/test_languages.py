@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .boxes import catalog
-from .conftest import NewContext, create_meeting, login_host
+from .conftest import NewContext, host_in_new_meeting
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
 
@@ -31,9 +31,7 @@ async def test_browser_language_picks_and_the_switch_is_remembered(new_context: 
 
 async def test_the_join_page_in_ukrainian(new_context: NewContext) -> None:
     uk = catalog("uk")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    _host, meeting_id = await host_in_new_meeting(new_context)
     guest = await (await new_context(locale="uk-UA")).new_page()
     await guest.goto(f"/join/{meeting_id}")
     assert await guest.get_attribute("html", "lang") == "uk"
@@ -45,9 +43,7 @@ async def test_the_join_page_in_ukrainian(new_context: NewContext) -> None:
 
 async def test_call_page_controls_speak_the_browsers_ukrainian(new_context: NewContext) -> None:
     uk = catalog("uk")
-    page = await (await new_context(locale="uk-UA")).new_page()
-    await login_host(page)
-    await create_meeting(page)
+    page, _ = await host_in_new_meeting(new_context, locale="uk-UA")
     assert await page.get_attribute("html", "lang") == "uk"
     assert await page.locator("#toggle-mic .control-label").inner_text() == uk["room.control.mic"]
     assert await page.locator("#toggle-camera .control-label").inner_text() == uk["room.control.camera"]

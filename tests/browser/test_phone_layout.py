@@ -14,6 +14,7 @@ from .boxes import box, catalog, intersects
 from .conftest import (
     NewContext,
     create_meeting,
+    host_in_new_meeting,
     join_guest,
     login_host,
     participant_id,
@@ -50,9 +51,7 @@ def shot(name: str, language: str, size: ViewportSize) -> str:
 async def test_the_host_panel_is_a_sheet_above_the_controls_on_a_phone(new_context: NewContext, locale: str) -> None:
     language = locale[:2]
     words = catalog(language)
-    host = await (await new_context(viewport=PHONE, locale=locale)).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context, viewport=PHONE, locale=locale)
     await participant_id(host)
     guest = await join_guest(await new_context(viewport=PHONE, locale=locale), meeting_id, "Ann")
     ann_id = await participant_id(guest)
@@ -148,9 +147,7 @@ async def test_no_page_scrolls_sideways_at_any_size(new_context: NewContext) -> 
 
 
 async def test_no_screen_share_button_where_the_browser_cannot_share(new_context: NewContext) -> None:
-    desktop = await (await new_context()).new_page()
-    await login_host(desktop)
-    meeting_id = await create_meeting(desktop)
+    desktop, meeting_id = await host_in_new_meeting(new_context)
     await participant_id(desktop)
     await desktop.get_by_test_id("share-screen").wait_for(state="visible")
 

@@ -7,9 +7,8 @@ import pytest
 from .conftest import (
     ARTIFACTS,
     NewContext,
-    create_meeting,
     grid_count,
-    login_host,
+    host_in_new_meeting,
     participant_id,
     tile_selector,
     wait_for_frames,
@@ -25,9 +24,7 @@ MIC_OFF = "mic-off-indicator"
 
 
 async def test_guest_joins_with_camera_off_then_turns_it_on(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     host_id = await participant_id(host)
 
     guest = await open_prejoin(await new_context(), meeting_id)
@@ -87,9 +84,7 @@ async def test_guest_joins_with_camera_off_then_turns_it_on(new_context: NewCont
 
 
 async def test_a_guest_who_blocks_camera_and_microphone_still_joins(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     host_id = await participant_id(host)
 
     context = await new_context()
@@ -127,9 +122,7 @@ SLOW_DEVICES_JS = """
 
 
 async def test_join_pressed_before_the_devices_opened_joins_with_what_was_chosen(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     context = await new_context()
     await context.add_init_script(SLOW_DEVICES_JS)
     guest = await open_prejoin(context, meeting_id)

@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import Page, ViewportSize
 
 from .boxes import box, catalog, intersects
-from .conftest import NewContext, create_meeting, join_guest, login_host, participant_id
+from .conftest import NewContext, host_in_new_meeting, join_guest, participant_id
 from .ui import open_prejoin, wait_for_preview
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
@@ -32,9 +32,7 @@ async def who_is_here(page: Page, text: str) -> None:
 
 
 async def test_the_microphone_level_follows_the_microphone(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    _host, meeting_id = await host_in_new_meeting(new_context)
     guest = await open_prejoin(await new_context(), meeting_id)
     await wait_for_preview(guest)
     meter = guest.get_by_test_id("mic-level")
@@ -59,9 +57,7 @@ async def test_the_microphone_level_follows_the_microphone(new_context: NewConte
 
 async def test_who_is_here_names_the_host_and_updates(new_context: NewContext) -> None:
     words = catalog("en")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     await participant_id(host)
     host_name = await host.evaluate("window.meetingClient.name")
     assert isinstance(host_name, str) and host_name
@@ -82,9 +78,7 @@ async def test_who_is_here_names_the_host_and_updates(new_context: NewContext) -
 
 async def test_who_is_here_in_ukrainian(new_context: NewContext) -> None:
     words = catalog("uk")
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     await participant_id(host)
     host_name = await host.evaluate("window.meetingClient.name")
     guest = await open_prejoin(await new_context(locale="uk-UA"), meeting_id)
@@ -94,9 +88,7 @@ async def test_who_is_here_in_ukrainian(new_context: NewContext) -> None:
 @pytest.mark.parametrize("locale", ["en-US", "uk-UA"])
 async def test_camera_off_text_is_clear_of_the_toggles_on_a_phone(new_context: NewContext, locale: str) -> None:
     language = locale[:2]
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    _host, meeting_id = await host_in_new_meeting(new_context)
     guest = await open_prejoin(await new_context(viewport=PHONE, locale=locale), meeting_id)
     await wait_for_preview(guest)
     await guest.get_by_test_id("toggle-camera").click()

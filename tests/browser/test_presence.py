@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.async_api import Page
 
-from .conftest import NewContext, create_meeting, join_guest, login_host, participant_id, tile_selector, wait_for_tile
+from .conftest import NewContext, host_in_new_meeting, join_guest, participant_id, tile_selector, wait_for_tile
 from .ui import UI_TIMEOUT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -44,9 +44,7 @@ async def assert_line_clear_of_video(page: Page) -> None:
 
 
 async def test_presence_waiting_notices_badge_count_and_unmute_request(new_context: NewContext) -> None:
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     await participant_id(host)
     await host.goto("/")  # the host steps out: the guest comes into a meeting with no host
 
@@ -87,9 +85,7 @@ async def test_presence_waiting_notices_badge_count_and_unmute_request(new_conte
 
 
 async def test_presence_in_ukrainian(new_context: NewContext) -> None:
-    host = await (await new_context(locale="uk-UA")).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context, locale="uk-UA")
     await participant_id(host)
     # The notice lasts 4 s: watch for it from before the guest joins, so a slow join cannot miss it.
     notice = asyncio.ensure_future(wait_line(host, "Оля приєднується"))

@@ -23,10 +23,9 @@ from tests.gateway.gateway_process import GatewayProcess
 from .conftest import (
     MEDIA_TIMEOUT,
     NewContext,
-    create_meeting,
     diagnose,
+    host_in_new_meeting,
     join_guest,
-    login_host,
     participant_id,
     tile_selector,
     wait_for_frames,
@@ -172,9 +171,7 @@ async def start_call(
     new_context: NewContext, guests: list[tuple[str, ViewportSize]]
 ) -> tuple[str, str, Page, list[tuple[str, Page]]]:
     """The host publishes; each guest joins with its own viewport. Returns meeting, host id, host, guests."""
-    host = await (await new_context()).new_page()
-    await login_host(host)
-    meeting_id = await create_meeting(host)
+    host, meeting_id = await host_in_new_meeting(new_context)
     host_id = await participant_id(host)
     joined = []
     for name, viewport in guests:

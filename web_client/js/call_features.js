@@ -9,6 +9,7 @@ import { t } from "./i18n.js";
 import { Moderation } from "./moderation.js";
 import { Presence } from "./presence.js";
 import { RecordingIndicator, SpeakerHighlight } from "./recording_indicator.js";
+import { Roster } from "./roster.js";
 import { ScreenShare } from "./screen_share.js";
 import { SoundBars } from "./sound_bars.js";
 
@@ -26,12 +27,13 @@ export function startCallFeatures({ client, grid, signaling, localTile, leave, s
     report: (text) => showStatus(text, { bad: true }),
   });
   new Moderation({ callMedia: client.media, signaling, leave, showStatus, hideStatus, actionsBox: controlsEnd });
-  new Presence({ client, signaling, footer: document.querySelector("footer.controls"), tileOf });
+  const roster = new Roster(signaling); // one list of who is here for the presence line and the host panel
+  new Presence({ roster, signaling, footer: document.querySelector("footer.controls"), tileOf });
   new RecordingIndicator(signaling);
   new SpeakerHighlight(signaling, grid, tileOf);
   new ConnectionQuality(signaling, grid, tileOf, t); // it cannot import i18n.js itself (node tests import it)
   const soundBars = new SoundBars({ client, grid, localTile });
-  const hostPanel = new HostPanel({ client, signaling, toggleBox: controlsEnd });
+  const hostPanel = new HostPanel({ roster, signaling, toggleBox: controlsEnd });
   return {
     // room.js offers every remote track here first: screen shares are shown large, not in a tile.
     claimTrack: (event) => screenShare.claim(event),

@@ -12,35 +12,41 @@ import { t } from "./i18n.js";
 const STATES = new Set(["on", "off", "blocked", "excellent", "good", "poor", "lost", "unknown"]);
 
 export class HostPanel {
-  constructor({ client, signaling, toggleBox }) {
-    this.client = client;
+  constructor({ roster, signaling, toggleBox }) {
+    this.roster = roster;
     this.signaling = signaling;
     this.toggleBox = toggleBox;
-    this.people = new Map(); // participant id -> {name, audio, video, audioBlocked, videoBlocked, asked:Set}
+    // Our own row is ours alone: the roster holds the others, and only call_stats tells our devices' state.
+    this.self = null; // {name, audio, video, audioBlocked, videoBlocked, self: true}
+    this.asks = new Map(); // participant id -> Set of "audio" / "video": requests the host has not answered yet
     this.rows = new Map(); // participant id -> <li>
     this.panel = null;
     this.stats = null;
     this.locked = false;
     this.recording = false;
+    roster.subscribe((change) => this.onChange(change));
     signaling
-      .on("welcome", (message) => message.is_host && this.open(message))
-      .on("participant_joined", (message) => this.upsert(message.participant.id, message.participant))
-      .on("participant_media", (message) => this.upsert(message.participant_id, message))
-      .on("participant_left", (message) => this.remove(message.participant_id))
-      .on("moderation", (message) =>
-        this.upsert(message.participant_id, {
-          audioBlocked: message.audio_blocked,
-          videoBlocked: message.video_blocked,
-        }),
-      )
       .on("unmute_requested", (message) => this.asked(message.participant_id, message.kind))
       .on("meeting_locked", (message) => this.setMeetingState({ locked: message.locked }))
       .on("recording", (message) => this.setMeetingState({ recording: message.active }))
       .on("call_stats", (message) => this.onStats(message));
   }
 
-  open(welcome) {
-    if (this.panel) return;
+  onChange(change) {
+    // Built once, at the first welcome as host; after a reconnect the rows follow the updates that come next.
+    if (change.kind === "welcome") {
+      if (!this.panel && this.roster.self.host) this.open();
+      return;
+    }
+    if (change.kind === "left") {
+      this.remove(change.id);
+      return;
+    }
+    if (change.kind === "updated") this.answered(change.id, change.fields);
+    this.show(change.id);
+  }
+
+  open() {
     this.panel = document.createElement("aside");
     this.panel.className = "host-panel";
     this.panel.dataset.testid = "host-panel";
@@ -105,8 +111,10 @@ export class HostPanel {
     this.setOpen(false);
     this.setMeetingState({});
 
-    this.upsert(welcome.participant_id, { name: t("host.you", { name: welcome.name }), self: true });
-    for (const participant of welcome.participants) this.upsert(participant.id, participant);
+    const self = this.roster.self;
+    this.self = { name: t("host.you", { name: self.name }), audio: false, video: false, self: true };
+    this.show(self.id);
+    for (const id of this.roster.people.keys()) this.show(id);
   }
 
   // `focus`: into the panel (opened from the keyboard or a tap, the close button is next);
@@ -134,30 +142,34 @@ export class HostPanel {
     this.signaling.send("host_action", fields);
   }
 
-  upsert(id, fields) {
-    if (!this.panel) return;
-    const person = this.people.get(id) || { name: "", audio: false, video: false, asked: new Set() };
-    for (const key of ["name", "audio", "video", "audioBlocked", "videoBlocked", "self"]) {
-      if (fields[key] !== undefined && !(key === "name" && person.self)) person[key] = fields[key];
-    }
-    if (fields.audioBlocked === false) person.asked.delete("audio");
-    if (fields.videoBlocked === false) person.asked.delete("video");
-    this.people.set(id, person);
-    this.renderRow(id, person);
+  person(id) {
+    return this.self && id === this.roster.self.id ? this.self : this.roster.get(id);
+  }
+
+  show(id) {
+    const person = this.panel && this.person(id);
+    if (person) this.renderRow(id, person);
+  }
+
+  // Allowing the device again answers the request for it.
+  answered(id, fields) {
+    const asks = this.asks.get(id);
+    if (asks && fields.audioBlocked === false) asks.delete("audio");
+    if (asks && fields.videoBlocked === false) asks.delete("video");
   }
 
   remove(id) {
-    this.people.delete(id);
+    this.asks.delete(id);
     const row = this.rows.get(id);
     if (row) row.remove();
     this.rows.delete(id);
   }
 
   asked(id, kind) {
-    const person = this.people.get(id);
-    if (!person) return;
-    person.asked.add(kind);
-    this.renderRow(id, person);
+    if (!this.panel || !this.roster.get(id)) return;
+    if (!this.asks.has(id)) this.asks.set(id, new Set());
+    this.asks.get(id).add(kind);
+    this.show(id);
   }
 
   renderRow(id, person) {
@@ -182,10 +194,10 @@ export class HostPanel {
         const actions = document.createElement("div");
         actions.className = "hp-actions";
         const mute = this.button("mute-participant", "", () =>
-          this.act(this.people.get(id).audioBlocked ? "unmute" : "mute", id),
+          this.act(this.roster.get(id)?.audioBlocked ? "unmute" : "mute", id),
         );
         const video = this.button("video-off-participant", "", () =>
-          this.act(this.people.get(id).videoBlocked ? "video_on" : "video_off", id),
+          this.act(this.roster.get(id)?.videoBlocked ? "video_on" : "video_off", id),
         );
         const kick = this.button("kick-participant", t("host.remove"), () => this.act("kick", id));
         kick.classList.add("danger");
@@ -209,7 +221,7 @@ export class HostPanel {
     video.textContent = person.videoBlocked ? t("host.allow_camera") : t("host.stop_video");
     video.dataset.action = person.videoBlocked ? "video_on" : "video_off";
     const request = row.querySelector(".hp-request");
-    const asks = person.asked;
+    const asks = this.asks.get(id) || new Set();
     const both = asks.has("audio") && asks.has("video");
     request.textContent = both ? t("host.asks.both") : asks.has("audio") ? t("host.asks.audio")
       : asks.has("video") ? t("host.asks.video") : "";
@@ -233,8 +245,12 @@ export class HostPanel {
       // null for a participant on another gateway: its blocks come in `moderation` messages instead.
       if (typeof row.audio_blocked === "boolean") fields.audioBlocked = row.audio_blocked;
       if (typeof row.video_blocked === "boolean") fields.videoBlocked = row.video_blocked;
-      if (!this.people.has(row.id)) fields.name = row.name;
-      this.upsert(row.id, fields);
+      if (row.id === this.roster.self.id) {
+        for (const [key, value] of Object.entries(fields)) if (value !== undefined) this.self[key] = value;
+        this.show(row.id);
+      } else {
+        this.roster.update(row.id, fields);
+      }
       const element = this.rows.get(row.id);
       if (element) setBadge(element, "participant-quality", "host.badge.connection", row.quality || "unknown");
     }

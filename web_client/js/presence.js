@@ -9,11 +9,10 @@ const NOTICE_MS = 4000;
 const REQUEST_MS = 20000;
 
 export class Presence {
-  constructor({ client, signaling, footer, tileOf }) {
-    this.client = client;
+  constructor({ roster, signaling, footer, tileOf }) {
+    this.roster = roster;
     this.tileOf = tileOf;
     this.signaling = signaling;
-    this.people = new Map(); // participant id -> {name, host}
     this.box = document.createElement("div");
     this.box.className = "call-info";
     this.box.dataset.testid = "call-info";
@@ -30,41 +29,37 @@ export class Presence {
     this.box.append(this.count, this.line);
     footer.prepend(this.box);
     this.noticeTimer = null;
-    this.welcomed = false;
-    signaling
-      .on("welcome", (message) => this.onWelcome(message))
-      .on("participant_joined", (message) => this.onJoined(message.participant))
-      .on("participant_left", (message) => this.onLeft(message.participant_id))
-      .on("unmute_requested", (message) => this.onRequest(message));
+    roster.subscribe((change) => this.onChange(change));
+    signaling.on("unmute_requested", (message) => this.onRequest(message));
   }
 
-  onWelcome(message) {
-    const first = !this.welcomed;
-    this.welcomed = true;
-    this.people = new Map(message.participants.map((p) => [p.id, { name: p.name, host: Boolean(p.host) }]));
-    for (const [id, person] of this.people) if (person.host) this.badge(id);
-    if (message.is_host) this.badge(message.participant_id);
+  onChange(change) {
+    if (change.kind === "welcome") this.onWelcome(change.first);
+    else if (change.kind === "joined") this.onJoined(change.id, change.known);
+    else if (change.kind === "left") this.onLeft(change.person);
+  }
+
+  onWelcome(first) {
+    for (const [id, person] of this.roster.people) if (person.host) this.badge(id);
+    if (this.roster.self.host) this.badge(this.roster.self.id);
     if (first) this.idle();
     this.render();
   }
 
-  onJoined(participant) {
-    const known = this.people.has(participant.id);
-    this.people.set(participant.id, { name: participant.name, host: Boolean(participant.host) });
-    if (participant.host) this.badge(participant.id);
+  onJoined(id, known) {
+    const person = this.roster.get(id);
+    if (person.host) this.badge(id);
     this.render();
-    if (!known) this.notice(t("presence.joined", { name: participant.name }), "joined");
+    if (!known) this.notice(t("presence.joined", { name: person.name }), "joined");
   }
 
-  onLeft(participantId) {
-    const person = this.people.get(participantId);
-    this.people.delete(participantId);
+  onLeft(person) {
     this.render();
     if (person) this.notice(t("presence.left", { name: person.name }), "left");
   }
 
   onRequest(message) {
-    const person = this.people.get(message.participant_id);
+    const person = this.roster.get(message.participant_id);
     if (!person) return;
     const kind = message.kind === "video" ? "video" : "audio";
     // i18n-keys: presence.asks.audio presence.asks.video
@@ -94,7 +89,7 @@ export class Presence {
 
   // The count includes us; a guest alone with no host in the call is told it waits for the host.
   render() {
-    const total = this.people.size + 1;
+    const total = this.roster.people.size + 1;
     // i18n-keys: presence.people.one presence.people.few presence.people.many presence.people.other
     const label = plural("presence.people", total, { count: total });
     this.countNumber.textContent = String(total);
@@ -104,14 +99,14 @@ export class Presence {
   }
 
   waiting() {
-    if (this.client.isHost) return false;
-    return ![...this.people.values()].some((person) => person.host);
+    if (this.roster.self.host) return false;
+    return ![...this.roster.people.values()].some((person) => person.host);
   }
 
   idle() {
     clearTimeout(this.noticeTimer);
     this.noticeTimer = null;
-    const waiting = this.welcomed && this.waiting();
+    const waiting = this.roster.self !== null && this.waiting();
     this.line.dataset.kind = waiting ? "waiting" : "";
     this.line.replaceChildren(waiting ? t("presence.waiting_for_host") : "");
   }
