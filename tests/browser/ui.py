@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import Literal
 
 from playwright.async_api import BrowserContext, Page
 
@@ -72,7 +73,7 @@ async def indicator_visible(page: Page, pid: str, testid: str) -> bool:
 
 async def wait_indicator(page: Page, pid: str, testid: str, *, visible: bool) -> None:
     """Waits until the tile of `pid` shows (or stops showing) the indicator `testid`."""
-    state = "visible" if visible else "hidden"
+    state: Literal["visible", "hidden"] = "visible" if visible else "hidden"
     try:
         await page.locator(f'{tile_selector(pid)} [data-testid="{testid}"]').wait_for(state=state, timeout=UI_TIMEOUT)
     except Exception as exc:
