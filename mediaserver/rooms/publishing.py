@@ -35,7 +35,7 @@ Route = tuple[Publication, Layer]
 
 class PublisherSide:
     def __init__(self, participant_id: str, transport: PeerTransport, rtcp_ssrc: int,
-                 upstream_nack: bool = True) -> None:
+                 upstream_nack: bool = True, max_rtp_per_s: int = MAX_RTP_PER_S) -> None:
         self.participant_id = participant_id
         self.transport = transport
         self.rtcp_ssrc = rtcp_ssrc
@@ -58,6 +58,7 @@ class PublisherSide:
         self.rtp_errors = 0
         self.rtcp_limit = TokenBucket(RTCP_PER_S, RTCP_BURST, time.monotonic())
         # Packets per one-second window, all tracks together: each is copied to every subscriber.
+        self.max_rtp_per_s = max_rtp_per_s
         self._rtp_window_end = 0.0
         self._rtp_in_window = 0
         self._windows_over = 0
@@ -189,7 +190,7 @@ class PublisherSide:
         if now >= self._rtp_window_end and self._next_rtp_window(now):
             return  # cut off: the participant is leaving the room
         self._rtp_in_window += 1
-        if self._rtp_in_window > MAX_RTP_PER_S:
+        if self._rtp_in_window > self.max_rtp_per_s:
             self.rtp_over_rate += 1
             return
         nack = layer.nack  # None: no upstream repair (audio, or UPSTREAM_NACK=0)
@@ -247,13 +248,13 @@ class PublisherSide:
 
     def _next_rtp_window(self, now: float) -> bool:
         """Start a new one-second window; True when the publisher is cut off instead."""
-        over = self._rtp_in_window > MAX_RTP_PER_S
+        over = self._rtp_in_window > self.max_rtp_per_s
         self._windows_over = self._windows_over + 1 if over else 0
         self._rtp_window_end = now + 1.0
         self._rtp_in_window = 0
         if self._windows_over >= CUT_OFF_AFTER_WINDOWS:
             # Seconds on end of more than any camera and screen share send: not a browser.
-            self.transport.close(f"{REASON_OVER_LIMIT}: over {MAX_RTP_PER_S} RTP packets a second")
+            self.transport.close(f"{REASON_OVER_LIMIT}: over {self.max_rtp_per_s} RTP packets a second")
             return True
         return False
 
