@@ -37,6 +37,7 @@ class BandwidthEstimator(SendHistory):
 
     __slots__ = (
         "_acked",
+        "_all_window",
         "_delay",
         "_last_feedback",
         "_loss_control",
@@ -48,6 +49,7 @@ class BandwidthEstimator(SendHistory):
         "estimate_bps",
         "feedbacks",
         "loss",
+        "loss_all",
         "probes_adopted",
     )
 
@@ -60,12 +62,14 @@ class BandwidthEstimator(SendHistory):
         self._delay = DelayBasedDetector()
         self._rate = AimdRateControl(initial, min_bps, max_bps)
         self._loss_control = LossBasedControl(initial, min_bps)
-        self._loss_window = LossWindow()
+        self._loss_window = LossWindow()  # media only
+        self._all_window = LossWindow()  # media and probe padding
         self._acked = AckedBitrate()
         self._last_feedback: float | None = None
         self.estimate_bps = initial
         self.acked_bps = 0  # 0 until 50 ms of arrivals have been acknowledged
-        self.loss = 0.0
+        self.loss = 0.0  # of media packets, over the loss window
+        self.loss_all = 0.0  # of every numbered packet, probe padding included
         self.feedbacks = 0  # feedback packets that said something new
         self.probes_adopted = 0
 
@@ -88,17 +92,28 @@ class BandwidthEstimator(SendHistory):
         resolved = self._resolve(arrivals)
         if not resolved:
             return  # duplicates, unknown numbers or an empty report: nothing learnt, nothing changes
-        received = lost = 0
-        for send_time, size, arrival_us, was_lost in resolved:
+        received = lost = padding_received = padding_lost = 0
+        for send_time, size, arrival_us, was_lost, padding in resolved:
             if arrival_us is None:
-                lost += 1
+                if padding:
+                    padding_lost += 1
+                else:
+                    lost += 1
                 continue
-            received += 1
-            if was_lost:
-                lost -= 1  # counted lost by an earlier feedback: it was late, not lost
+            # Late, not lost: an earlier feedback counted it lost.
+            if padding:
+                padding_received += 1
+                padding_lost -= was_lost
+            else:
+                received += 1
+                lost -= was_lost
             self._acked.add(arrival_us, size)
             self._delay.add(send_time, arrival_us)
+        # The loss-based control and the quality score react to media lost. Padding a full queue drops is how a
+        # probe finds the cap (its verdict reads `loss_all`); as media loss it would cut the estimate, and lower
+        # the score, for packets that were never video.
         self._loss_window.add(now, received, lost)
+        self._all_window.add(now, received + padding_received, lost + padding_lost)
         if self._last_feedback is not None and now - self._last_feedback > SILENCE_S:
             self._rate.restart_clock(now)
         self._last_feedback = now
@@ -109,9 +124,12 @@ class BandwidthEstimator(SendHistory):
         acked = self._acked.bps()
         usage = self._delay.state
         self.loss = self._loss_window.fraction(now)
+        self.loss_all = self._all_window.fraction(now)
         self.acked_bps = 0 if acked is None else int(acked)
         loss = self.loss if self._loss_window.packets >= MIN_PACKETS else None
-        if (acked is not None and usage == "normal" and (loss or 0.0) < INCREASE_BELOW
+        # A probe is adopted only if its padding got through too.
+        probe_loss = self.loss_all if self._all_window.packets >= MIN_PACKETS else 0.0
+        if (acked is not None and usage == "normal" and max(loss or 0.0, probe_loss) < INCREASE_BELOW
                 and acked > PROBE_RATIO * self.estimate_bps):
             self._rate.raise_to(PROBE_ADOPT * acked, now)
             self.probes_adopted += 1
@@ -131,6 +149,7 @@ class BandwidthEstimator(SendHistory):
             "loss_based_bps": int(self._loss_control.bitrate),
             "acked_bps": self.acked_bps,
             "loss": round(self.loss, 4),
+            "loss_all": round(self.loss_all, 4),
             "delay_state": trendline.state,
             "rate_control": self._rate.state,
             "trend": trendline.trend,

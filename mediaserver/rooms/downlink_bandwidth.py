@@ -99,12 +99,13 @@ class DownlinkBandwidth:
             return False
         estimator = self.estimator
         estimator.on_feedback(feedback.arrivals, now)
-        if estimator.overusing or estimator.loss > PROBE_MAX_LOSS:
+        # Padding lost counts here (loss_all): it is how a probe finds the cap, and a cap just found is congestion.
+        if estimator.overusing or estimator.loss_all > PROBE_MAX_LOSS:
             self.congested_at = now
         if self.probe.active:
-            if estimator.overusing or estimator.loss > PROBE_ABORT_LOSS:
+            if estimator.overusing or estimator.loss_all > PROBE_ABORT_LOSS:
                 self.probe.abort(now)
-            elif estimator.loss <= PROBE_MAX_LOSS:
+            elif estimator.loss_all <= PROBE_MAX_LOSS:
                 self._probe_peak = max(self._probe_peak, estimator.acked_bps)
         return estimator.estimate_bps * allocator.BUDGET_SHARE < self.allocated_bps
 
@@ -185,7 +186,7 @@ class DownlinkBandwidth:
         """Probe for the next step up of the first video held below its tile's wish by the budget."""
         estimator = self.estimator
         if (not self.rtx or not self.probe.can_start(now) or estimator.overusing
-                or estimator.loss > PROBE_MAX_LOSS):
+                or estimator.loss_all > PROBE_MAX_LOSS):
             return
         for demand in allocator.priority_order(demands):
             index = self._levels.get(demand.key, 0)
@@ -220,6 +221,7 @@ class DownlinkBandwidth:
         for _ in range(count):
             seq = carrier.rtx_seq = (carrier.rtx_seq + 1) & 0xFFFF
             header = carrier.pack(0xA0, rtx_payload_type, seq, carrier.last_ts, carrier.rtx_ssrc, PADDING_BYTES, now)
+            self.estimator.mark_padding()
             packets.append(header + _PADDING)
         return packets
 

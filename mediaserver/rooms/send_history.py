@@ -22,6 +22,9 @@ SEQ_MASK: Final = 0xFFFF
 UNREPORTED: Final = 0
 REPORTED_LOST: Final = 1
 RECEIVED: Final = 2
+REPORT_BITS: Final = 3
+# Or-ed in for a probe's padding (`mark_padding`): its loss is the probe's finding, not the media's.
+PADDING: Final = 4
 
 
 class Resolved(NamedTuple):
@@ -31,6 +34,7 @@ class Resolved(NamedTuple):
     size: int  # bytes
     arrival_us: int | None  # the receiver's clock, microseconds; None: reported lost
     was_lost: bool  # an earlier feedback had reported it lost (it arrived late): undo that count
+    padding: bool  # a probe's padding (mark_padding), not media
 
 
 class SendHistory:
@@ -56,6 +60,11 @@ class SendHistory:
         self._next = n + 1
         return n & SEQ_MASK
 
+    def mark_padding(self) -> None:
+        """The packet just numbered is a probe's padding. Off the media path: only the prober calls it."""
+        if self._next:
+            self._state[(self._next - 1) & MASK] = UNREPORTED | PADDING
+
     def _resolve(self, arrivals: Sequence[tuple[int, int | None]]) -> list[Resolved]:
         """The packets of one feedback that it says something new about, in the order reported.
 
@@ -72,8 +81,10 @@ class SendHistory:
                 continue  # older than the ring (its slot holds a newer packet), ahead of what we sent, or never sent
             i = (newest - back) & MASK
             state = self._state[i]
-            if state == RECEIVED or (state == REPORTED_LOST and arrival is None):
+            reported = state & REPORT_BITS
+            if reported == RECEIVED or (reported == REPORTED_LOST and arrival is None):
                 continue
-            self._state[i] = REPORTED_LOST if arrival is None else RECEIVED
-            out.append(Resolved(self._time[i], self._size[i], arrival, state == REPORTED_LOST))
+            padding = state & PADDING
+            self._state[i] = (REPORTED_LOST if arrival is None else RECEIVED) | padding
+            out.append(Resolved(self._time[i], self._size[i], arrival, reported == REPORTED_LOST, bool(padding)))
         return out
