@@ -23,8 +23,20 @@ CATALOGS = Path(__file__).resolve().parents[2] / "web_client" / "i18n"
 FIELD = re.compile(r"\{(\w+)\}")
 SEPARATOR = " · "
 MAX_DEPTH = 3
-# A clock time as Intl writes it ("20:17", "08:17 PM"): the locale's, not the catalog's.
-CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?:\s?[AP]M)?")
+# A clock time as Intl writes it ("20:17", "08:17 PM"), after another day's short weekday ("Fri 12:16 AM",
+# "пт 00:16": the meeting's link expires 8 h after it starts, tomorrow once it starts after 16:00): the
+# locale's words, not the catalog's. The weekdays come from the page's own Intl (WEEKDAYS_JS).
+TIME = r"\d{1,2}:\d{2}(?:\s?[AP]M)?"
+CLOCK = re.compile(rf"\b{TIME}")
+WEEKDAYS_JS = """
+() => [...Array(7).keys()].map((day) => new Intl.DateTimeFormat(document.documentElement.lang, {weekday: "short"})
+  .format(new Date(Date.UTC(2026, 0, 4 + day, 12))))
+"""
+
+
+def clock_pattern(weekdays: list[str]) -> re.Pattern[str]:
+    names = "|".join(re.escape(day) for day in sorted(weekdays, key=len, reverse=True))
+    return re.compile(rf"(?:(?<!\w)(?:{names}),?\s)?\b{TIME}")
 
 COLLECT_JS = """
 () => {
@@ -73,7 +85,8 @@ def normalize(text: str) -> str:
 class Vocabulary:
     """A catalog's texts, as exact strings and as regexes whose groups are the {fields}."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, clock: re.Pattern[str] = CLOCK) -> None:
+        self.clock = clock
         values = json.loads((CATALOGS / f"{language}.json").read_text(encoding="utf-8")).values()
         self.exact = {normalize(value) for value in values}
         self.patterns: list[re.Pattern[str]] = []
@@ -89,7 +102,7 @@ class Vocabulary:
         text = normalize(text)
         if not text or text in self.exact:
             return True
-        residue = CLOCK.sub(" ", text)
+        residue = self.clock.sub(" ", text)
         for item in user_data:
             residue = residue.replace(item, " ")
         if not re.search(r"[^\W\d_]", residue):
@@ -116,6 +129,17 @@ def test_the_vocabulary_accepts_filled_fields_and_refuses_english_in_ukrainian()
     assert Vocabulary("en").accepts("Share", [])
 
 
+def test_a_time_on_another_day_is_the_locale_s_and_a_word_before_it_is_not() -> None:
+    en = Vocabulary("en", clock_pattern(["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]))
+    assert en.accepts("Link works until Fri 12:16 AM (7 h 59 min left).", [])
+    assert en.accepts("Started 04:00 PM · 0 people in the call · link works until Fri 12:00 AM", [])
+    assert not en.accepts("Link works until Friday 12:16 AM (7 h 59 min left).", [])
+    assert not Vocabulary("en").accepts("Link works until Fri 12:16 AM (7 h 59 min left).", [])
+    uk = Vocabulary("uk", clock_pattern(["нд", "пн", "вт", "ср", "чт", "пт"]))
+    assert uk.accepts("Посилання діє до пт 00:16 (залишилося 7 год 59 хв).", [])
+    assert not uk.accepts("Посилання діє до Fri 00:16 (залишилося 7 год 59 хв).", [])
+
+
 @pytest.mark.browser
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize(("locale", "language"), [("uk-UA", "uk"), ("en-US", "en")])
@@ -127,6 +151,7 @@ async def test_every_visible_text_is_in_the_catalog(new_context: NewContext, loc
     async def check(name: str, page: Page, user_data: set[str]) -> None:
         visited.append(name)
         assert await page.get_attribute("html", "lang") == language, name
+        vocabulary.clock = clock_pattern(await page.evaluate(WEEKDAYS_JS))
         ordered = sorted(user_data, key=len, reverse=True)  # "Olena" before its initial "O"
         for where, text in await page.evaluate(COLLECT_JS):
             if not vocabulary.accepts(text, ordered):
