@@ -92,19 +92,16 @@ class BandwidthEstimator(SendHistory):
         resolved = self._resolve(arrivals)
         if not resolved:
             return  # duplicates, unknown numbers or an empty report: nothing learnt, nothing changes
-        received = lost = padding_received = padding_lost = 0
+        received = lost = all_received = all_lost = 0
         for send_time, size, arrival_us, was_lost, padding in resolved:
             if arrival_us is None:
-                if padding:
-                    padding_lost += 1
-                else:
-                    lost += 1
+                all_lost += 1
+                lost += not padding
                 continue
             # Late, not lost: an earlier feedback counted it lost.
-            if padding:
-                padding_received += 1
-                padding_lost -= was_lost
-            else:
+            all_received += 1
+            all_lost -= was_lost
+            if not padding:
                 received += 1
                 lost -= was_lost
             self._acked.add(arrival_us, size)
@@ -113,7 +110,7 @@ class BandwidthEstimator(SendHistory):
         # probe finds the cap (its verdict reads `loss_all`); as media loss it would cut the estimate, and lower
         # the score, for packets that were never video.
         self._loss_window.add(now, received, lost)
-        self._all_window.add(now, received + padding_received, lost + padding_lost)
+        self._all_window.add(now, all_received, all_lost)
         if self._last_feedback is not None and now - self._last_feedback > SILENCE_S:
             self._rate.restart_clock(now)
         self._last_feedback = now
